@@ -1,0 +1,1 @@
+//! The broker: HTTP API, store, event bus and expiry sweeper.

@@ -1,0 +1,10 @@
+//! countersign: just-in-time access for infrastructure. One binary holds the broker,
+//! the console and the CLI; see DESIGN §1 for how the modules divide the work.
+
+pub mod audit;
+pub mod broker;
+pub mod cli;
+pub mod client;
+pub mod console;
+pub mod model;
+pub mod policy;

@@ -1,0 +1,105 @@
+//! Findings of the weekly audit review.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::Time;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    FastApproval,
+    NoTicket,
+    RepeatRequest,
+    Overheld,
+    EmergencyUnreviewed,
+    RefusedReview,
+    Override,
+}
+
+impl FindingKind {
+    pub const ALL: [FindingKind; 7] = [
+        FindingKind::FastApproval,
+        FindingKind::NoTicket,
+        FindingKind::RepeatRequest,
+        FindingKind::Overheld,
+        FindingKind::EmergencyUnreviewed,
+        FindingKind::RefusedReview,
+        FindingKind::Override,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::FastApproval => "fast_approval",
+            FindingKind::NoTicket => "no_ticket",
+            FindingKind::RepeatRequest => "repeat_request",
+            FindingKind::Overheld => "overheld",
+            FindingKind::EmergencyUnreviewed => "emergency_unreviewed",
+            FindingKind::RefusedReview => "refused_review",
+            FindingKind::Override => "override",
+        }
+    }
+}
+
+impl fmt::Display for FindingKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Low,
+    Medium,
+    High,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Finding {
+    pub kind: FindingKind,
+    pub severity: Severity,
+    pub request_id: Option<Uuid>,
+    pub user: String,
+    pub reviewer: Option<String>,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// A sentence a person can act on.
+    pub detail: String,
+    /// When the thing found happened.
+    pub at: Time,
+    /// Set once the security lead has marked it reviewed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reviewed: Option<FindingReview>,
+}
+
+impl Finding {
+    /// A stable key for marking this finding reviewed across weeks.
+    pub fn key(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.kind,
+            self.request_id.map(|id| id.to_string()).unwrap_or_default(),
+            self.reviewer.as_deref().unwrap_or("")
+        )
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FindingReview {
+    pub by: String,
+    pub note: String,
+    pub at: Time,
+}

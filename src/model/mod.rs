@@ -1,0 +1,21 @@
+//! The shared vocabulary of countersign: requests, reviews, states, audit events and
+//! findings. Pure data with serde; no I/O and no clock reads.
+
+pub mod api;
+pub mod duration;
+pub mod event;
+pub mod finding;
+pub mod request;
+pub mod user;
+
+pub use duration::Duration;
+pub use event::{AuditEvent, EventType};
+pub use finding::{Finding, FindingKind, FindingReview, Severity};
+pub use request::{
+    Access, Decision, IncidentOutcome, Outcome, PostIncidentReview, Request, Review, State, Threshold,
+    is_emergency_reason,
+};
+pub use user::User;
+
+/// Times are always UTC.
+pub type Time = chrono::DateTime<chrono::Utc>;
