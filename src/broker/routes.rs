@@ -41,12 +41,20 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/v1/audit/events", get(audit_events))
         .route("/v1/audit/verify", get(audit_verify))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(broker)
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        "this endpoint does not take that method; see /v1/openapi.json",
+    )
 }
 
 async fn healthz() -> &'static str {
