@@ -182,12 +182,11 @@ async fn fan_out(f: &Fixture, subscribers: usize, events: usize) -> Vec<f64> {
                 buffer.push_str(&String::from_utf8_lossy(&chunk));
                 while let Some(end) = buffer.find("\n\n") {
                     let block: String = buffer.drain(..end + 2).collect();
-                    if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: ")) {
-                        if let Ok(v) = serde_json::from_str::<serde_json::Value>(data) {
-                            if let Some(id) = v["request"]["id"].as_str() {
-                                let _ = tx.send((id.to_string(), now));
-                            }
-                        }
+                    if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: "))
+                        && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
+                        && let Some(id) = v["request"]["id"].as_str()
+                    {
+                        let _ = tx.send((id.to_string(), now));
                     }
                 }
             }
