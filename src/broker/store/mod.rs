@@ -139,3 +139,6 @@ pub trait Store: Send + Sync + 'static {
     fn head_seq(&self) -> Result<u64, StoreError>;
     fn verify_chain(&self) -> Result<ChainReport, StoreError>;
 }
+
+#[cfg(test)]
+mod tests;
