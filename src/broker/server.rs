@@ -155,6 +155,8 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
             })
         }
         Some(tls) => {
+            // One crypto provider for the whole process (ring, as reqwest uses).
+            let _ = rustls::crypto::ring::default_provider().install_default();
             let rustls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
                 .await
                 .map_err(|e| {

@@ -113,7 +113,10 @@ impl TestBroker {
     }
 
     pub fn addr(&self) -> String {
-        self.url.trim_start_matches("http://").to_string()
+        self.url
+            .trim_start_matches("http://")
+            .trim_start_matches("https://")
+            .to_string()
     }
 
     /// SIGKILL: no chance to flush anything.
