@@ -23,11 +23,30 @@ fn non_loopback_without_tls_is_refused_with_a_clear_message() {
     );
 }
 
-#[tokio::test]
-async fn insecure_http_is_an_explicit_choice() {
-    let b = TestBroker::start_with(&[], &["--insecure-http"]);
-    let (status, _) = b.get("bob", "/v1/whoami").await;
-    assert_eq!(status, 200);
+#[test]
+fn insecure_http_is_an_explicit_choice() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args([
+            "broker",
+            "--listen",
+            "0.0.0.0:0",
+            "--insecure-http",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut banner = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut banner)
+        .unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(banner.contains("listening on http://0.0.0.0:"), "{banner}");
 }
 
 #[tokio::test]
