@@ -290,7 +290,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_drops_hash() {
         let json = event(1).canonical_json();
-        assert!(json.starts_with("{\"a\":\"x\",\"b\":1,\"code\":\"T5000I\""), "{json}");
+        assert!(
+            json.starts_with("{\"a\":\"x\",\"b\":1,\"code\":\"T5000I\""),
+            "{json}"
+        );
         assert!(!json.contains("\"hash\""));
     }
 
