@@ -317,4 +317,168 @@ mod tests {
         backoff.reset();
         assert!(backoff.next_delay() <= Duration::from_millis(250));
     }
+
+    mod live {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::net::{TcpListener, TcpStream};
+
+        use super::super::*;
+        use super::message;
+        use crate::client::config::Connection;
+
+        fn quick() -> Timing {
+            Timing {
+                backoff_first: Duration::from_millis(10),
+                backoff_cap: Duration::from_millis(40),
+                silence_limit: Duration::from_millis(300),
+            }
+        }
+
+        async fn listen() -> (TcpListener, Client) {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let client = Client::new(&Connection {
+                broker: format!("http://{addr}"),
+                token: "t".into(),
+            })
+            .unwrap();
+            (listener, client)
+        }
+
+        /// Accepts one connection and returns it with its request head.
+        async fn accept(listener: &TcpListener) -> (TcpStream, String) {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n\r\n") {
+                if socket.read(&mut byte).await.unwrap() == 0 {
+                    break;
+                }
+                head.push(byte[0]);
+            }
+            (socket, String::from_utf8_lossy(&head).to_lowercase())
+        }
+
+        fn frame(seq: u64) -> String {
+            let m = message(seq);
+            format!("id: {seq}\nevent: {}\ndata: {}\n\n", m.event, m.data)
+        }
+
+        const OK_HEAD: &str =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+
+        async fn next(sub: &mut Subscriber) -> SubscriptionEvent {
+            tokio::time::timeout(Duration::from_secs(5), sub.next())
+                .await
+                .unwrap()
+                .unwrap()
+        }
+
+        fn seq_of(event: &SubscriptionEvent) -> Option<u64> {
+            match event {
+                SubscriptionEvent::Message(m) => Some(m.event.seq),
+                _ => None,
+            }
+        }
+
+        #[tokio::test]
+        async fn reconnects_resumes_and_never_doubles() {
+            let (listener, client) = listen().await;
+            let mut sub = Subscriber::spawn_with(client, None, quick());
+            let (mut socket, head) = accept(&listener).await;
+            assert!(!head.contains("last-event-id"), "{head}");
+            assert!(head.contains("authorization: bearer t"), "{head}");
+            let body = format!(": hi\n\n{}{}", frame(1), frame(2));
+            socket.write_all(OK_HEAD.as_bytes()).await.unwrap();
+            // Cut the second frame mid-way to exercise chunk boundaries.
+            let (a, b) = body.split_at(body.len() - 7);
+            socket.write_all(a.as_bytes()).await.unwrap();
+            socket.flush().await.unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            socket.write_all(b.as_bytes()).await.unwrap();
+            drop(socket);
+
+            assert_eq!(
+                next(&mut sub).await,
+                SubscriptionEvent::Connected { after: None }
+            );
+            assert_eq!(seq_of(&next(&mut sub).await), Some(1));
+            assert_eq!(seq_of(&next(&mut sub).await), Some(2));
+            assert!(matches!(
+                next(&mut sub).await,
+                SubscriptionEvent::Disconnected { .. }
+            ));
+
+            let (mut socket, head) = accept(&listener).await;
+            assert!(head.contains("last-event-id: 2"), "{head}");
+            assert!(head.contains("after=2"), "{head}");
+            let body = format!("{}{}{}", frame(1), frame(2), frame(3));
+            socket.write_all(OK_HEAD.as_bytes()).await.unwrap();
+            socket.write_all(body.as_bytes()).await.unwrap();
+            drop(socket);
+            assert_eq!(
+                next(&mut sub).await,
+                SubscriptionEvent::Connected { after: Some(2) }
+            );
+            assert_eq!(seq_of(&next(&mut sub).await), Some(3));
+            assert!(matches!(
+                next(&mut sub).await,
+                SubscriptionEvent::Disconnected { .. }
+            ));
+        }
+
+        #[tokio::test]
+        async fn silence_counts_as_a_dead_connection() {
+            let (listener, client) = listen().await;
+            let mut sub = Subscriber::spawn_with(client, Some(7), quick());
+            let (mut socket, head) = accept(&listener).await;
+            assert!(head.contains("last-event-id: 7"), "{head}");
+            socket.write_all(OK_HEAD.as_bytes()).await.unwrap();
+            assert!(matches!(
+                next(&mut sub).await,
+                SubscriptionEvent::Connected { .. }
+            ));
+            match next(&mut sub).await {
+                SubscriptionEvent::Disconnected { error, .. } => {
+                    assert!(error.contains("keep-alive"), "{error}")
+                }
+                other => panic!("expected a disconnect, got {other:?}"),
+            }
+            drop(socket);
+        }
+
+        #[tokio::test]
+        async fn missing_endpoint_means_stream_unavailable() {
+            let (listener, client) = listen().await;
+            let mut sub = Subscriber::spawn_with(client, None, quick());
+            let (mut socket, _) = accept(&listener).await;
+            let body = r#"{"error":{"code":"not_found","message":"no such route"}}"#;
+            let reply = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(reply.as_bytes()).await.unwrap();
+            assert!(matches!(
+                next(&mut sub).await,
+                SubscriptionEvent::StreamUnavailable { .. }
+            ));
+            assert!(sub.next().await.is_none());
+        }
+
+        #[tokio::test]
+        async fn unreachable_broker_is_retried() {
+            let (listener, client) = listen().await;
+            drop(listener);
+            let mut sub = Subscriber::spawn_with(client, None, quick());
+            for _ in 0..2 {
+                match next(&mut sub).await {
+                    SubscriptionEvent::Disconnected { error, retry_in } => {
+                        assert!(error.contains("cannot reach"), "{error}");
+                        assert!(retry_in <= Duration::from_millis(40));
+                    }
+                    other => panic!("expected a disconnect, got {other:?}"),
+                }
+            }
+        }
+    }
 }
