@@ -17,7 +17,8 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Recompute the hash chain and name the first broken link.
     Verify {
-        /// Verify the database in this directory directly (works with the broker down).
+        /// Verify the database in this directory directly (works with the broker
+        /// down); without it, ask the broker.
         #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
         data_dir: Option<PathBuf>,
         #[command(flatten)]
@@ -32,15 +33,16 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn verify(data_dir: Option<PathBuf>, client: super::ClientArgs) -> anyhow::Result<ExitCode> {
-    let Some(dir) = data_dir else {
-        let _ = client;
-        anyhow::bail!("give --data-dir DIR to verify the database directly");
+    let report = match data_dir {
+        Some(dir) => {
+            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let store = SqliteStore::open(&dir)?;
+                Ok(store.verify_chain()?)
+            })
+            .await??
+        }
+        None => client.connect()?.audit_verify().await?,
     };
-    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let store = SqliteStore::open(&dir)?;
-        Ok(store.verify_chain()?)
-    })
-    .await??;
     if report.ok {
         println!(
             "audit log intact: {} events, head {}",
