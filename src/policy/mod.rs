@@ -123,6 +123,11 @@ impl RoleSet {
         role::parse_file(text, source_name)
     }
 
+    /// Parses one role file and validates it into a set.
+    pub fn from_yaml(text: &str, source_name: &str) -> Result<RoleSet, PolicyError> {
+        RoleSet::new(RoleSet::parse(text, source_name)?)
+    }
+
     /// Validates roles (names unique, matchers and predicates parse) into a set.
     pub fn new(roles: Vec<Role>) -> Result<RoleSet, PolicyError> {
         let mut set = RoleSet::default();

@@ -151,9 +151,14 @@ mod tests {
                 "unsupported kind \"user\"",
             ),
             (
-                "version: v7\nmetadata:\n  name: a\n".into(),
-                "r.yaml:1:",
+                format!("{HEAD}---\n# second\n\nversion: v7\nmetadata:\n  name: b\n"),
+                "r.yaml:8:",
                 "missing kind",
+            ),
+            (
+                format!("{HEAD}---\nkind: role\nversion: v7\nmetadata:\n  name: 'b\n"),
+                "r.yaml:10:1:",
+                "invalid YAML: found unexpected end of stream, while scanning a quoted scalar at line 9 column 9",
             ),
             (
                 "kind: role\nversion: v9\nmetadata:\n  name: a\n".into(),

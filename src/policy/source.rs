@@ -57,10 +57,23 @@ impl RoleSource {
     ) -> PolicyError {
         PolicyError {
             source_name: self.source_name.clone(),
-            line: line.or(Some(self.first_line)).filter(|&l| l > 0),
+            line: line.or(Some(self.first_content_line())).filter(|&l| l > 0),
             column,
             message: message.into(),
         }
+    }
+
+    /// The file line of the document's first line that is not blank, a comment or `---`.
+    pub(crate) fn first_content_line(&self) -> usize {
+        let skip = self
+            .text
+            .lines()
+            .position(|line| {
+                let line = line.trim();
+                !line.is_empty() && !line.starts_with('#')
+            })
+            .unwrap_or(0);
+        self.first_line + skip
     }
 
     /// An error at the field named by `path` (keys from the document root).
@@ -130,7 +143,10 @@ impl RoleSource {
             }
             break;
         }
-        self.first_line + found.unwrap_or(0)
+        found.map_or_else(
+            || self.first_content_line(),
+            |index| self.first_line + index,
+        )
     }
 }
 
@@ -150,12 +166,7 @@ pub(crate) fn yaml_error(
     first_line: usize,
     error: &serde_norway::Error,
 ) -> PolicyError {
-    let text = error.to_string();
-    // The library appends its own position; we render ours.
-    let message = match text.find(" at line ") {
-        Some(at) => text[..at].to_string(),
-        None => text,
-    };
+    let message = relocate_positions(&error.to_string(), first_line);
     let (line, column) = match error.location() {
         Some(loc) => (
             Some(first_line + loc.line().saturating_sub(1)),
@@ -169,6 +180,41 @@ pub(crate) fn yaml_error(
         column,
         message: format!("invalid YAML: {message}"),
     }
+}
+
+/// The library writes `… at line N column M[, while … at line N column M]`, counted
+/// within the document: drop the first position (we render it) and shift the others
+/// to file lines.
+fn relocate_positions(text: &str, first_line: usize) -> String {
+    let mut out = String::new();
+    let mut rest = text;
+    let mut first = true;
+    while let Some(at) = rest.find(" at line ") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + " at line ".len()..];
+        let digits = after.chars().take_while(char::is_ascii_digit).count();
+        let Ok(line) = after[..digits].parse::<usize>() else {
+            out.push_str(" at line ");
+            rest = after;
+            continue;
+        };
+        let tail = &after[digits..];
+        let column_digits = tail
+            .strip_prefix(" column ")
+            .map(|c| c.chars().take_while(char::is_ascii_digit).count());
+        let (column_text, remaining) = match column_digits {
+            Some(n) => tail.split_at(" column ".len() + n),
+            None => ("", tail),
+        };
+        if !first {
+            let shifted = first_line + line.saturating_sub(1);
+            out.push_str(&format!(" at line {shifted}{column_text}"));
+        }
+        first = false;
+        rest = remaining;
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -192,6 +238,16 @@ mod tests {
         for (path, line) in cases {
             assert_eq!(source.line_of(path), line, "{path:?}");
         }
+    }
+
+    #[test]
+    fn yaml_positions_move_to_file_lines() {
+        let text = "found unexpected end of stream at line 5 column 1, while scanning a quoted scalar at line 4 column 9";
+        assert_eq!(
+            relocate_positions(text, 6),
+            "found unexpected end of stream, while scanning a quoted scalar at line 9 column 9"
+        );
+        assert_eq!(relocate_positions("plain", 3), "plain");
     }
 
     #[test]
