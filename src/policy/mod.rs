@@ -23,6 +23,7 @@ use std::collections::BTreeMap;
 
 use crate::model::{Duration, Outcome, Request, Threshold, User};
 
+pub use replay::{RoleProgress, ThresholdProgress};
 pub use source::RoleSource;
 use spec::RoleSpec;
 
@@ -246,6 +247,12 @@ impl RoleSet {
 /// Indexes of the request's thresholds whose filter matches this reviewer now.
 pub fn matching_thresholds(request: &Request, reviewer: &User, review_reason: &str) -> Vec<usize> {
     review::matching_thresholds(request, reviewer, review_reason)
+}
+
+/// Per requested role, how far each clause's thresholds are toward approval (counts
+/// as the replay sees them, up to the first resolution). For the console's detail pane.
+pub fn progress(request: &Request) -> Vec<RoleProgress> {
+    replay::progress(request)
 }
 
 /// Replays the request's reviews in order against its frozen thresholds.

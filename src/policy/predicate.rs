@@ -73,6 +73,12 @@ pub(crate) struct Context<'a> {
 impl Predicate {
     /// Parses a predicate; an empty (or blank) text is `true`.
     pub(crate) fn parse(text: &str) -> Result<Predicate, PredicateError> {
+        if text.chars().count() > MAX_CHARS {
+            return Err(PredicateError {
+                column: 0,
+                message: format!("predicate longer than {MAX_CHARS} characters"),
+            });
+        }
         let tokens = lex(text)?;
         if tokens.is_empty() {
             return Ok(Predicate {
@@ -83,6 +89,7 @@ impl Predicate {
             tokens,
             at: 0,
             end: text.chars().count(),
+            depth: 0,
         };
         let expr = parser.or()?;
         if let Some(token) = parser.tokens.get(parser.at) {
@@ -261,7 +268,13 @@ struct Parser {
     at: usize,
     /// Column just past the end, for "unexpected end" errors.
     end: usize,
+    /// Open `!` and `(` around the current position.
+    depth: usize,
 }
+
+/// Limits that keep evaluation shallow; real predicates are far smaller.
+const MAX_CHARS: usize = 4096;
+const MAX_DEPTH: usize = 64;
 
 impl Parser {
     fn peek(&self) -> Option<&TokenKind> {
@@ -314,17 +327,31 @@ impl Parser {
     }
 
     fn unary(&mut self) -> Result<Expr, PredicateError> {
+        if matches!(self.peek(), Some(TokenKind::Not | TokenKind::LParen)) {
+            if self.depth >= MAX_DEPTH {
+                return self.error(format!("nested more than {MAX_DEPTH} deep"));
+            }
+            self.depth += 1;
+            let nested = self.nested();
+            self.depth -= 1;
+            return nested;
+        }
+        self.condition()
+    }
+
+    fn nested(&mut self) -> Result<Expr, PredicateError> {
+        if self.peek() == Some(&TokenKind::Not) {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        self.expect(TokenKind::LParen)?;
+        let inner = self.or()?;
+        self.expect(TokenKind::RParen)?;
+        Ok(inner)
+    }
+
+    fn condition(&mut self) -> Result<Expr, PredicateError> {
         match self.peek() {
-            Some(TokenKind::Not) => {
-                self.at += 1;
-                Ok(Expr::Not(Box::new(self.unary()?)))
-            }
-            Some(TokenKind::LParen) => {
-                self.at += 1;
-                let inner = self.or()?;
-                self.expect(TokenKind::RParen)?;
-                Ok(inner)
-            }
             Some(TokenKind::Ident(name)) => match name.as_str() {
                 "true" | "false" => {
                     let b = name == "true";
@@ -572,6 +599,26 @@ mod tests {
             let err = Predicate::parse(text).unwrap_err();
             assert_eq!(err.column + 1, column, "{text}: {err}");
             assert!(err.message.contains(message), "{text}: {err}");
+        }
+    }
+
+    #[test]
+    fn refuses_predicates_too_deep_or_long() {
+        let nested = format!("{}true{}", "(".repeat(64), ")".repeat(64));
+        assert!(Predicate::parse(&nested).is_ok());
+        let cases = [
+            (
+                format!("{}true{}", "(".repeat(65), ")".repeat(65)),
+                65,
+                "nested more than 64",
+            ),
+            ("!".repeat(70), 65, "nested more than 64"),
+            ("true || ".repeat(600), 1, "longer than 4096"),
+        ];
+        for (text, column, message) in cases {
+            let err = Predicate::parse(&text).unwrap_err();
+            assert_eq!(err.column + 1, column, "{err}");
+            assert!(err.message.contains(message), "{err}");
         }
     }
 }

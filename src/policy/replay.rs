@@ -8,93 +8,190 @@
 
 use std::collections::BTreeMap;
 
-use crate::model::{Decision, Outcome, Request, State};
+use crate::model::{Decision, Outcome, Request, Review, State};
 
-pub(super) fn replay(request: &Request) -> Outcome {
-    let mut granted: Vec<String> = Vec::new();
-    for role in &request.roles {
-        if !granted.contains(role) {
-            granted.push(role.clone());
+/// How far one requested role is toward approval, for display.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleProgress {
+    pub role: String,
+    /// Still in the granted set (not narrowed away by an approval's subset).
+    pub granted: bool,
+    pub approved: bool,
+    /// One entry per clause; a clause holds when any of its thresholds is met.
+    pub clauses: Vec<Vec<ThresholdProgress>>,
+}
+
+/// One threshold of a clause, as counted for one role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThresholdProgress {
+    pub index: usize,
+    pub name: String,
+    pub approvals: u32,
+    pub approve: u32,
+    pub denials: u32,
+    pub deny: u32,
+}
+
+/// The counts of the reviews replayed so far.
+struct Tally<'r> {
+    request: &'r Request,
+    granted: Vec<&'r str>,
+    denials: BTreeMap<usize, u32>,
+    /// Approvals per (threshold index, role).
+    approvals: BTreeMap<(usize, &'r str), u32>,
+    /// Approvals per role, whatever thresholds they matched.
+    approvals_any: BTreeMap<&'r str, u32>,
+}
+
+impl<'r> Tally<'r> {
+    fn new(request: &'r Request) -> Self {
+        Tally {
+            request,
+            granted: unique(request.roles.iter().map(String::as_str)),
+            denials: BTreeMap::new(),
+            approvals: BTreeMap::new(),
+            approvals_any: BTreeMap::new(),
         }
     }
-    let mut denials: BTreeMap<usize, u32> = BTreeMap::new();
-    // Approvals per (threshold index, role).
-    let mut approvals: BTreeMap<(usize, &str), u32> = BTreeMap::new();
-    let mut approvals_any: BTreeMap<&str, u32> = BTreeMap::new();
-    let known = |i: &usize| *i < request.thresholds.len();
 
-    for review in &request.reviews {
+    /// Counts one review; returns the resolution it causes, if any.
+    fn add(&mut self, review: &'r Review) -> Option<State> {
+        let thresholds = &self.request.thresholds;
+        let indexes = unique(
+            review
+                .threshold_indexes
+                .iter()
+                .copied()
+                .filter(|&i| i < thresholds.len()),
+        );
         match review.decision {
             Decision::Deny => {
-                for &index in review.threshold_indexes.iter().filter(|i| known(i)) {
-                    let count = denials.entry(index).or_default();
+                let mut denied = false;
+                for index in indexes {
+                    let count = self.denials.entry(index).or_default();
                     *count += 1;
-                    let needed = request.thresholds[index].deny;
-                    if needed > 0 && *count >= needed {
-                        return Outcome {
-                            state: State::Denied,
-                            granted_roles: granted,
-                        };
-                    }
+                    let needed = thresholds[index].deny;
+                    denied |= needed > 0 && *count >= needed;
                 }
+                denied.then_some(State::Denied)
             }
             Decision::Approve => {
-                let toward: Vec<&str> = request
-                    .roles
-                    .iter()
-                    .filter(|role| review.roles.is_empty() || review.roles.contains(role))
-                    .map(String::as_str)
-                    .collect();
-                granted.retain(|role| toward.contains(&role.as_str()));
-                for role in &toward {
-                    *approvals_any.entry(role).or_default() += 1;
-                }
-                for &index in review.threshold_indexes.iter().filter(|i| known(i)) {
-                    for role in &toward {
-                        *approvals.entry((index, role)).or_default() += 1;
+                let toward = unique(
+                    self.request
+                        .roles
+                        .iter()
+                        .filter(|role| review.roles.is_empty() || review.roles.contains(role))
+                        .map(String::as_str),
+                );
+                self.granted.retain(|role| toward.contains(role));
+                for &role in &toward {
+                    *self.approvals_any.entry(role).or_default() += 1;
+                    for &index in &indexes {
+                        *self.approvals.entry((index, role)).or_default() += 1;
                     }
                 }
-                if !granted.is_empty()
-                    && granted
-                        .iter()
-                        .all(|role| approved(request, &approvals, &approvals_any, role))
-                {
-                    return Outcome {
-                        state: State::Approved,
-                        granted_roles: granted,
-                    };
-                }
+                let approved = !self.granted.is_empty()
+                    && self.granted.iter().all(|role| self.role_approved(role));
+                approved.then_some(State::Approved)
             }
         }
     }
-    Outcome {
-        state: State::Pending,
-        granted_roles: granted,
+
+    fn count(&self, index: usize, role: &str) -> u32 {
+        self.approvals
+            .iter()
+            .find(|((i, r), _)| *i == index && *r == role)
+            .map_or(0, |(_, n)| *n)
+    }
+
+    /// A role is approved when each of its clauses has a threshold whose approvals
+    /// (toward this role) reached its count. A role without clauses (not frozen by
+    /// this broker) needs one approval toward it.
+    fn role_approved(&self, role: &str) -> bool {
+        let clauses = self
+            .request
+            .role_thresholds
+            .get(role)
+            .filter(|c| !c.is_empty());
+        let Some(clauses) = clauses else {
+            return self.approvals_any.get(role).is_some_and(|&n| n > 0);
+        };
+        clauses.iter().all(|clause| {
+            clause.iter().any(|&index| {
+                self.request
+                    .thresholds
+                    .get(index)
+                    .is_some_and(|t| self.count(index, role) >= t.approve.max(1))
+            })
+        })
     }
 }
 
-/// A role is approved when each of its clauses has a threshold whose approvals
-/// (toward this role) reached its count. A role without clauses (not frozen by
-/// this broker) needs one approval toward it on any threshold.
-fn approved(
-    request: &Request,
-    approvals: &BTreeMap<(usize, &str), u32>,
-    approvals_any: &BTreeMap<&str, u32>,
-    role: &str,
-) -> bool {
-    let count = |index: usize| approvals.get(&(index, role)).copied().unwrap_or(0);
-    let clauses = request.role_thresholds.get(role).filter(|c| !c.is_empty());
-    let Some(clauses) = clauses else {
-        return approvals_any.get(role).is_some_and(|&n| n > 0);
-    };
-    clauses.iter().all(|clause| {
-        clause.iter().any(|&index| {
-            request
-                .thresholds
-                .get(index)
-                .is_some_and(|t| count(index) >= t.approve.max(1))
+fn unique<T: PartialEq>(items: impl Iterator<Item = T>) -> Vec<T> {
+    let mut out = Vec::new();
+    for item in items {
+        if !out.contains(&item) {
+            out.push(item);
+        }
+    }
+    out
+}
+
+/// Replays the reviews up to the first resolution.
+fn tally(request: &Request) -> (Tally<'_>, State) {
+    let mut tally = Tally::new(request);
+    for review in &request.reviews {
+        if let Some(state) = tally.add(review) {
+            return (tally, state);
+        }
+    }
+    (tally, State::Pending)
+}
+
+pub(super) fn replay(request: &Request) -> Outcome {
+    let (tally, state) = tally(request);
+    Outcome {
+        state,
+        granted_roles: tally.granted.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+pub(super) fn progress(request: &Request) -> Vec<RoleProgress> {
+    let (tally, _) = tally(request);
+    unique(request.roles.iter().map(String::as_str))
+        .into_iter()
+        .map(|role| {
+            let clauses = request
+                .role_thresholds
+                .get(role)
+                .cloned()
+                .unwrap_or_default();
+            RoleProgress {
+                role: role.to_string(),
+                granted: tally.granted.contains(&role),
+                approved: tally.role_approved(role),
+                clauses: clauses
+                    .iter()
+                    .map(|clause| {
+                        clause
+                            .iter()
+                            .filter_map(|&index| {
+                                let t = request.thresholds.get(index)?;
+                                Some(ThresholdProgress {
+                                    index,
+                                    name: t.name.clone(),
+                                    approvals: tally.count(index, role),
+                                    approve: t.approve.max(1),
+                                    denials: tally.denials.get(&index).copied().unwrap_or(0),
+                                    deny: t.deny,
+                                })
+                            })
+                            .collect()
+                    })
+                    .collect(),
+            }
         })
-    })
+        .collect()
 }
 
 #[cfg(test)]
@@ -157,7 +254,7 @@ mod tests {
             State,
             &'a [&'a str],
         );
-        let cases: Vec<Case> = vec![
+        let mut cases: Vec<Case> = vec![
             (
                 "no reviews",
                 request(&["p"], one(), &[("p", vec![vec![0]])]),
@@ -360,10 +457,51 @@ mod tests {
                 &["p"],
             ),
         ];
+        cases.push((
+            "duplicates count once",
+            request(&["p", "p"], two(), &[("p", vec![vec![0]])]),
+            &[("bob", A, &[], &[0, 0])],
+            State::Pending,
+            &["p"],
+        ));
         for (name, request, reviews, state, granted) in cases {
             let outcome = replay(&with_reviews(request, reviews));
             assert_eq!(outcome.state, state, "{name}");
             assert_eq!(outcome.granted_roles, strings(granted), "{name}");
         }
+    }
+
+    #[test]
+    fn progress_per_role_and_clause() {
+        let req = request(
+            &["p", "db"],
+            vec![threshold("sec", 1, 1), threshold("team", 2, 2)],
+            &[("p", vec![vec![0, 1]]), ("db", vec![vec![1], vec![0]])],
+        );
+        let req = with_reviews(req, &[("bob", A, &["db"], &[1]), ("eve", D, &[], &[1])]);
+        let progress = super::progress(&req);
+        let summary: Vec<(&str, bool, bool, Vec<Vec<(u32, u32, u32)>>)> = progress
+            .iter()
+            .map(|p| {
+                let clauses = p
+                    .clauses
+                    .iter()
+                    .map(|c| {
+                        c.iter()
+                            .map(|t| (t.approvals, t.approve, t.denials))
+                            .collect()
+                    })
+                    .collect();
+                (p.role.as_str(), p.granted, p.approved, clauses)
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("p", false, false, vec![vec![(0, 1, 0), (0, 2, 1)]]),
+                ("db", true, false, vec![vec![(1, 2, 1)], vec![(0, 1, 0)]]),
+            ]
+        );
+        assert_eq!(replay(&req).state, State::Pending);
     }
 }
