@@ -480,7 +480,8 @@ mod tests {
         );
         let req = with_reviews(req, &[("bob", A, &["db"], &[1]), ("eve", D, &[], &[1])]);
         let progress = super::progress(&req);
-        let summary: Vec<(&str, bool, bool, Vec<Vec<(u32, u32, u32)>>)> = progress
+        type Counts = Vec<Vec<(u32, u32, u32)>>;
+        let summary: Vec<(&str, bool, bool, Counts)> = progress
             .iter()
             .map(|p| {
                 let clauses = p
