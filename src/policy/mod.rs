@@ -2,8 +2,9 @@
 //! request and review what, threshold freezing and the replay that resolves a request.
 //! Pure: no I/O, no clock reads.
 //!
-//! `role` reads documents, `spec` compiles what the broker uses (with `matcher` and
-//! `predicate`), `request` and `review` answer who may do what, `replay` resolves.
+//! `role` reads documents (`source` keeps where each came from, `fields` reads typed
+//! fields), `spec` compiles what the broker uses (with `matcher` and `predicate`),
+//! `request` and `review` answer who may do what, `replay` resolves.
 
 mod fields;
 mod matcher;
@@ -107,7 +108,9 @@ pub struct Frozen {
     pub role_thresholds: BTreeMap<String, Vec<Vec<usize>>>,
     pub suggested_reviewers: Vec<String>,
     pub annotations: BTreeMap<String, Vec<String>>,
-    /// The smallest `allow.request.max_duration` among the user's roles, if any.
+    /// The smallest `allow.request.max_duration` among the user's roles that allow
+    /// this request, if any. Suggested reviewers and annotations come from those
+    /// roles too.
     pub max_duration: Option<Duration>,
 }
 
