@@ -9,8 +9,51 @@ use regex::Regex;
 pub(crate) struct Matcher {
     prefix: String,
     suffix: String,
-    pattern: Regex,
+    pattern: Pattern,
     negate: bool,
+}
+
+/// Literals and globs, the common case, need no regex engine.
+#[derive(Debug, Clone)]
+enum Pattern {
+    Exact(String),
+    /// The text split at each `*`.
+    Glob(Vec<String>),
+    Regex(Regex),
+}
+
+impl Pattern {
+    fn is_match(&self, text: &str) -> bool {
+        match self {
+            Pattern::Exact(exact) => text == exact,
+            Pattern::Glob(parts) => glob_match(parts, text),
+            Pattern::Regex(re) => re.is_match(text),
+        }
+    }
+}
+
+/// Whether `text` is the parts in order with anything between them.
+fn glob_match(parts: &[String], text: &str) -> bool {
+    let (Some(first), Some(last)) = (parts.first(), parts.last()) else {
+        return text.is_empty();
+    };
+    if parts.len() == 1 {
+        return text == first;
+    }
+    if text.len() < first.len() + last.len() || !text.starts_with(first.as_str()) {
+        return false;
+    }
+    if !text.ends_with(last.as_str()) {
+        return false;
+    }
+    let mut middle = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match middle.find(part.as_str()) {
+            Some(at) => middle = &middle[at + part.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 impl Matcher {
@@ -23,14 +66,16 @@ impl Matcher {
                     return Err(format!("matcher {text:?} has '}}}}' without '{{{{'"));
                 }
                 let pattern = if text.len() >= 2 && text.starts_with('^') && text.ends_with('$') {
-                    text.to_string()
+                    Pattern::Regex(compile(text, text)?)
+                } else if text.contains('*') {
+                    Pattern::Glob(text.split('*').map(str::to_string).collect())
                 } else {
-                    glob_to_regex(text)
+                    Pattern::Exact(text.to_string())
                 };
                 Ok(Matcher {
                     prefix: String::new(),
                     suffix: String::new(),
-                    pattern: compile(text, &pattern)?,
+                    pattern,
                     negate: false,
                 })
             }
@@ -70,7 +115,7 @@ impl Matcher {
         Ok(Matcher {
             prefix: prefix.to_string(),
             suffix: suffix.to_string(),
-            pattern: compile(text, &pattern)?,
+            pattern: Pattern::Regex(compile(text, &pattern)?),
             negate,
         })
     }
@@ -110,11 +155,6 @@ fn call_argument(text: &str) -> Option<String> {
         }
     }
     Some(out)
-}
-
-fn glob_to_regex(glob: &str) -> String {
-    let parts: Vec<String> = glob.split('*').map(regex::escape).collect();
-    format!("^{}$", parts.join(".*"))
 }
 
 fn compile(text: &str, pattern: &str) -> Result<Regex, String> {
@@ -162,6 +202,15 @@ mod tests {
             ("dev-*", "devprod", false),
             ("a.b", "axb", false),
             ("a.b", "a.b", true),
+            ("a*b*c", "abc", true),
+            ("a*b*c", "a-b-b-c", true),
+            ("a*b*c", "a-c-b", false),
+            ("*-prod", "dev-prod", true),
+            ("*-prod", "-prod", true),
+            ("*-prod", "prod", false),
+            ("a**", "a", true),
+            ("ab*ba", "aba", false),
+            ("ab*ba", "abba", true),
             ("^prod.*$", "prod.us-east", true),
             ("^prod.*$", "prod", true),
             ("^prod.*$", "preprod", false),

@@ -10,6 +10,7 @@ const CONTRACTOR_DENY: &str = include_str!("testdata/seed001_contractor_deny.yam
 const EMPLOYEE: &str = include_str!("testdata/seed001_employee.yaml");
 const MATCHERS: &str = include_str!("testdata/seed001_matchers.yaml");
 const SRE: &str = include_str!("testdata/seed004_sre.yaml");
+const WORKFLOW: &str = include_str!("testdata/seed003_contractor.yaml");
 
 /// Empty roles named as the seed's example clusters.
 fn clusters(names: &[&str]) -> String {
@@ -402,6 +403,54 @@ fn seed004_sre_requests_prodaccess_reviewer_approves() {
         set.access_length(&req.granted_roles, None),
         Duration::from_hours(1)
     );
+}
+
+#[test]
+fn seed003_bob_requests_dba_alice_approves() {
+    let set = load(&[("seed003.yaml", WORKFLOW)]);
+    let bob = user("bob", &["contractor"]);
+    let alice = user("alice", &["admin"]);
+    assert_eq!(
+        set.requestable_roles(&bob),
+        strings(&["cluster-a", "dba", "sudo-admin"])
+    );
+    let mut req = request(&set, &bob, &["dba"], "");
+    assert!(!set.reason_required(&bob));
+    assert_eq!(set.check_review(&alice, &req), Ok(()));
+    assert!(set.allows(&alice, Resource::AccessRequest, Verb::Update));
+    assert_eq!(
+        review(&mut req, &alice, Decision::Approve, &[]).state,
+        State::Approved
+    );
+    // Multiple roles at one time, approved for a subset (seed 001's --roles).
+    let mut req = request(&set, &bob, &["dba", "cluster-a", "sudo-admin"], "");
+    let outcome = review(&mut req, &alice, Decision::Approve, &["dba", "cluster-a"]);
+    assert_eq!(outcome.state, State::Approved);
+    assert_eq!(outcome.granted_roles, strings(&["dba", "cluster-a"]));
+}
+
+#[test]
+fn never_panics_on_damaged_files() {
+    // Every truncation and a byte-swap at every position of the example config.
+    let mut checked = 0;
+    for (end, _) in CONFIG.char_indices().step_by(13) {
+        let _ = RoleSet::from_yaml(&CONFIG[..end], "cut.yaml");
+        checked += 1;
+    }
+    for (at, c) in CONFIG.char_indices().step_by(31) {
+        for replacement in ["\t", "'", "{", "- ", ":"] {
+            let damaged = format!(
+                "{}{replacement}{}",
+                &CONFIG[..at],
+                &CONFIG[at + c.len_utf8()..]
+            );
+            if let Err(e) = RoleSet::from_yaml(&damaged, "bad.yaml") {
+                assert!(e.to_string().starts_with("bad.yaml"), "{e}");
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked > 400, "{checked}");
 }
 
 #[test]
