@@ -258,6 +258,17 @@ pub fn progress(request: &Request) -> Vec<RoleProgress> {
     replay::progress(request)
 }
 
+/// What the request would grant after one more approval naming `subset` (empty:
+/// all roles). The broker refuses an approval that would leave this empty or that
+/// names roles the request does not ask for.
+pub fn narrowed_grant(request: &Request, subset: &[String]) -> Vec<String> {
+    replay(request)
+        .granted_roles
+        .into_iter()
+        .filter(|role| subset.is_empty() || subset.contains(role))
+        .collect()
+}
+
 /// Replays the request's reviews in order against its frozen thresholds.
 pub fn replay(request: &Request) -> Outcome {
     replay::replay(request)

@@ -505,4 +505,23 @@ mod tests {
         );
         assert_eq!(replay(&req).state, State::Pending);
     }
+
+    #[test]
+    fn narrowed_grant_previews_an_approval() {
+        let req = request(&["a", "b", "c"], vec![threshold("t", 3, 1)], &[]);
+        let req = with_reviews(req, &[("bob", A, &["a", "b"], &[0])]);
+        let cases: [(&[&str], &[&str]); 4] = [
+            (&[], &["a", "b"]),
+            (&["b", "c"], &["b"]),
+            (&["c"], &[]),
+            (&["zzz"], &[]),
+        ];
+        for (subset, expected) in cases {
+            assert_eq!(
+                crate::policy::narrowed_grant(&req, &strings(subset)),
+                strings(expected),
+                "{subset:?}"
+            );
+        }
+    }
 }

@@ -121,6 +121,8 @@ impl RoleSource {
         let mut from = 0;
         let mut parent_indent: Option<usize> = None;
         'keys: for key in path {
+            // Only direct children count: lines at the indentation of the block's first.
+            let mut child_indent = None;
             for (index, line) in lines.iter().enumerate().skip(from) {
                 let trimmed = line.trim_start();
                 if trimmed.is_empty() || trimmed.starts_with('#') {
@@ -133,10 +135,10 @@ impl RoleSource {
                     // Left the parent's block without finding the key.
                     break 'keys;
                 }
-                let body = trimmed.trim_start_matches("- ");
-                if is_key(body, key) {
+                let child = *child_indent.get_or_insert(indent);
+                if indent == child && is_key(trimmed, key) {
                     found = Some(index);
-                    parent_indent = Some(indent + (trimmed.len() - body.len()));
+                    parent_indent = Some(indent);
                     from = index + 1;
                     continue 'keys;
                 }
@@ -221,16 +223,17 @@ fn relocate_positions(text: &str, first_line: usize) -> String {
 mod tests {
     use super::*;
 
-    const DOC: &str = "kind: role\nmetadata:\n  name: a\nspec:\n  allow:\n    request:\n      roles: [x]\n  options:\n    max_session_ttl: 4x\n  deny:\n    request:\n      roles: [y]\n";
+    const DOC: &str = "kind: role\nmetadata:\n  name: a\nspec:\n  allow:\n    request:\n      roles: [x]\n    options:\n      max_session_ttl: decoy\n  options:\n    max_session_ttl: 4x\n  deny:\n    request:\n      roles: [y]\n";
 
     #[test]
     fn finds_nested_keys() {
         let source = RoleSource::new("roles.yaml", 10, DOC);
-        let cases: [(&[&str], usize); 6] = [
+        let cases: [(&[&str], usize); 7] = [
             (&["kind"], 10),
             (&["metadata", "name"], 12),
-            (&["spec", "options", "max_session_ttl"], 18),
-            (&["spec", "deny", "request", "roles"], 21),
+            (&["spec", "options", "max_session_ttl"], 20),
+            (&["spec", "allow", "options", "max_session_ttl"], 18),
+            (&["spec", "deny", "request", "roles"], 23),
             (&["spec", "allow", "request", "roles"], 16),
             // Missing key: the deepest found parent.
             (&["spec", "allow", "review_requests"], 14),
