@@ -163,7 +163,7 @@ async fn roles_that_cannot_be_requested() {
         ("bob", "no-such-role", "does not exist"),
         ("bob", "production-db-access", "may not request"),
         ("bob", "admin", "may not request"),
-        ("alice", "developer", "may not request"),
+        ("alice", "developer", "already hold"),
     ] {
         let (status, body) = b
             .post(
@@ -312,7 +312,7 @@ async fn broken_role_file_names_file_and_line_and_keeps_previous_roles() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     let line = text
         .lines()
-        .position(|l| l.contains("filter: 'contains"))
+        .rposition(|l| l.contains("filter: 'contains"))
         .unwrap()
         + 1;
     assert!(stderr.contains("broken.yaml"), "{stderr}");
