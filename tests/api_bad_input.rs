@@ -310,8 +310,9 @@ async fn broken_role_file_names_file_and_line_and_keeps_previous_roles() {
     let out = admin(b.dir.path(), &["roles", "apply", broken.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = text
-        .lines()
+    let lines: Vec<&str> = text.lines().collect();
+    let line = lines
+        .iter()
         .rposition(|l| l.contains("filter: 'contains"))
         .unwrap()
         + 1;
