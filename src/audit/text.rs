@@ -5,9 +5,12 @@ use crate::model::Duration;
 /// Longest stretch of a user's reason quoted in a detail, in characters.
 const SNIPPET_CHARS: usize = 60;
 
-/// A reason quoted for a detail: on one line, whitespace collapsed, shortened.
+/// A reason quoted for a detail: inert, on one line, whitespace collapsed, shortened.
 pub fn snippet(reason: &str) -> String {
-    let one_line = reason.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line = terminal_safe(reason)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
     if one_line.is_empty() {
         return "(empty)".into();
     }
@@ -55,6 +58,62 @@ pub fn window_phrase(window: Duration) -> String {
     }
 }
 
+/// The string with terminal control removed: escape sequences (CSI, OSC and the
+/// rest) and control characters are dropped, line breaks and tabs become spaces,
+/// and bidirectional overrides are dropped so text cannot be shown reordered.
+pub fn terminal_safe(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{1b}' => match chars.next() {
+                Some('[') => skip_csi(&mut chars),
+                Some(']' | 'P' | '^' | '_' | 'X') => skip_string(&mut chars),
+                _ => {}
+            },
+            '\u{9b}' => skip_csi(&mut chars),
+            '\u{9d}' | '\u{90}' | '\u{9e}' | '\u{9f}' | '\u{98}' => skip_string(&mut chars),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() || is_bidi_control(c) => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// Parameters and intermediates up to and including the final byte of a CSI.
+fn skip_csi(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    for c in chars.by_ref() {
+        if ('\u{40}'..='\u{7e}').contains(&c) {
+            return;
+        }
+        if !('\u{20}'..='\u{3f}').contains(&c) {
+            // Not a well-formed sequence: stop here, having dropped the junk.
+            return;
+        }
+    }
+}
+
+/// An OSC/DCS-style string, up to its terminator (BEL, ST or ESC \).
+fn skip_string(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) {
+    while let Some(c) = chars.next() {
+        match c {
+            '\u{7}' | '\u{9c}' => return,
+            '\u{1b}' => {
+                if chars.peek() == Some(&'\\') {
+                    chars.next();
+                }
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +122,7 @@ mod tests {
     fn snippets_are_short_and_on_one_line() {
         assert_eq!(snippet("  fix\n the\tthing "), "\"fix the thing\"");
         assert_eq!(snippet("   "), "(empty)");
+        assert_eq!(snippet("\u{1b}[2Jwiped\u{7}"), "\"wiped\"");
         let long = "é".repeat(70);
         let quoted = snippet(&long);
         assert_eq!(quoted.chars().count(), 60 + 3);

@@ -94,11 +94,11 @@ fn or_dash(text: Option<String>) -> String {
 pub fn findings(report: &FindingsReport, now: Time) -> String {
     let start = now - report.window.to_chrono();
     let mut out = format!(
-        "# Access review: {} to {} UTC\n\n{} over {}.\n",
+        "# Access review: {} to {} UTC\n\nWindow {}: {}.\n",
         minute(start),
         minute(now),
+        report.window,
         tally(&report.findings),
-        report.window
     );
     for (kind, title, why) in SECTIONS {
         let found: Vec<_> = report.findings.iter().filter(|f| f.kind == kind).collect();
