@@ -13,7 +13,7 @@ use crate::model::{
 use super::CompiledConfig;
 use super::heuristics::{self, Window, span};
 use super::reviewers::ReviewerTally;
-use super::text::{roles_phrase, snippet, window_phrase};
+use super::text::{before, roles_phrase, snippet, window_phrase};
 
 /// Names seen many times (users, roles, reviewers) are kept once.
 #[derive(Debug, Default)]
@@ -116,7 +116,7 @@ impl<'c> Analyzer<'c> {
 
     /// Reviews the configured window (`audit.window`) ending at `now`.
     pub fn for_default_window(config: &'c CompiledConfig, now: Time) -> Self {
-        Self::new(config, now - config.window.to_chrono(), now)
+        Self::new(config, before(now, config.window), now)
     }
 
     pub fn window_start(&self) -> Time {
@@ -403,11 +403,19 @@ impl<'c> Analyzer<'c> {
 
     fn finish_refusals(&mut self) {
         for ((request_id, actor), refusal) in std::mem::take(&mut self.refusals) {
+            // Who asked is known from the request or its create event when they were
+            // fed; a self-review names them anyway.
             let user = self
                 .requester_of(request_id)
                 .map(str::to_string)
                 .or(refusal.requester)
-                .unwrap_or_else(|| actor.clone());
+                .unwrap_or_else(|| {
+                    if refusal.worst_code == "self_review" {
+                        actor.clone()
+                    } else {
+                        String::new()
+                    }
+                });
             let mut detail = refusal_detail(&actor, &refusal.worst_code);
             if refusal.count > 1 {
                 detail.push_str(&format!(" ({} refused attempts)", refusal.count));

@@ -199,7 +199,7 @@ pub fn emergency_unreviewed(
         return None;
     }
     let approved = approved_at(request)?;
-    let due = approved + config.emergency_review_due.to_chrono();
+    let due = approved.checked_add_signed(config.emergency_review_due.to_chrono())?;
     if window.now < due {
         return None;
     }

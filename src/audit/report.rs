@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::api::FindingsReport;
 use crate::model::{AuditEvent, Finding, Severity, Time};
 
+use super::text::before;
 pub use super::text::terminal_safe;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]

@@ -517,7 +517,22 @@ fn refused_reviews_by_code() {
         assert_eq!(found[0].severity, severity, "{code}");
         assert_eq!(found[0].detail, detail);
         assert_eq!(found[0].reviewer.as_deref(), Some("alice"));
+        // Nothing says whose request it was, except for a self-review.
+        let requester = if code == "self_review" { "alice" } else { "" };
+        assert_eq!(found[0].user, requester, "{code}");
     }
+}
+
+#[test]
+fn a_huge_window_does_not_overflow() {
+    let config = CompiledConfig::default();
+    let report = Analyzer::new(&config, Time::MIN_UTC, now()).finish();
+    assert!(report.findings.is_empty());
+    let mut r = request(1);
+    r.emergency = true;
+    let r = approved(r, "carrot", Time::MAX_UTC - TimeDelta::hours(2), HOUR);
+    let report = analyze(&config, Time::MIN_UTC, Time::MAX_UTC, [&r], []);
+    assert!(of_kind(&report, FindingKind::EmergencyUnreviewed).is_empty());
 }
 
 #[test]

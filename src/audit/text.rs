@@ -1,6 +1,12 @@
 //! Phrasing shared by the findings' details.
 
-use crate::model::Duration;
+use crate::model::{Duration, Time};
+
+/// `t - d`, or the earliest time there is when that would not fit.
+pub fn before(t: Time, d: Duration) -> Time {
+    t.checked_sub_signed(d.to_chrono())
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC)
+}
 
 /// Longest stretch of a user's reason quoted in a detail, in characters.
 const SNIPPET_CHARS: usize = 60;

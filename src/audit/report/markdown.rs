@@ -4,7 +4,7 @@
 use crate::model::api::FindingsReport;
 use crate::model::{AuditEvent, FindingKind, Time};
 
-use super::{minute, tally, terminal_safe};
+use super::{before, minute, tally, terminal_safe};
 
 /// The order sections appear in: the most serious kinds first.
 const SECTIONS: [(FindingKind, &str, &str); 7] = [
@@ -92,7 +92,7 @@ fn or_dash(text: Option<String>) -> String {
 }
 
 pub fn findings(report: &FindingsReport, now: Time) -> String {
-    let start = now - report.window.to_chrono();
+    let start = before(now, report.window);
     let mut out = format!(
         "# Access review: {} to {} UTC\n\nWindow {}: {}.\n",
         minute(start),

@@ -5,7 +5,7 @@ use unicode_width::UnicodeWidthStr;
 use crate::model::api::FindingsReport;
 use crate::model::{AuditEvent, Time};
 
-use super::{minute, tally, terminal_safe};
+use super::{before, minute, tally, terminal_safe};
 
 /// Lays out rows under a header, two spaces apart; the last column is not padded.
 struct Table {
@@ -57,7 +57,7 @@ fn or_dash(text: Option<&str>) -> String {
 }
 
 pub fn findings(report: &FindingsReport, now: Time) -> String {
-    let start = now - report.window.to_chrono();
+    let start = before(now, report.window);
     let mut out = format!(
         "Findings {} to {} UTC ({}): {}\n\n",
         minute(start),
