@@ -23,8 +23,8 @@ pub struct BrokerConfig {
     pub sweep_interval: Duration,
     pub tls: Option<TlsConfig>,
     pub insecure_http: bool,
-    /// The weekly review's thresholds (`[audit]`), read by the audit engine.
-    pub audit: toml::Table,
+    /// The weekly review's thresholds (`[audit]`).
+    pub audit: crate::audit::AuditConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -46,7 +46,7 @@ impl Default for BrokerConfig {
             sweep_interval: Duration::from_secs(1),
             tls: None,
             insecure_http: false,
-            audit: toml::Table::new(),
+            audit: crate::audit::AuditConfig::default(),
         }
     }
 }
@@ -81,6 +81,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(config.pending_ttl, Duration::from_hours(8));
+        assert_eq!(config.audit.fast_approval, Duration::from_mins(2));
         assert!(config.check_transport().is_err());
         let loopback = BrokerConfig::default();
         assert!(loopback.check_transport().is_ok());

@@ -14,12 +14,14 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::lifecycle::{self, CreateSettings};
 use super::server::Broker;
-use super::store::{EventQuery, Mutation, RequestQuery};
+use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
+use crate::audit::{Analyzer, apply_reviews, mark_fields, reviews_from_events};
 use crate::model::api::{
-    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, ListEvents, ListRequests, MAX_BODY_BYTES,
-    MAX_PAGE, RequestPage, Resolve, Scope, SubmitPostIncidentReview, SubmitReview, WhoAmI,
+    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
+    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, RequestPage, Resolve, Scope,
+    SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
-use crate::model::{Duration, EventType, Request as AccessRequest, Time, User};
+use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest, Time, User};
 use crate::policy::{Resource, RoleSet, Verb};
 
 pub fn router(broker: Arc<Broker>) -> Router {
@@ -40,6 +42,8 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/v1/events", get(super::stream::events))
         .route("/v1/audit/events", get(audit_events))
         .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/audit/findings", get(audit_findings))
+        .route("/v1/audit/findings/reviewed", post(mark_finding_reviewed))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -440,4 +444,86 @@ async fn audit_verify(
     Ok(Json(
         broker.blocking(|b| Ok(b.store.verify_chain()?)).await?,
     ))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingsQuery {
+    window: Option<String>,
+}
+
+/// The longest window a findings query may cover.
+const MAX_WINDOW: Duration = Duration::from_hours(24 * 400);
+
+async fn audit_findings(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Params(query): Params<FindingsQuery>,
+) -> Result<Json<FindingsReport>, ApiError> {
+    require_audit(&caller)?;
+    let window = match query.window.as_deref() {
+        None => broker.config.audit.window,
+        Some(raw) => raw
+            .parse::<Duration>()
+            .map_err(|e| ApiError::invalid(format!("window: {e}")))?,
+    };
+    if window.is_zero() || window > MAX_WINDOW {
+        return Err(ApiError::invalid(format!(
+            "window must be between 1s and {MAX_WINDOW}"
+        )));
+    }
+    let now = broker.now();
+    let report = broker
+        .blocking(move |b| {
+            let start = now - window.to_chrono();
+            let mut analyzer = Analyzer::new(&b.audit, start, now);
+            b.store
+                .scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
+            b.store
+                .scan_events_since(start, &mut |e| analyzer.add_event(&e))?;
+            let mut report = analyzer.finish();
+            // Marks from earlier weeks still count: the review resumes where it ended.
+            let marks = b.store.events(&EventQuery {
+                kind: Some(EventType::FindingReviewed),
+                limit: 1_000_000,
+                ..EventQuery::default()
+            })?;
+            apply_reviews(&mut report.findings, &reviews_from_events(&marks));
+            Ok(report)
+        })
+        .await?;
+    Ok(Json(report))
+}
+
+const MAX_FINDING_KEY_BYTES: usize = 512;
+
+async fn mark_finding_reviewed(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Body(mark): Body<MarkFindingReviewed>,
+) -> Result<Json<FindingReview>, ApiError> {
+    require_audit(&caller)?;
+    if mark.key.trim().is_empty() || mark.key.len() > MAX_FINDING_KEY_BYTES {
+        return Err(ApiError::invalid(format!(
+            "key must be a finding's key (1–{MAX_FINDING_KEY_BYTES} bytes)"
+        )));
+    }
+    let note = lifecycle::check_text("note", &mark.note)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ReasonRequired,
+            "a note is required and cannot be blank",
+        )
+    })?;
+    let now = broker.now();
+    let mut draft =
+        EventDraft::new(EventType::FindingReviewed, &caller.user.name, now).reason(note.clone());
+    draft.fields = mark_fields(&mark);
+    broker
+        .blocking(move |b| Ok(b.store.append_event(draft)?))
+        .await?;
+    Ok(Json(FindingReview {
+        by: caller.user.name,
+        note,
+        at: now,
+    }))
 }

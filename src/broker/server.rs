@@ -20,6 +20,8 @@ pub struct Broker {
     pub roles: RolesCache,
     pub bus: broadcast::Sender<Arc<Published>>,
     pub config: BrokerConfig,
+    /// The weekly review's thresholds, compiled once.
+    pub audit: crate::audit::CompiledConfig,
     pub shutdown: watch::Receiver<bool>,
 }
 
@@ -81,6 +83,10 @@ impl RunningBroker {
 /// Opens the store, applies the role file if one is configured, binds, and serves.
 pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     config.check_transport()?;
+    let audit = config
+        .audit
+        .compile()
+        .map_err(|why| anyhow::anyhow!("[audit] in the broker config: {why}"))?;
     let data_dir = config.data_dir.clone().ok_or_else(|| {
         anyhow::anyhow!("no data directory: give --data-dir or data_dir in the config")
     })?;
@@ -105,6 +111,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         roles: RolesCache::default(),
         bus,
         config: config.clone(),
+        audit,
         shutdown: shutdown_rx.clone(),
     });
     let mut background = Vec::new();
