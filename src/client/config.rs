@@ -445,4 +445,14 @@ anything = true
         };
         assert!(!format!("{conn:?}").contains("hunter2"));
     }
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/console.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = Config::parse(&text, &path).unwrap();
+        assert_eq!(config.broker.as_deref(), Some("http://127.0.0.1:7800"));
+        assert_eq!(config.token_file.as_deref(), Some(Path::new("token")));
+        assert!(config.notifications.enabled);
+    }
 }
