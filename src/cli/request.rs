@@ -414,10 +414,24 @@ async fn list(client: &Client, args: ListArgs) -> anyhow::Result<ExitCode> {
             } else {
                 client.list_all_requests(&query).await?
             };
-            print!("{}", view::list(&requests, chrono::Utc::now()));
+            print!(
+                "{}",
+                view::list(&requests, chrono::Utc::now(), terminal_width())
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The terminal's width when stdout is one; `None` when piped.
+fn terminal_width() -> Option<usize> {
+    use std::io::IsTerminal;
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    crossterm::terminal::size()
+        .ok()
+        .map(|(cols, _)| cols as usize)
 }
 
 /// The broker's JSON pages; when following every page, their requests are joined

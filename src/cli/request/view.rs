@@ -10,8 +10,8 @@ use crate::client::{sanitize_inline, sanitize_multiline};
 use crate::model::api::WhoAmI;
 use crate::model::{Decision, IncidentOutcome, Request, Review, State, Time};
 
-/// Reasons longer than this are cut in the list.
-const REASON_WIDTH: usize = 48;
+/// However narrow the terminal, the reason keeps this many columns.
+const MIN_REASON_WIDTH: usize = 20;
 const ROLES_WIDTH: usize = 32;
 
 /// The short id shown in tables: the last 8 hex digits. A UUID v7 starts with the
@@ -166,8 +166,9 @@ fn state_cell(request: &Request) -> String {
     cell
 }
 
-/// The `request ls` table.
-pub fn list(requests: &[Request], now: Time) -> String {
+/// The `request ls` table. With `width` (a terminal's), the reason, last, is cut to
+/// fit; without (a pipe), it is whole.
+pub fn list(requests: &[Request], now: Time, width: Option<usize>) -> String {
     if requests.is_empty() {
         return "No requests.\n".to_string();
     }
@@ -192,14 +193,22 @@ pub fn list(requests: &[Request], now: Time) -> String {
                 votes(r),
                 reviewers(r),
                 age(r.created_at, now),
-                truncate(&sanitize_inline(r.reason.trim()), REASON_WIDTH),
+                sanitize_inline(r.reason.trim()).into_owned(),
             ]
         })
         .collect();
+    let mut rows = rows;
     let mut widths: Vec<usize> = header.iter().map(|h| h.width()).collect();
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.width());
+        }
+    }
+    if let Some(width) = width {
+        let before: usize = widths[..widths.len() - 1].iter().map(|w| w + 2).sum();
+        let room = width.saturating_sub(before).max(MIN_REASON_WIDTH);
+        for row in &mut rows {
+            row[7] = truncate(&row[7], room);
         }
     }
     let mut out = String::new();
@@ -524,10 +533,12 @@ pub fn show(request: &Request, now: Time) -> String {
             let _ = write!(text, " by override by {}", sanitize_inline(by));
         }
         field(&mut out, "Resolved", &text);
-        if let Some(reason) = request
-            .resolve_reason
-            .as_deref()
-            .filter(|r| !r.trim().is_empty())
+        // After reviews, the reason is already shown with them; an override's is its own.
+        if request.resolved_by.is_some()
+            && let Some(reason) = request
+                .resolve_reason
+                .as_deref()
+                .filter(|r| !r.trim().is_empty())
         {
             out.push_str(&indented(reason, "  "));
         }
@@ -743,18 +754,22 @@ mod tests {
             review("carrot", Decision::Approve, 1),
             review("vimes", Decision::Deny, 2),
         ];
-        let table = list(&[pending, denied], at(12, 3, 0));
+        let table = list(&[pending.clone(), denied], at(12, 3, 0), None);
         let expected = "\
 ID        REQUESTER  ROLES                 STATE     VOTES  REVIEWERS       AGE  REASON
 1111aaaa  alice      production-db-access  pending   1/2    carrot✓         3m   Investigating error spike, see incident #47
 2222bbbb  rincewind  production-db-access  denied !  1/2    carrot✓ vimes✗  3m   EMERGENCY: \\x1b[31mred\\nalert
 ";
         assert_eq!(table, expected);
+        let narrow = list(&[pending], at(12, 3, 0), Some(100));
+        let row = narrow.lines().nth(1).unwrap_or_default();
+        assert_eq!(row.width(), 100, "{row}");
+        assert!(row.ends_with("  Investigating error spik…"), "{row}");
     }
 
     #[test]
     fn empty_list_says_so() {
-        assert_eq!(list(&[], at(12, 0, 0)), "No requests.\n");
+        assert_eq!(list(&[], at(12, 0, 0), Some(80)), "No requests.\n");
     }
 
     #[test]
