@@ -20,6 +20,10 @@ pub struct Config {
     /// A file holding the token; relative paths are relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
+    /// A PEM file of the CA (or self-signed certificate) to trust for an https://
+    /// broker, besides the usual web roots. `COUNTERSIGN_CA_FILE` overrides it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
     /// A built-in theme name (e.g. `dark`, `light`, `mono`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub theme: Option<String>,
@@ -90,6 +94,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use the CA file {path}: {why}")]
+    CaFile { path: PathBuf, why: String },
     #[error("{0}")]
     Missing(String),
     #[error("invalid broker URL {url:?}: {why}")]
@@ -104,6 +110,8 @@ pub struct Connection {
     /// The broker's base URL without a trailing slash.
     pub broker: String,
     pub token: String,
+    /// Extra trusted certificates, PEM.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -205,9 +213,14 @@ impl Config {
                 )));
             }
         };
+        let ca_pem = match &self.ca_file {
+            Some(file) => Some(read_ca(&resolve_relative(file, read_from))?),
+            None => None,
+        };
         Ok(Connection {
             broker: check_broker(broker)?,
             token: check_token(&token)?,
+            ca_pem,
         })
     }
 
@@ -220,6 +233,24 @@ impl Config {
             .map_err(|source| ConfigError::TokenFile { path, source })?;
         Ok(non_empty(Some(text.trim())).map(str::to_string))
     }
+}
+
+fn read_ca(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let bad = |why: String| ConfigError::CaFile {
+        path: path.to_path_buf(),
+        why,
+    };
+    let pem = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
+    reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|err| bad(format!("not a PEM certificate ({err})")))
+        .and_then(|certs| {
+            if certs.is_empty() {
+                Err(bad("no certificate in it".into()))
+            } else {
+                Ok(())
+            }
+        })?;
+    Ok(pem)
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
@@ -442,6 +473,7 @@ anything = true
         let conn = Connection {
             broker: "http://x".into(),
             token: "hunter2".into(),
+            ca_pem: None,
         };
         assert!(!format!("{conn:?}").contains("hunter2"));
     }
@@ -454,5 +486,17 @@ anything = true
         assert_eq!(config.broker.as_deref(), Some("http://127.0.0.1:7800"));
         assert_eq!(config.token_file.as_deref(), Some(Path::new("token")));
         assert!(config.notifications.enabled);
+    }
+
+    #[test]
+    fn a_ca_file_that_is_not_pem_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "not a certificate").unwrap();
+        let config = parse("broker = \"https://b:1\"\ntoken = \"t\"\nca_file = \"ca.pem\"");
+        let err = config
+            .connection(None, None, Some(&dir.path().join(FILE_NAME)), None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::CaFile { .. }), "{err}");
+        assert!(err.to_string().contains("ca.pem"), "{err}");
     }
 }
