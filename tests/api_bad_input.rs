@@ -163,7 +163,7 @@ async fn roles_that_cannot_be_requested() {
         ("bob", "no-such-role", "does not exist"),
         ("bob", "production-db-access", "may not request"),
         ("bob", "admin", "may not request"),
-        ("alice", "developer", "may not request"),
+        ("alice", "developer", "already hold"),
     ] {
         let (status, body) = b
             .post(
@@ -310,9 +310,10 @@ async fn broken_role_file_names_file_and_line_and_keeps_previous_roles() {
     let out = admin(b.dir.path(), &["roles", "apply", broken.to_str().unwrap()]);
     assert!(!out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
-    let line = text
-        .lines()
-        .position(|l| l.contains("filter: 'contains"))
+    let lines: Vec<&str> = text.lines().collect();
+    let line = lines
+        .iter()
+        .rposition(|l| l.contains("filter: 'contains"))
         .unwrap()
         + 1;
     assert!(stderr.contains("broken.yaml"), "{stderr}");

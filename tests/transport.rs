@@ -66,6 +66,7 @@ async fn tls_with_a_certificate_serves_https() {
             "/CN=localhost",
         ])
         .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")

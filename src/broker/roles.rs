@@ -18,9 +18,15 @@ pub enum ApplyError {
     #[error("cannot read {path}: {why}")]
     Read { path: String, why: String },
     #[error("{0}\n(the roles in force were left unchanged)")]
-    Invalid(#[from] PolicyError),
+    Invalid(PolicyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<PolicyError> for ApplyError {
+    fn from(err: PolicyError) -> Self {
+        ApplyError::Invalid(err)
+    }
 }
 
 /// Validates a role file and, only if it is wholly valid, makes it the roles in force.
