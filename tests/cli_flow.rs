@@ -213,6 +213,22 @@ fn whoami_withdraw_and_errors() {
         stderr(&refused)
     );
 
+    let reasonless = run(
+        &broker,
+        "alice",
+        &[
+            "request",
+            "create",
+            "--roles",
+            "production-access",
+            "--nowait",
+        ],
+    );
+    assert!(!reasonless.status.success());
+    let text = stderr(&reasonless);
+    assert!(text.contains("reason_required"), "{text}");
+    assert!(text.contains("--reason"), "{text}");
+
     let mut bad_token = cli(&broker, "alice");
     let out = bad_token
         .env("COUNTERSIGN_TOKEN", "not-a-token")

@@ -14,10 +14,10 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 use super::ClientArgs;
-use crate::client::{Client, Config};
+use crate::client::{Client, ClientError, Config};
 use crate::model::api::{
-    CreateRequest, ListRequests, MAX_REASON_BYTES, Resolve, Scope, SubmitPostIncidentReview,
-    SubmitReview,
+    CreateRequest, ErrorCode, ListRequests, MAX_REASON_BYTES, Resolve, Scope,
+    SubmitPostIncidentReview, SubmitReview,
 };
 use crate::model::{Decision, Duration, IncidentOutcome, Request, State};
 
@@ -491,7 +491,10 @@ async fn create(client: &Client, args: CreateArgs) -> anyhow::Result<ExitCode> {
         annotations: parse_annotations(&args.annotations)?,
     };
     if args.nowait {
-        let request = client.create_request(&body).await?;
+        let request = client
+            .create_request(&body)
+            .await
+            .map_err(explain_create_error)?;
         match args.format {
             Format::Json => print_json(&request)?,
             Format::Table => println!(
@@ -502,6 +505,19 @@ async fn create(client: &Client, args: CreateArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     follow::create_and_wait(client, &body, args.format).await
+}
+
+/// A refused creation, with what to do about it when the fix is on this side.
+pub(super) fn explain_create_error(err: ClientError) -> anyhow::Error {
+    match err.code() {
+        Some(ErrorCode::ReasonRequired) => {
+            anyhow::anyhow!("{err}\nSay why with --reason \"…\", naming the ticket or incident.")
+        }
+        Some(ErrorCode::RoleNotRequestable) => {
+            anyhow::anyhow!("{err}\nSee what you may request with: countersign whoami")
+        }
+        _ => err.into(),
+    }
 }
 
 #[cfg(test)]

@@ -90,7 +90,10 @@ pub(super) async fn create_and_wait(
         }
     }
 
-    let request = client.create_request(body).await?;
+    let request = client
+        .create_request(body)
+        .await
+        .map_err(super::explain_create_error)?;
     let id = request.id;
     say(
         format,
