@@ -301,4 +301,72 @@ mod tests {
         assert!(lines.is_empty());
         assert_eq!(follower.finished(), None);
     }
+
+    /// A broker without an event stream: `request create` falls back to polling and
+    /// still reports the outcome.
+    #[tokio::test]
+    async fn without_a_stream_it_polls_until_the_outcome() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use axum::Json;
+        use axum::http::StatusCode;
+        use axum::routing::{get, post};
+
+        let looks = Arc::new(AtomicUsize::new(0));
+        let pending = request(vec![], State::Pending);
+        let mut approved = request(
+            vec![review("carrot", Decision::Approve, 1)],
+            State::Approved,
+        );
+        approved.granted_roles = approved.roles.clone();
+        let created = pending.clone();
+        let counter = looks.clone();
+        let app = axum::Router::new()
+            .route(
+                "/v1/events",
+                get(|| async {
+                    (
+                        StatusCode::NOT_FOUND,
+                        Json(serde_json::json!({"error": {"code": "not_found", "message": "no stream here"}})),
+                    )
+                }),
+            )
+            .route(
+                "/v1/requests",
+                post(move || async move { (StatusCode::CREATED, Json(created)) }),
+            )
+            .route(
+                "/v1/requests/{id}",
+                get(move || {
+                    let n = counter.fetch_add(1, Ordering::SeqCst);
+                    let answer = if n == 0 { pending.clone() } else { approved.clone() };
+                    async move { Json(answer) }
+                }),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move { axum::serve(listener, app).await });
+        let client = Client::new(&crate::client::Connection {
+            broker: format!("http://{addr}"),
+            token: "t".into(),
+            ca_pem: None,
+        })
+        .unwrap();
+        let body = CreateRequest {
+            roles: vec!["db".into()],
+            reason: "incident #47".into(),
+            ..CreateRequest::default()
+        };
+        let code = tokio::time::timeout(
+            StdDuration::from_secs(15),
+            create_and_wait(&client, &body, Format::Table),
+        )
+        .await
+        .expect("finished in time")
+        .unwrap();
+        assert_eq!(code, ExitCode::SUCCESS);
+        assert!(looks.load(Ordering::SeqCst) >= 2, "it polled");
+        server.abort();
+    }
 }
