@@ -24,13 +24,12 @@ pub struct Config {
     /// broker, besides the usual web roots. `COUNTERSIGN_CA_FILE` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_file: Option<PathBuf>,
-    /// A built-in theme name (e.g. `dark`, `light`, `mono`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theme: Option<String>,
-    /// Colour overrides by meaning (`alert = "red"`), applied over the theme.
+    /// Styles by meaning over the built-in theme, the `[theme]` table:
+    /// `emergency = "magenta bold"`, `muted = "darkgray"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub colors: BTreeMap<String, String>,
-    /// Key bindings: action name to one key or a list of keys (`approve = "a"`).
+    pub theme: BTreeMap<String, String>,
+    /// Key bindings, the `[keys]` table: command name to one key or a list of keys
+    /// (`approve = "a"`, `deny = ["d", "x"]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub keys: BTreeMap<String, KeyBinding>,
     #[serde(default)]
@@ -44,6 +43,19 @@ pub struct Config {
 pub enum KeyBinding {
     One(String),
     Many(Vec<String>),
+}
+
+impl Config {
+    /// `[keys]` with every binding as a list, as the console's keymap takes it.
+    pub fn key_overrides(&self) -> BTreeMap<String, Vec<String>> {
+        self.keys
+            .iter()
+            .map(|(command, binding)| {
+                let keys = binding.keys().into_iter().map(str::to_string).collect();
+                (command.clone(), keys)
+            })
+            .collect()
+    }
 }
 
 impl KeyBinding {
@@ -324,11 +336,10 @@ mod tests {
     const FULL: &str = r#"
 broker = "http://broker.example:7800/"
 token_file = "token"
-theme = "light"
 future_setting = 3
 
-[colors]
-alert = "red"
+[theme]
+emergency = "magenta bold"
 
 [keys]
 approve = "a"
@@ -354,10 +365,13 @@ anything = true
             config.broker.as_deref(),
             Some("http://broker.example:7800/")
         );
-        assert_eq!(config.theme.as_deref(), Some("light"));
-        assert_eq!(config.colors.get("alert").map(String::as_str), Some("red"));
-        assert_eq!(config.keys["approve"].keys(), vec!["a"]);
-        assert_eq!(config.keys["deny"].keys(), vec!["d", "x"]);
+        assert_eq!(
+            config.theme.get("emergency").map(String::as_str),
+            Some("magenta bold")
+        );
+        let keys = config.key_overrides();
+        assert_eq!(keys["approve"], vec!["a"]);
+        assert_eq!(keys["deny"], vec!["d", "x"]);
         assert!(!config.notifications.enabled);
         assert!(config.notifications.urgent_only);
         assert!(config.other.contains_key("plugins"));
