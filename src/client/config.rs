@@ -20,13 +20,16 @@ pub struct Config {
     /// A file holding the token; relative paths are relative to the config file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_file: Option<PathBuf>,
-    /// A built-in theme name (e.g. `dark`, `light`, `mono`).
+    /// A PEM file of the CA (or self-signed certificate) to trust for an https://
+    /// broker, besides the usual web roots. `COUNTERSIGN_CA_FILE` overrides it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub theme: Option<String>,
-    /// Colour overrides by meaning (`alert = "red"`), applied over the theme.
+    pub ca_file: Option<PathBuf>,
+    /// Styles by meaning over the built-in theme, the `[theme]` table:
+    /// `emergency = "magenta bold"`, `muted = "darkgray"`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub colors: BTreeMap<String, String>,
-    /// Key bindings: action name to one key or a list of keys (`approve = "a"`).
+    pub theme: BTreeMap<String, String>,
+    /// Key bindings, the `[keys]` table: command name to one key or a list of keys
+    /// (`approve = "a"`, `deny = ["d", "x"]`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub keys: BTreeMap<String, KeyBinding>,
     #[serde(default)]
@@ -40,6 +43,19 @@ pub struct Config {
 pub enum KeyBinding {
     One(String),
     Many(Vec<String>),
+}
+
+impl Config {
+    /// `[keys]` with every binding as a list, as the console's keymap takes it.
+    pub fn key_overrides(&self) -> BTreeMap<String, Vec<String>> {
+        self.keys
+            .iter()
+            .map(|(command, binding)| {
+                let keys = binding.keys().into_iter().map(str::to_string).collect();
+                (command.clone(), keys)
+            })
+            .collect()
+    }
 }
 
 impl KeyBinding {
@@ -90,6 +106,8 @@ pub enum ConfigError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("cannot use the CA file {path}: {why}")]
+    CaFile { path: PathBuf, why: String },
     #[error("{0}")]
     Missing(String),
     #[error("invalid broker URL {url:?}: {why}")]
@@ -104,6 +122,8 @@ pub struct Connection {
     /// The broker's base URL without a trailing slash.
     pub broker: String,
     pub token: String,
+    /// Extra trusted certificates, PEM.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Connection {
@@ -205,9 +225,14 @@ impl Config {
                 )));
             }
         };
+        let ca_pem = match &self.ca_file {
+            Some(file) => Some(read_ca(&resolve_relative(file, read_from))?),
+            None => None,
+        };
         Ok(Connection {
             broker: check_broker(broker)?,
             token: check_token(&token)?,
+            ca_pem,
         })
     }
 
@@ -220,6 +245,24 @@ impl Config {
             .map_err(|source| ConfigError::TokenFile { path, source })?;
         Ok(non_empty(Some(text.trim())).map(str::to_string))
     }
+}
+
+fn read_ca(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let bad = |why: String| ConfigError::CaFile {
+        path: path.to_path_buf(),
+        why,
+    };
+    let pem = std::fs::read(path).map_err(|err| bad(err.to_string()))?;
+    reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|err| bad(format!("not a PEM certificate ({err})")))
+        .and_then(|certs| {
+            if certs.is_empty() {
+                Err(bad("no certificate in it".into()))
+            } else {
+                Ok(())
+            }
+        })?;
+    Ok(pem)
 }
 
 fn non_empty(value: Option<&str>) -> Option<&str> {
@@ -293,11 +336,10 @@ mod tests {
     const FULL: &str = r#"
 broker = "http://broker.example:7800/"
 token_file = "token"
-theme = "light"
 future_setting = 3
 
-[colors]
-alert = "red"
+[theme]
+emergency = "magenta bold"
 
 [keys]
 approve = "a"
@@ -323,10 +365,13 @@ anything = true
             config.broker.as_deref(),
             Some("http://broker.example:7800/")
         );
-        assert_eq!(config.theme.as_deref(), Some("light"));
-        assert_eq!(config.colors.get("alert").map(String::as_str), Some("red"));
-        assert_eq!(config.keys["approve"].keys(), vec!["a"]);
-        assert_eq!(config.keys["deny"].keys(), vec!["d", "x"]);
+        assert_eq!(
+            config.theme.get("emergency").map(String::as_str),
+            Some("magenta bold")
+        );
+        let keys = config.key_overrides();
+        assert_eq!(keys["approve"], vec!["a"]);
+        assert_eq!(keys["deny"], vec!["d", "x"]);
         assert!(!config.notifications.enabled);
         assert!(config.notifications.urgent_only);
         assert!(config.other.contains_key("plugins"));
@@ -442,7 +487,30 @@ anything = true
         let conn = Connection {
             broker: "http://x".into(),
             token: "hunter2".into(),
+            ca_pem: None,
         };
         assert!(!format!("{conn:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/console.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        let config = Config::parse(&text, &path).unwrap();
+        assert_eq!(config.broker.as_deref(), Some("http://127.0.0.1:7800"));
+        assert_eq!(config.token_file.as_deref(), Some(Path::new("token")));
+        assert!(config.notifications.enabled);
+    }
+
+    #[test]
+    fn a_ca_file_that_is_not_pem_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "not a certificate").unwrap();
+        let config = parse("broker = \"https://b:1\"\ntoken = \"t\"\nca_file = \"ca.pem\"");
+        let err = config
+            .connection(None, None, Some(&dir.path().join(FILE_NAME)), None)
+            .unwrap_err();
+        assert!(matches!(err, ConfigError::CaFile { .. }), "{err}");
+        assert!(err.to_string().contains("ca.pem"), "{err}");
     }
 }

@@ -75,23 +75,19 @@ impl ClientError {
     }
 }
 
-/// The innermost useful causes of a reqwest error, joined: "error sending request:
-/// connection refused" reads better than the URL-laden top level alone.
+/// The innermost cause of a reqwest error ("Connection refused (os error 111)"),
+/// which says more to a person than the layers of wrapping above it.
 fn error_chain(err: &reqwest::Error) -> String {
-    let mut parts: Vec<String> = Vec::new();
+    let mut deepest = err.to_string();
     let mut source: Option<&dyn std::error::Error> = std::error::Error::source(err);
     while let Some(cause) = source {
         let text = cause.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
+        if !text.trim().is_empty() {
+            deepest = text;
         }
         source = cause.source();
     }
-    if parts.is_empty() {
-        err.to_string()
-    } else {
-        parts.join(": ")
-    }
+    deepest
 }
 
 fn snippet(body: &[u8]) -> String {

@@ -340,6 +340,7 @@ mod tests {
             let client = Client::new(&Connection {
                 broker: format!("http://{addr}"),
                 token: "t".into(),
+                ca_pem: None,
             })
             .unwrap();
             (listener, client)

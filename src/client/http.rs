@@ -62,6 +62,17 @@ impl Client {
             if let Some(timeout) = timeout {
                 builder = builder.timeout(timeout);
             }
+            if let Some(pem) = &connection.ca_pem {
+                let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|err| {
+                    ClientError::Protocol {
+                        status: None,
+                        detail: format!("the CA file is not usable: {err}"),
+                    }
+                })?;
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
             builder.build().map_err(|err| ClientError::Protocol {
                 status: None,
                 detail: format!("cannot build the HTTP client: {err}"),
