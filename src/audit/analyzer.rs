@@ -114,9 +114,14 @@ impl<'c> Analyzer<'c> {
         }
     }
 
+    /// Reviews the `window` (e.g. the API's `?window=168h`) ending at `now`.
+    pub fn for_window(config: &'c CompiledConfig, window: Duration, now: Time) -> Self {
+        Self::new(config, before(now, window), now)
+    }
+
     /// Reviews the configured window (`audit.window`) ending at `now`.
     pub fn for_default_window(config: &'c CompiledConfig, now: Time) -> Self {
-        Self::new(config, before(now, config.window), now)
+        Self::for_window(config, config.window, now)
     }
 
     pub fn window_start(&self) -> Time {

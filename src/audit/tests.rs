@@ -803,3 +803,28 @@ fn mark_fields_round_trip_through_an_event() {
     assert_eq!(marks["override:abc:vimes"].note, "was the outage");
     assert_eq!(marks["override:abc:vimes"].by, "carrot");
 }
+
+#[test]
+fn windows_from_durations() {
+    let config = AuditConfig {
+        window: Duration::from_hours(24),
+        ..AuditConfig::default()
+    }
+    .compile()
+    .unwrap();
+    let mut r = request(1);
+    r.reason = "because".into();
+    r.created_at = ago(2 * DAY);
+
+    let daily = Analyzer::for_default_window(&config, now());
+    assert_eq!(daily.window_start(), ago(DAY));
+    let mut daily = daily;
+    daily.add_request(&r);
+    let report = daily.finish();
+    assert_eq!(report.window, Duration::from_hours(24));
+    assert!(report.findings.is_empty());
+
+    let mut weekly = Analyzer::for_window(&config, Duration::from_hours(168), now());
+    weekly.add_request(&r);
+    assert_eq!(weekly.finish().findings.len(), 1);
+}
