@@ -480,6 +480,8 @@ async fn audit_findings(
             b.store
                 .scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
             b.store
+                .scan_owed_post_incident_reviews(&mut |r| analyzer.add_request(&r))?;
+            b.store
                 .scan_events_since(start, &mut |e| analyzer.add_event(&e))?;
             let mut report = analyzer.finish();
             // Marks from earlier weeks still count: the review resumes where it ended.

@@ -37,6 +37,9 @@ impl EventDraft {
 
     /// Fills request id, roles and state from the request as it is after the event.
     pub fn about(mut self, request: &Request) -> Self {
+        self.fields
+            .entry("requester".to_string())
+            .or_insert_with(|| request.user.clone().into());
         self.request_id = Some(request.id);
         self.roles = request.roles.clone();
         self.state = Some(request.state);

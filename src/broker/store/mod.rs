@@ -128,6 +128,13 @@ pub trait Store: Send + Sync + 'static {
         each: &mut dyn FnMut(Request),
     ) -> Result<(), StoreError>;
 
+    /// Feeds every approved emergency request still owed its post-incident review,
+    /// however long ago it was approved.
+    fn scan_owed_post_incident_reviews(
+        &self,
+        each: &mut dyn FnMut(Request),
+    ) -> Result<(), StoreError>;
+
     // Audit log.
     fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError>;
     fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;

@@ -25,7 +25,8 @@ const DB_FILE: &str = "countersign.db";
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
     id TEXT PRIMARY KEY,
     user TEXT NOT NULL,
@@ -78,7 +79,16 @@ CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
 BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER requests_never_deleted BEFORE DELETE ON requests
 BEGIN SELECT RAISE(ABORT, 'requests are never deleted'); END;
-"#];
+"#,
+    r#"
+ALTER TABLE requests ADD COLUMN review_owed INTEGER NOT NULL DEFAULT 0;
+UPDATE requests SET review_owed = 1
+ WHERE json_extract(body, '$.emergency') = 1
+   AND json_extract(body, '$.post_incident_review') IS NULL
+   AND state IN ('approved', 'returned', 'elapsed');
+CREATE INDEX requests_review_owed ON requests(review_owed) WHERE review_owed = 1;
+"#,
+];
 
 type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
 
@@ -371,8 +381,8 @@ fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(),
     let access_ends = request.access.as_ref().map(|a| millis(a.ends_at));
     if insert {
         tx.prepare_cached(
-            "INSERT INTO requests (id, user, state, created_ms, pending_expires_ms, access_ends_ms, touched_ms, body)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            "INSERT INTO requests (id, user, state, created_ms, pending_expires_ms, access_ends_ms, touched_ms, body, review_owed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
             request.id.to_string(),
@@ -382,7 +392,8 @@ fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(),
             millis(request.pending_expires_at),
             access_ends,
             millis(touched(request)),
-            body
+            body,
+            request.post_incident_review_owed()
         ])?;
         let mut roles = tx.prepare_cached(
             "INSERT OR IGNORE INTO request_roles (role, request_id) VALUES (?1, ?2)",
@@ -392,14 +403,15 @@ fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(),
         }
     } else {
         tx.prepare_cached(
-            "UPDATE requests SET state = ?2, access_ends_ms = ?3, touched_ms = ?4, body = ?5 WHERE id = ?1",
+            "UPDATE requests SET state = ?2, access_ends_ms = ?3, touched_ms = ?4, body = ?5, review_owed = ?6 WHERE id = ?1",
         )?
         .execute(params![
             request.id.to_string(),
             request.state.as_str(),
             access_ends,
             millis(touched(request)),
-            body
+            body,
+            request.post_incident_review_owed()
         ])?;
     }
     Ok(())
@@ -678,6 +690,21 @@ impl Store for SqliteStore {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT body FROM requests WHERE touched_ms >= ?1")?;
             let mut rows = stmt.query([millis(since)])?;
+            while let Some(row) = rows.next()? {
+                let body: String = row.get(0)?;
+                each(decode(&body)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn scan_owed_post_incident_reviews(
+        &self,
+        each: &mut dyn FnMut(Request),
+    ) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT body FROM requests WHERE review_owed = 1")?;
+            let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let body: String = row.get(0)?;
                 each(decode(&body)?);

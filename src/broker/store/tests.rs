@@ -278,3 +278,49 @@ fn reopening_keeps_everything() {
     assert!(report.ok, "{report:?}");
     assert_eq!(report.events, 2);
 }
+
+#[test]
+fn owed_post_incident_reviews_are_found_however_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut emergency = request("angua", t(-90 * 86_400));
+    emergency.emergency = true;
+    emergency.state = State::Elapsed;
+    emergency.access = Some(Access {
+        starts_at: t(-90 * 86_400),
+        ends_at: t(-89 * 86_400),
+        returned_at: None,
+    });
+    let routine = request("bob", t(0));
+    create(&store, &emergency);
+    create(&store, &routine);
+    let mut owed = Vec::new();
+    store
+        .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
+        .unwrap();
+    assert_eq!(owed, vec![emergency.id]);
+    store
+        .mutate_request(
+            emergency.id,
+            Box::new(|r| {
+                r.post_incident_review = Some(crate::model::PostIncidentReview {
+                    author: "carrot".into(),
+                    outcome: crate::model::IncidentOutcome::Justified,
+                    notes: "fine".into(),
+                    created_at: t(0),
+                });
+                Verdict::Commit(EventDraft::new(
+                    EventType::PostIncidentReview,
+                    "carrot",
+                    t(0),
+                ))
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    owed.clear();
+    store
+        .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
+        .unwrap();
+    assert!(owed.is_empty());
+}
