@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::lifecycle::{self, CreateSettings};
 use super::server::Broker;
 use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
-use crate::audit::{Analyzer, apply_reviews, mark_fields, reviews_from_events};
+use crate::audit::mark_fields;
 use crate::model::api::{
     CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
     MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, RequestPage, Resolve, Scope,
@@ -475,23 +475,12 @@ async fn audit_findings(
     let now = broker.now();
     let report = broker
         .blocking(move |b| {
-            let start = now - window.to_chrono();
-            let mut analyzer = Analyzer::new(&b.audit, start, now);
-            b.store
-                .scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
-            b.store
-                .scan_owed_post_incident_reviews(&mut |r| analyzer.add_request(&r))?;
-            b.store
-                .scan_events_since(start, &mut |e| analyzer.add_event(&e))?;
-            let mut report = analyzer.finish();
-            // Marks from earlier weeks still count: the review resumes where it ended.
-            let marks = b.store.events(&EventQuery {
-                kind: Some(EventType::FindingReviewed),
-                limit: 1_000_000,
-                ..EventQuery::default()
-            })?;
-            apply_reviews(&mut report.findings, &reviews_from_events(&marks));
-            Ok(report)
+            Ok(super::findings::report(
+                b.store.as_ref(),
+                &b.audit,
+                window,
+                now,
+            )?)
         })
         .await?;
     Ok(Json(report))
