@@ -3,7 +3,7 @@
 //! exactly once and in order, and only those about requests it may see.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -17,8 +17,8 @@ use super::lifecycle;
 use super::routes::{Caller, Params};
 use super::server::Broker;
 use super::store::{EventQuery, Published};
+use crate::model::User;
 use crate::model::api::StreamMessage;
-use crate::model::{AuditEvent, User};
 use crate::policy::{Resource, Verb};
 
 const BACKLOG_PAGE: usize = 500;
@@ -62,11 +62,38 @@ pub async fn events(
 
 type Sink = mpsc::Sender<Result<Event, Infallible>>;
 
+/// An event on its way to subscribers, serialised once however many receive it.
+pub struct Outgoing {
+    published: Published,
+    data: OnceLock<Option<String>>,
+}
+
+impl Outgoing {
+    pub fn new(published: Published) -> Self {
+        Outgoing {
+            published,
+            data: OnceLock::new(),
+        }
+    }
+
+    fn data(&self) -> Option<&str> {
+        self.data
+            .get_or_init(|| {
+                let message = StreamMessage {
+                    event: self.published.event.clone(),
+                    request: self.published.request.clone(),
+                };
+                serde_json::to_string(&message).ok()
+            })
+            .as_deref()
+    }
+}
+
 async fn feed(
     broker: Arc<Broker>,
     user: User,
     mut last: u64,
-    mut live: broadcast::Receiver<Arc<Published>>,
+    mut live: broadcast::Receiver<Arc<Outgoing>>,
     tx: Sink,
 ) {
     let stop = super::server::stopped(broker.shutdown.clone());
@@ -82,15 +109,15 @@ async fn feed(
             _ = &mut stop => return,
             _ = tx.closed() => return,
             received = live.recv() => match received {
-                Ok(published) => {
-                    let seq = published.event.seq;
+                Ok(outgoing) => {
+                    let seq = outgoing.published.event.seq;
                     if seq <= last {
                         continue;
                     }
                     if seq > last + 1 && catch_up(&broker, &user, &mut last, Some(seq - 1), &tx).await.is_err() {
                         return;
                     }
-                    if send(&broker, &user, &published.event, published.request.clone(), &tx).await.is_err() {
+                    if send(&broker, &user, &outgoing, &tx).await.is_err() {
                         return;
                     }
                     last = seq;
@@ -139,7 +166,13 @@ async fn catch_up(
                 .request_id
                 .and_then(|id| requests.iter().find(|r| r.id == id).cloned());
             let seq = event.seq;
-            send(broker, user, &event, request, tx).await?;
+            send(
+                broker,
+                user,
+                &Outgoing::new(Published { event, request }),
+                tx,
+            )
+            .await?;
             *last = seq;
         }
         if !full {
@@ -148,26 +181,17 @@ async fn catch_up(
     }
 }
 
-async fn send(
-    broker: &Broker,
-    user: &User,
-    event: &AuditEvent,
-    request: Option<crate::model::Request>,
-    tx: &Sink,
-) -> Result<(), ()> {
+async fn send(broker: &Broker, user: &User, outgoing: &Outgoing, tx: &Sink) -> Result<(), ()> {
     let roles = broker.roles.cached();
-    let visible = match &request {
+    let event = &outgoing.published.event;
+    let visible = match &outgoing.published.request {
         Some(request) => lifecycle::can_see(&roles, user, request),
         None => roles.allows(user, Resource::Event, Verb::List),
     };
     if !visible {
         return Ok(());
     }
-    let message = StreamMessage {
-        event: event.clone(),
-        request,
-    };
-    let data = serde_json::to_string(&message).map_err(|_| ())?;
+    let data = outgoing.data().ok_or(())?;
     let sse = Event::default()
         .id(event.seq.to_string())
         .event(event.kind.as_str())
