@@ -59,7 +59,16 @@ impl RunningBroker {
     /// flushes the store.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        let served = self.server.await;
+        let mut server = self.server;
+        // In-flight calls get ten seconds; then the server is stopped regardless.
+        let served =
+            match tokio::time::timeout(std::time::Duration::from_secs(10), &mut server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            };
         for task in self.background {
             task.abort();
         }

@@ -40,12 +40,25 @@ pub async fn events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe before reading the head so nothing falls between the two.
     let live = broker.bus.subscribe();
-    let after = match from_header.or(query.after) {
-        Some(seq) => seq,
-        None => broker.blocking(|b| Ok(b.store.head_seq()?)).await?,
-    };
+    let head = broker.blocking(|b| Ok(b.store.head_seq()?)).await?;
+    // An id beyond the head (a restored or different log) resumes from the head
+    // rather than silently skipping everything up to it.
+    let after = from_header.or(query.after).unwrap_or(head).min(head);
+    let token_hash = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|t| super::tokens::hash(t.trim()))
+        .unwrap_or_default();
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(feed(broker.clone(), caller.user, after, live, tx));
+    tokio::spawn(feed(
+        broker.clone(),
+        caller.user,
+        token_hash,
+        after,
+        live,
+        tx,
+    ));
     let keep_alive = KeepAlive::new()
         .interval(
             broker
@@ -89,24 +102,54 @@ impl Outgoing {
     }
 }
 
+/// How often an open stream re-checks that its token still names the same user
+/// with the same roles; a revoked token or changed roles end the stream.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn feed(
     broker: Arc<Broker>,
     user: User,
-    mut last: u64,
-    mut live: broadcast::Receiver<Arc<Outgoing>>,
+    token_hash: String,
+    last: u64,
+    live: broadcast::Receiver<Arc<Outgoing>>,
     tx: Sink,
 ) {
+    // Everything, backlog and sends included, gives way to shutdown.
     let stop = super::server::stopped(broker.shutdown.clone());
-    tokio::pin!(stop);
-    if catch_up(&broker, &user, &mut last, None, &tx)
-        .await
-        .is_err()
-    {
+    tokio::select! {
+        _ = stop => {}
+        _ = deliver(&broker, &user, &token_hash, last, live, &tx) => {}
+    }
+}
+
+async fn still_valid(broker: &Arc<Broker>, user: &User, token_hash: &str) -> bool {
+    let hash = token_hash.to_string();
+    let current = broker
+        .blocking(move |b| Ok(b.store.user_by_token_hash(&hash)?))
+        .await;
+    matches!(current, Ok(Some(now)) if now == *user)
+}
+
+async fn deliver(
+    broker: &Arc<Broker>,
+    user: &User,
+    token_hash: &str,
+    mut last: u64,
+    mut live: broadcast::Receiver<Arc<Outgoing>>,
+    tx: &Sink,
+) {
+    if catch_up(broker, user, &mut last, None, tx).await.is_err() {
         return;
     }
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
     loop {
         tokio::select! {
-            _ = &mut stop => return,
+            _ = recheck.tick() => {
+                if !still_valid(broker, user, token_hash).await {
+                    return;
+                }
+            }
             _ = tx.closed() => return,
             received = live.recv() => match received {
                 Ok(outgoing) => {
@@ -114,16 +157,16 @@ async fn feed(
                     if seq <= last {
                         continue;
                     }
-                    if seq > last + 1 && catch_up(&broker, &user, &mut last, Some(seq - 1), &tx).await.is_err() {
+                    if seq > last + 1 && catch_up(broker, user, &mut last, Some(seq - 1), tx).await.is_err() {
                         return;
                     }
-                    if send(&broker, &user, &outgoing, &tx).await.is_err() {
+                    if send(broker, user, &outgoing, tx).await.is_err() {
                         return;
                     }
                     last = seq;
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if catch_up(&broker, &user, &mut last, None, &tx).await.is_err() {
+                    if catch_up(broker, user, &mut last, None, tx).await.is_err() {
                         return;
                     }
                 }

@@ -172,6 +172,19 @@ impl SqliteStore {
         })
     }
 
+    /// Opens a store that must already exist (for verification: a mistyped path must
+    /// not pass as an empty, intact log).
+    pub fn open_existing(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        if !path.is_file() {
+            return Err(StoreError::DataDir {
+                path: data_dir.to_path_buf(),
+                why: format!("no countersign database ({DB_FILE}) there"),
+            });
+        }
+        SqliteStore::open(data_dir)
+    }
+
     /// Sets the function told about every committed event, in commit order. Once.
     pub fn on_commit(&self, publish: impl Fn(&[Published]) + Send + Sync + 'static) {
         let _ = self.publisher.set(Box::new(publish));
@@ -325,7 +338,11 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Pu
         tx.execute_batch("SAVEPOINT job")
             .map_err(|e| e.to_string())?;
         let before = (head.seq, head.hash.clone());
-        match job.run(&tx, &mut head) {
+        // A bug in one mutation must not take the writer, and every later write, down.
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&tx, &mut head)))
+                .unwrap_or_else(|_| Err("the change panicked; rolled back".to_string()));
+        match ran {
             Ok(mut events) => {
                 tx.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
                 published.append(&mut events);
@@ -757,7 +774,7 @@ impl Store for SqliteStore {
                 conditions.push(format!("time_ms < ?{}", args.len()));
             }
             if let Some(after) = query.after_seq {
-                args.push(Box::new(after as i64));
+                args.push(Box::new(after.min(i64::MAX as u64) as i64));
                 conditions.push(format!("seq > ?{}", args.len()));
             }
             if !conditions.is_empty() {

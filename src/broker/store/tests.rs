@@ -35,6 +35,7 @@ fn request(user: &str, created: Time) -> Request {
         resolved_by: None,
         suggested_reviewers: Vec::new(),
         annotations: BTreeMap::new(),
+        requester_annotations: BTreeMap::new(),
         post_incident_review: None,
     }
 }
