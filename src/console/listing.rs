@@ -1,0 +1,211 @@
+//! Which requests each tab lists, in what order, and what is flagged about them.
+//! Computed when data, tab, filter or sort change; drawing only reads the result.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use uuid::Uuid;
+
+use super::state::{Counts, SortKey, State, Tab};
+use crate::model::{Request, State as RequestState, Time};
+
+/// Same user, same role this many times in [`REPEAT_WINDOW_HOURS`] is worth a question.
+pub const REPEAT_THRESHOLD: usize = 3;
+pub const REPEAT_WINDOW_HOURS: i64 = 168;
+
+/// A ticket or incident reference: `#47`, `INC-123`, `OPS-9`.
+static TICKET: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"#\d+|\b[A-Z][A-Z0-9]*-\d+\b").ok());
+
+/// What deserves a second look, each shown as a glyph in the table and in words
+/// in the detail pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    pub emergency: bool,
+    pub no_ticket: bool,
+    /// How often the requester asked for one of these roles in the window, when
+    /// at least [`REPEAT_THRESHOLD`].
+    pub repeat: Option<usize>,
+    pub post_incident_owed: bool,
+}
+
+pub fn names_ticket(reason: &str) -> bool {
+    TICKET.as_ref().is_some_and(|re| re.is_match(reason))
+}
+
+fn tab_of(request: &Request) -> Tab {
+    match request.state {
+        RequestState::Pending => Tab::Queue,
+        RequestState::Approved => Tab::Active,
+        _ => Tab::History,
+    }
+}
+
+/// Rebuilds the per-user index, flags and counts from every known request.
+pub fn index(state: &mut State, now: Time) {
+    let mut by_user: HashMap<String, Vec<Uuid>> = HashMap::new();
+    for request in state.requests.values() {
+        by_user
+            .entry(request.user.clone())
+            .or_default()
+            .push(request.id);
+    }
+    state.by_user = by_user;
+    state.flags.clear();
+    let users: Vec<String> = state.by_user.keys().cloned().collect();
+    for user in users {
+        index_user(state, &user, now);
+    }
+    count(state);
+}
+
+/// Re-sorts one user's requests and recomputes their flags (repeats depend on the
+/// user's other requests).
+pub fn index_user(state: &mut State, user: &str, now: Time) {
+    let Some(ids) = state.by_user.get_mut(user) else {
+        return;
+    };
+    let requests = &state.requests;
+    ids.retain(|id| requests.contains_key(id));
+    ids.sort_by(|a, b| newest_first(&requests[a], &requests[b]));
+    let window_start = now - chrono::TimeDelta::hours(REPEAT_WINDOW_HOURS);
+    let recent: Vec<&Request> = ids
+        .iter()
+        .map(|id| &requests[id])
+        .filter(|r| r.created_at >= window_start)
+        .collect();
+    for id in ids.iter() {
+        let request = &requests[id];
+        let repeat = request
+            .roles
+            .iter()
+            .map(|role| recent.iter().filter(|r| r.roles.contains(role)).count())
+            .max()
+            .filter(|n| *n >= REPEAT_THRESHOLD && request.created_at >= window_start);
+        let flags = Flags {
+            emergency: request.emergency,
+            no_ticket: !names_ticket(&request.reason),
+            repeat,
+            post_incident_owed: request.post_incident_review_owed(),
+        };
+        state.flags.insert(*id, flags);
+    }
+}
+
+/// Adds or replaces one request and refreshes what depends on it.
+pub fn upsert(state: &mut State, request: Request, now: Time) {
+    let user = request.user.clone();
+    let id = request.id;
+    if state.requests.insert(id, request).is_none() {
+        state.by_user.entry(user.clone()).or_default().push(id);
+    }
+    index_user(state, &user, now);
+    count(state);
+}
+
+fn count(state: &mut State) {
+    let mut counts = Counts::default();
+    for request in state.requests.values() {
+        match tab_of(request) {
+            Tab::Queue => {
+                counts.pending += 1;
+                counts.emergency += usize::from(request.emergency);
+            }
+            Tab::Active => counts.active += 1,
+            Tab::History => counts.history += 1,
+        }
+    }
+    state.counts = counts;
+}
+
+fn newest_first(a: &Request, b: &Request) -> Ordering {
+    b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))
+}
+
+/// Whether a request matches a filter (case-insensitive substring of requester,
+/// a role, the reason or the id). `needle` is already lowercase.
+pub fn matches(request: &Request, needle: &str) -> bool {
+    needle.is_empty()
+        || request.user.to_lowercase().contains(needle)
+        || request
+            .roles
+            .iter()
+            .any(|role| role.to_lowercase().contains(needle))
+        || request.reason.to_lowercase().contains(needle)
+        || request.id.to_string().contains(needle)
+        || request.id.simple().to_string().contains(needle)
+}
+
+/// The current tab's rows, filtered and sorted.
+pub fn rows(state: &State) -> Vec<Uuid> {
+    let needle = state.active_filter().trim().to_lowercase();
+    let mut rows: Vec<&Request> = state
+        .requests
+        .values()
+        .filter(|r| tab_of(r) == state.tab && matches(r, &needle))
+        .collect();
+    let queue = state.tab == Tab::Queue;
+    rows.sort_by(|a, b| {
+        // Emergencies first and loudest in the queue, whatever the sort.
+        let emergency = if queue {
+            b.emergency.cmp(&a.emergency)
+        } else {
+            Ordering::Equal
+        };
+        let age = if queue {
+            a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id))
+        } else {
+            newest_first(a, b)
+        };
+        let key = match state.sort {
+            SortKey::Age => Ordering::Equal,
+            SortKey::Requester => a.user.cmp(&b.user),
+            SortKey::Votes => remaining(a).cmp(&remaining(b)),
+        };
+        emergency.then(key).then(age)
+    });
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+/// Approvals still missing.
+fn remaining(request: &Request) -> usize {
+    let (have, need) = request.votes();
+    need.saturating_sub(have)
+}
+
+/// Per requested role: (matching approvals counted, approvals needed), for the
+/// detail pane's threshold progress.
+pub fn role_progress(request: &Request, role: &str) -> (usize, usize) {
+    let Some(clauses) = request.role_thresholds.get(role) else {
+        let (have, need) = request.votes();
+        return (have.min(need), need);
+    };
+    let approvals_for = |index: usize| {
+        request
+            .reviews
+            .iter()
+            .filter(|review| review.decision == crate::model::Decision::Approve)
+            .filter(|review| review.roles.is_empty() || review.roles.iter().any(|r| r == role))
+            .filter(|review| review.threshold_indexes.contains(&index))
+            .count()
+    };
+    let mut have = 0;
+    let mut need = 0;
+    for clause in clauses {
+        // The clause's easiest threshold decides it.
+        let best = clause
+            .iter()
+            .filter_map(|&i| request.thresholds.get(i).map(|t| (i, t.approve as usize)))
+            .min_by_key(|&(i, approve)| approve.saturating_sub(approvals_for(i)));
+        match best {
+            Some((i, approve)) => {
+                have += approvals_for(i).min(approve);
+                need += approve;
+            }
+            None => need += 1,
+        }
+    }
+    (have, need.max(1))
+}
