@@ -21,11 +21,20 @@ const BULK_LINES: usize = 6;
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let Some(dialog) = &state.dialog else { return };
     let theme = &state.theme;
-    let outer = super::centered(
-        area,
-        area.width.saturating_sub(4).min(100),
-        area.height.saturating_sub(2),
-    );
+    let outer_width = area.width.saturating_sub(4).min(100);
+    let width = outer_width.saturating_sub(2) as usize;
+    let context = context_lines(state, dialog, width);
+    let errors: Vec<Line> = dialog
+        .error
+        .iter()
+        .flat_map(|e| e.lines().map(str::to_string).collect::<Vec<_>>())
+        .flat_map(|e| text::wrap(&format!("✗ {e}"), width))
+        .take(4)
+        .map(|l| Line::styled(l, theme.style(Meaning::Error)))
+        .collect();
+    let editor_height = (dialog.editor.lines().len() as u16 + 2).clamp(5, 12);
+    let height = 2 + context.len() as u16 + editor_height + errors.len() as u16 + 1;
+    let outer = super::centered(area, outer_width, height.min(area.height.saturating_sub(2)));
     let verb = match dialog.decision {
         Decision::Approve => "Approve",
         Decision::Deny => "Deny",
@@ -51,20 +60,11 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let inner = block.inner(outer);
     frame.render_widget(Clear, outer);
     frame.render_widget(block, outer);
-    let width = inner.width as usize;
 
-    let context = context_lines(state, dialog, width);
-    let errors: Vec<Line> = dialog
-        .error
-        .iter()
-        .flat_map(|e| e.lines().map(str::to_string).collect::<Vec<_>>())
-        .flat_map(|e| text::wrap(&format!("✗ {e}"), width))
-        .take(4)
-        .map(|l| Line::styled(l, theme.style(Meaning::Error)))
-        .collect();
     let footer = footer(state, dialog, width);
+    // On a short terminal the editor keeps its three rows; the context gives way.
     let [context_area, editor_area, error_area, footer_area] = Layout::vertical([
-        Constraint::Length(context.len() as u16),
+        Constraint::Max(context.len() as u16),
         Constraint::Min(3),
         Constraint::Length(errors.len() as u16),
         Constraint::Length(1),

@@ -22,7 +22,7 @@ use crate::model::Time;
 pub const MIN_WIDTH: u16 = 60;
 pub const MIN_HEIGHT: u16 = 15;
 /// From this width on, the detail pane sits beside the queue rather than below it.
-pub const WIDE: u16 = 120;
+pub const WIDE: u16 = 130;
 
 pub struct Areas {
     pub tabs: Rect,
@@ -41,7 +41,7 @@ pub fn areas(area: Rect) -> Areas {
     ])
     .areas(area);
     let [queue, detail] = if area.width >= WIDE {
-        Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(main)
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(main)
     } else {
         Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(main)
     };

@@ -15,10 +15,12 @@ use crate::model::{Request, Time};
 const MARK: u16 = 1;
 const FLAGS: u16 = 3;
 const ID: u16 = 8;
-const REQUESTER: u16 = 12;
-const ROLES: u16 = 20;
+const REQUESTER: u16 = 11;
+const ROLES: u16 = 18;
 const AGE: u16 = 4;
+/// Wide enough for `withdrawn` in History; votes and countdowns need less.
 const LAST: u16 = 9;
+const LAST_NARROW: u16 = 6;
 const SELECT_SYMBOL: &str = "▶ ";
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
@@ -64,7 +66,13 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         return;
     }
 
-    let fixed = MARK + FLAGS + ID + REQUESTER + ROLES + AGE + LAST + 7 + SELECT_SYMBOL.len() as u16;
+    let last = if state.tab == Tab::History {
+        LAST
+    } else {
+        LAST_NARROW
+    };
+    let fixed =
+        MARK + FLAGS + ID + REQUESTER + ROLES + AGE + last + 7 + text::width(SELECT_SYMBOL) as u16;
     let reason_width = inner.width.saturating_sub(fixed).max(1) as usize;
     let visible = inner.height.saturating_sub(1).max(1) as usize;
     // The stored offset, nudged if a resize left the selection outside the window.
@@ -103,7 +111,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         Constraint::Length(ROLES),
         Constraint::Fill(1),
         Constraint::Length(AGE),
-        Constraint::Length(LAST),
+        Constraint::Length(last),
     ];
     let table = Table::new(rows, widths)
         .header(header)
