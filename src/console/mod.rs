@@ -8,6 +8,8 @@ pub mod action;
 pub mod fixtures;
 pub mod keymap;
 pub mod listing;
+pub mod notify;
+pub mod runtime;
 pub mod state;
 pub mod text;
 pub mod theme;
@@ -38,5 +40,45 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
 
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let _ = args;
-    anyhow::bail!("demo: not built yet")
+    // Until the embedded broker lands: the fixture queue, offline, reviews refused.
+    let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref());
+    let state = State::new("demo (no broker)", keymap::Keymap::default(), theme);
+    let (actions, network) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, mut effect_rx) = tokio::sync::mpsc::unbounded_channel();
+    let _ = actions.send(Action::WhoAmI(crate::model::api::WhoAmI {
+        user: "carrot".into(),
+        reviewable_roles: vec![
+            "production-access".into(),
+            "production-db-access".into(),
+            "developer-db".into(),
+        ],
+        ..Default::default()
+    }));
+    let _ = actions.send(Action::Loaded(fixtures::queue()));
+    let _ = actions.send(Action::Connection(state::Connection::Offline));
+    let notifier = notify::Notifier::new(true);
+    tokio::spawn(async move {
+        while let Some(effect) = effect_rx.recv().await {
+            match effect {
+                Effect::SubmitReview { id, .. } => {
+                    let error = action::ReviewError {
+                        code: None,
+                        message: "no broker in this build".into(),
+                    };
+                    let _ = actions.send(Action::Reviewed {
+                        id,
+                        result: Err(error),
+                    });
+                }
+                Effect::Notify {
+                    title,
+                    body,
+                    urgent,
+                } => notifier.notify(title, body, urgent),
+                Effect::Refresh | Effect::Quit => {}
+            }
+        }
+    });
+    runtime::run(state, network, effects).await?;
+    Ok(ExitCode::SUCCESS)
 }
