@@ -135,11 +135,12 @@ fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<Line<
         } else {
             Meaning::Text
         };
-        w.field(
-            "deadline",
-            &format!("expires in {} unless reviewed", text::countdown(left)),
-            theme.style(meaning),
-        );
+        let text = if left > chrono::TimeDelta::zero() {
+            format!("expires in {} unless reviewed", text::countdown(left))
+        } else {
+            format!("deadline passed {} ago; expiring", text::age(-left))
+        };
+        w.field("deadline", &text, theme.style(meaning));
     }
     if let Some(access) = &request.access {
         let text = match access.returned_at {
