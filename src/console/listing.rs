@@ -209,3 +209,84 @@ pub fn role_progress(request: &Request, role: &str) -> (usize, usize) {
     }
     (have, need.max(1))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::fixtures::{RequestFixture, now};
+    use crate::model::{Decision, Review, Threshold};
+
+    #[test]
+    fn tickets_are_recognised() {
+        for reason in [
+            "see incident #47",
+            "INC-123 pager",
+            "per OPS-9",
+            "(SEC2-88)",
+        ] {
+            assert!(names_ticket(reason), "{reason}");
+        }
+        for reason in [
+            "restart the thing",
+            "#hashtag",
+            "inc-123",
+            "A-",
+            "2-4 hours",
+        ] {
+            assert!(!names_ticket(reason), "{reason}");
+        }
+    }
+
+    #[test]
+    fn matching_is_case_insensitive_and_covers_ids() {
+        let request = RequestFixture::new(1, "Adora-Belle").build();
+        assert!(matches(&request, "adora"));
+        assert!(matches(&request, "production-acc"));
+        assert!(matches(&request, "merchants-guild"));
+        assert!(matches(&request, &request.id.to_string()[..13]));
+        assert!(!matches(&request, "vimes"));
+    }
+
+    #[test]
+    fn role_progress_counts_matching_approvals_per_role() {
+        let mut request = RequestFixture::new(1, "vimes")
+            .roles(["production-db-access", "production-access"])
+            .needs(2)
+            .build();
+        request.thresholds.push(Threshold {
+            name: "dba".into(),
+            filter: "x".into(),
+            approve: 1,
+            deny: 1,
+        });
+        // production-access: either threshold 0 (2 approvals) or threshold 1 (1 approval).
+        request
+            .role_thresholds
+            .insert("production-access".into(), vec![vec![0, 1]]);
+        let review = |author: &str, roles: Vec<String>, indexes: Vec<usize>| Review {
+            author: author.into(),
+            decision: Decision::Approve,
+            reason: "ok".into(),
+            roles,
+            created_at: now(),
+            threshold_indexes: indexes,
+        };
+        assert_eq!(role_progress(&request, "production-db-access"), (0, 2));
+        assert_eq!(role_progress(&request, "production-access"), (0, 1));
+        request.reviews.push(review("carrot", vec![], vec![0]));
+        assert_eq!(role_progress(&request, "production-db-access"), (1, 2));
+        // A subset approval counts only for the roles it names.
+        request.reviews.push(review(
+            "adora-belle",
+            vec!["production-access".into()],
+            vec![0, 1],
+        ));
+        assert_eq!(role_progress(&request, "production-db-access"), (1, 2));
+        let (have, need) = role_progress(&request, "production-access");
+        assert_eq!(have, need, "satisfied by either threshold");
+        // Before adora-belle, the easier threshold shows what is missing.
+        request.reviews.pop();
+        request.reviews[0].threshold_indexes = vec![0];
+        assert_eq!(role_progress(&request, "production-access"), (1, 2));
+    }
+}
