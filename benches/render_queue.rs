@@ -39,9 +39,7 @@ fn render_queue(c: &mut Criterion) {
     for n in [100u64, 100_000] {
         let state = loaded(n);
         let now = fixtures::now();
-        let Ok(mut terminal) = Terminal::new(TestBackend::new(WIDTH, HEIGHT)) else {
-            return;
-        };
+        let Ok(mut terminal) = Terminal::new(TestBackend::new(WIDTH, HEIGHT));
         group.bench_with_input(BenchmarkId::from_parameter(n), &state, |b, state| {
             b.iter(|| {
                 let drawn = terminal.draw(|frame| view::draw(black_box(state), frame, now));
