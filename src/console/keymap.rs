@@ -576,4 +576,38 @@ mod tests {
             assert!(!keymap.keys(command).is_empty(), "{:?}", command);
         }
     }
+
+    #[test]
+    fn keys_mean_different_things_in_filter_help_and_dialog() {
+        use crate::console::theme::Theme;
+        let keymap = Keymap::default();
+        let mut state = State::new("b", keymap.clone(), Theme::no_color());
+        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(
+            keymap.action_for(&state, press('q')),
+            Some(Action::Command(Command::Quit))
+        );
+        state.filter_input = Some(String::new());
+        assert_eq!(
+            keymap.action_for(&state, press('q')),
+            Some(Action::FilterChar('q'))
+        );
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(keymap.action_for(&state, esc), Some(Action::FilterCancel));
+        state.filter_input = None;
+        state.help = true;
+        assert_eq!(
+            keymap.action_for(&state, press('a')),
+            None,
+            "help swallows other keys"
+        );
+        assert_eq!(
+            keymap.action_for(&state, esc),
+            Some(Action::Command(Command::Help))
+        );
+        let mut release = press('q');
+        release.kind = KeyEventKind::Release;
+        state.help = false;
+        assert_eq!(keymap.action_for(&state, release), None);
+    }
 }
