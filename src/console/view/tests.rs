@@ -306,3 +306,21 @@ fn hostile_queue_snapshot() {
     assert_sound(&buffer);
     insta::assert_snapshot!(screen(&buffer));
 }
+
+#[test]
+fn active_tab_counts_down_the_access_window() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(&mut state, Action::Command(Command::NextTab), now());
+    let text = screen(&render(&state, 160, 30));
+    let row = text.lines().find(|l| l.contains("detritus")).unwrap();
+    // Approved a minute ago for two hours.
+    assert!(row.contains("1h59m"), "{row}");
+    assert!(text.contains("ends in 1h59m"), "the detail counts down too");
+    // An hour later, the countdown moved.
+    let later = now() + chrono::TimeDelta::hours(1);
+    let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
+    terminal
+        .draw(|frame| super::draw(&state, frame, later))
+        .unwrap();
+    assert!(screen(terminal.backend().buffer()).contains("ends in 59m00s"));
+}
