@@ -6,5 +6,6 @@ pub mod broker;
 pub mod cli;
 pub mod client;
 pub mod console;
+pub mod demo;
 pub mod model;
 pub mod policy;

@@ -1,1 +1,16 @@
 //! The broker: HTTP API, store, event bus and expiry sweeper.
+
+pub mod config;
+pub mod error;
+pub mod lifecycle;
+mod openapi;
+pub mod roles;
+mod routes;
+mod server;
+pub mod store;
+mod stream;
+mod sweeper;
+pub mod tokens;
+
+pub use config::BrokerConfig;
+pub use server::{Broker, RunningBroker, start};

@@ -1,13 +1,184 @@
-//! `countersign admin …`: roles, users and tokens, straight on the broker's data dir.
+//! `countersign admin …`: roles, users and tokens, straight on the broker's data
+//! directory. Safe beside a running broker: SQLite serialises the writers and the
+//! broker picks up changes on its next call.
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, Subcommand};
+
+use crate::broker::store::{SqliteStore, Store};
+use crate::broker::{roles, tokens};
+use crate::model::User;
 
 #[derive(Debug, Args)]
-pub struct AdminArgs {}
+pub struct AdminArgs {
+    /// The broker's data directory.
+    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+    pub data_dir: PathBuf,
+    #[command(subcommand)]
+    pub command: AdminCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Apply or list roles.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Add, list or remove users.
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// Issue new tokens.
+    #[command(subcommand)]
+    Tokens(TokensCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// Validate a role file and, if it is wholly valid, make it the roles in force.
+    Apply { file: PathBuf },
+    /// List the roles in force.
+    Ls,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; prints its token as the last line (only its hash is stored).
+    Add {
+        name: String,
+        /// Static roles, comma-separated.
+        #[arg(long, value_delimiter = ',', required = true)]
+        roles: Vec<String>,
+        /// A trait (claim) as key=value; repeat for more values or keys.
+        #[arg(long = "trait", value_name = "KEY=VALUE")]
+        traits: Vec<String>,
+    },
+    /// List users.
+    Ls,
+    /// Remove a user (their requests stay in the history).
+    Rm { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokensCommand {
+    /// Replace a user's token; the old one stops working at once.
+    Rotate { name: String },
+}
 
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("admin: not built yet")
+    let store = SqliteStore::open(&args.data_dir)?;
+    let now = chrono::Utc::now();
+    match args.command {
+        AdminCommand::Roles(RolesCommand::Apply { file }) => {
+            let (version, set) = roles::apply_file(&store, &file, now)?;
+            let names: Vec<&str> = set.roles().map(|r| r.name.as_str()).collect();
+            println!(
+                "applied {} roles from {} (version {version}): {}",
+                names.len(),
+                file.display(),
+                names.join(", ")
+            );
+        }
+        AdminCommand::Roles(RolesCommand::Ls) => {
+            let Some(stored) = store.roles()? else {
+                println!("no roles applied yet: countersign admin --data-dir DIR roles apply FILE");
+                return Ok(ExitCode::SUCCESS);
+            };
+            let set = roles::compile(&stored.source_name, &stored.text)?;
+            println!("# version {} from {}", stored.version, stored.source_name);
+            println!("{:<28} {:<10} PROMPT", "ROLE", "TTL");
+            for role in set.roles() {
+                println!(
+                    "{:<28} {:<10} {}",
+                    role.name,
+                    role.max_session_ttl
+                        .map(|d| d.to_string())
+                        .unwrap_or_else(|| "-".into()),
+                    role.request_prompt.as_deref().unwrap_or("")
+                );
+            }
+        }
+        AdminCommand::Users(UsersCommand::Add {
+            name,
+            roles: role_names,
+            traits,
+        }) => {
+            let user = User {
+                name: name.clone(),
+                roles: role_names,
+                traits: parse_traits(&traits)?,
+            };
+            if name.trim().is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+                anyhow::bail!(
+                    "user name {name:?} must be non-empty, without spaces or control characters"
+                );
+            }
+            if let Some(stored) = store.roles()? {
+                let set = roles::compile(&stored.source_name, &stored.text)?;
+                for role in &user.roles {
+                    if set.get(role).is_none() {
+                        eprintln!("warning: role {role:?} is not among the roles in force");
+                    }
+                }
+            }
+            let token = tokens::generate();
+            store.add_user(&user, &tokens::hash(&token), now)?;
+            eprintln!(
+                "added {name} with roles {}; the token is shown once:",
+                user.roles.join(",")
+            );
+            println!("{token}");
+        }
+        AdminCommand::Users(UsersCommand::Ls) => {
+            println!("{:<20} {:<40} {:<30} CREATED", "USER", "ROLES", "TRAITS");
+            for record in store.users()? {
+                let traits: Vec<String> = record
+                    .user
+                    .traits
+                    .iter()
+                    .map(|(k, v)| format!("{k}={}", v.join("|")))
+                    .collect();
+                println!(
+                    "{:<20} {:<40} {:<30} {}",
+                    record.user.name,
+                    record.user.roles.join(","),
+                    traits.join(" "),
+                    record.created_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        AdminCommand::Users(UsersCommand::Rm { name }) => {
+            if !store.remove_user(&name)? {
+                anyhow::bail!("no user {name:?}");
+            }
+            println!("removed {name}; their requests stay in the history");
+        }
+        AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
+            let token = tokens::generate();
+            if !store.set_token(&name, &tokens::hash(&token))? {
+                anyhow::bail!("no user {name:?}");
+            }
+            eprintln!("new token for {name}; the old one no longer works:");
+            println!("{token}");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_traits(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let mut traits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--trait {pair:?}: expected KEY=VALUE"))?;
+        if key.trim().is_empty() {
+            anyhow::bail!("--trait {pair:?}: the key is empty");
+        }
+        traits
+            .entry(key.trim().to_string())
+            .or_default()
+            .push(value.to_string());
+    }
+    Ok(traits)
 }

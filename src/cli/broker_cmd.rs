@@ -1,13 +1,113 @@
-//! `countersign broker`: run the HTTP service.
+//! `countersign broker`: run the HTTP service until SIGINT or SIGTERM.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use crate::broker::BrokerConfig;
+use crate::broker::config::TlsConfig;
+
 #[derive(Debug, Args)]
-pub struct BrokerArgs {}
+pub struct BrokerArgs {
+    /// Where the database lives (created if missing).
+    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Address to listen on, e.g. 127.0.0.1:7800.
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+    /// A role file to apply at start and again whenever it changes.
+    #[arg(long)]
+    pub roles: Option<PathBuf>,
+    /// broker.toml with the settings these flags override.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// PEM certificate chain for TLS.
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for TLS.
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
+    #[arg(long)]
+    pub insecure_http: bool,
+}
+
+impl BrokerArgs {
+    pub fn config(&self) -> anyhow::Result<BrokerConfig> {
+        let mut config = match &self.config {
+            Some(path) => BrokerConfig::load(path)?,
+            None => BrokerConfig::default(),
+        };
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = Some(dir.clone());
+        }
+        if let Some(listen) = self.listen {
+            config.listen = listen;
+        }
+        if let Some(roles) = &self.roles {
+            config.roles = Some(roles.clone());
+        }
+        if let (Some(cert), Some(key)) = (&self.tls_cert, &self.tls_key) {
+            config.tls = Some(TlsConfig {
+                cert: cert.clone(),
+                key: key.clone(),
+            });
+        }
+        config.insecure_http |= self.insecure_http;
+        Ok(config)
+    }
+}
+
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
 
 pub async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("broker: not built yet")
+    init_logging();
+    let config = args.config()?;
+    let mut running = crate::broker::start(config).await?;
+    println!(
+        "countersign broker listening on {} (data in {})",
+        running.url,
+        running.data_dir.display()
+    );
+    tokio::select! {
+        result = running.wait() => {
+            result?;
+            return Ok(ExitCode::FAILURE);
+        }
+        _ = shutdown_signal() => {}
+    }
+    tracing::info!("shutting down");
+    running.stop().await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

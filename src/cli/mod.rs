@@ -55,6 +55,18 @@ pub struct ClientArgs {
     pub config: Option<PathBuf>,
 }
 
+impl ClientArgs {
+    /// The API client these flags, the environment and the config file point at.
+    pub fn connect(&self) -> anyhow::Result<crate::client::Client> {
+        let resolved = crate::client::Config::resolve(
+            self.broker.as_deref(),
+            self.token.as_deref(),
+            self.config.as_deref(),
+        )?;
+        Ok(crate::client::Client::new(&resolved.connection)?)
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()

@@ -169,14 +169,31 @@ mod tests {
             (" 4h ", 14_400_000),
         ];
         for (text, millis) in cases {
-            assert_eq!(text.parse::<Duration>().unwrap().as_millis(), millis, "{text}");
+            assert_eq!(
+                text.parse::<Duration>().unwrap().as_millis(),
+                millis,
+                "{text}"
+            );
         }
     }
 
     #[test]
     fn rejects_bad_forms() {
-        for text in ["", "4", "h", "-1h", "4x", "1h-3m", "abc", "1e999h", "99999999h"] {
-            assert!(text.parse::<Duration>().is_err(), "{text} should be rejected");
+        for text in [
+            "",
+            "4",
+            "h",
+            "-1h",
+            "4x",
+            "1h-3m",
+            "abc",
+            "1e999h",
+            "99999999h",
+        ] {
+            assert!(
+                text.parse::<Duration>().is_err(),
+                "{text} should be rejected"
+            );
         }
     }
 

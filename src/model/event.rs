@@ -230,6 +230,14 @@ impl ChainVerifier {
         self.expected_seq += 1;
     }
 
+    /// An event whose stored form could not even be read breaks the chain there.
+    pub fn push_unreadable(&mut self, seq: u64, why: &str) {
+        self.events += 1;
+        if self.broken.is_none() {
+            self.broken = Some((seq, format!("event cannot be read: {why}")));
+        }
+    }
+
     pub fn finish(self) -> ChainReport {
         match self.broken {
             None => ChainReport {
@@ -290,7 +298,10 @@ mod tests {
     #[test]
     fn canonical_json_sorts_keys_and_drops_hash() {
         let json = event(1).canonical_json();
-        assert!(json.starts_with("{\"a\":\"x\",\"b\":1,\"code\":\"T5000I\""), "{json}");
+        assert!(
+            json.starts_with("{\"a\":\"x\",\"b\":1,\"code\":\"T5000I\""),
+            "{json}"
+        );
         assert!(!json.contains("\"hash\""));
     }
 

@@ -12,8 +12,8 @@ pub use duration::Duration;
 pub use event::{AuditEvent, EventType};
 pub use finding::{Finding, FindingKind, FindingReview, Severity};
 pub use request::{
-    Access, Decision, IncidentOutcome, Outcome, PostIncidentReview, Request, Review, State, Threshold,
-    is_emergency_reason,
+    Access, Decision, IncidentOutcome, Outcome, PostIncidentReview, Request, Review, State,
+    Threshold, is_emergency_reason,
 };
 pub use user::User;
 

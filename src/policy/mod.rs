@@ -2,12 +2,31 @@
 //! request and review what, threshold freezing and the replay that resolves a request.
 //! Pure: no I/O, no clock reads.
 //!
-//! INTERFACE STUB — the bodies are filled in by the policy work; the signatures are
-//! what the broker calls.
+//! `role` reads documents (`source` keeps where each came from, `fields` reads typed
+//! fields), `spec` compiles what the broker uses (with `matcher` and `predicate`),
+//! `request` and `review` answer who may do what, `replay` resolves.
+
+mod fields;
+mod matcher;
+mod predicate;
+mod replay;
+mod request;
+mod review;
+mod role;
+#[cfg(test)]
+mod seeds;
+mod source;
+mod spec;
+#[cfg(test)]
+mod testkit;
 
 use std::collections::BTreeMap;
 
 use crate::model::{Duration, Outcome, Request, Threshold, User};
+
+pub use replay::{RoleProgress, ThresholdProgress};
+pub use source::RoleSource;
+use spec::RoleSpec;
 
 /// A role file or role could not be accepted. Displays as `file:line:col: message`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,6 +58,8 @@ pub struct Role {
     pub request_prompt: Option<String>,
     pub require_session_mfa: Option<serde_json::Value>,
     pub document: serde_json::Value,
+    /// Where the role was read from, so later errors can name the line.
+    pub source: RoleSource,
 }
 
 /// Resources and verbs of `spec.allow.rules`.
@@ -87,7 +108,9 @@ pub struct Frozen {
     pub role_thresholds: BTreeMap<String, Vec<Vec<usize>>>,
     pub suggested_reviewers: Vec<String>,
     pub annotations: BTreeMap<String, Vec<String>>,
-    /// The smallest `allow.request.max_duration` among the user's roles, if any.
+    /// The smallest `allow.request.max_duration` among the user's roles that allow
+    /// this request, if any. Suggested reviewers and annotations come from those
+    /// roles too.
     pub max_duration: Option<Duration>,
 }
 
@@ -95,19 +118,45 @@ pub struct Frozen {
 #[derive(Debug, Clone, Default)]
 pub struct RoleSet {
     roles: BTreeMap<String, Role>,
+    specs: BTreeMap<String, RoleSpec>,
 }
 
 impl RoleSet {
     /// Parses a multi-document role file. `source_name` names the file in errors.
     pub fn parse(text: &str, source_name: &str) -> Result<Vec<Role>, PolicyError> {
-        let _ = (text, source_name);
-        todo!("policy: parse")
+        role::parse_file(text, source_name)
+    }
+
+    /// Parses one role file and validates it into a set.
+    pub fn from_yaml(text: &str, source_name: &str) -> Result<RoleSet, PolicyError> {
+        RoleSet::new(RoleSet::parse(text, source_name)?)
     }
 
     /// Validates roles (names unique, matchers and predicates parse) into a set.
     pub fn new(roles: Vec<Role>) -> Result<RoleSet, PolicyError> {
-        let _ = roles;
-        todo!("policy: new")
+        let mut set = RoleSet::default();
+        for mut role in roles {
+            if role.source.source_name.is_empty() {
+                role.source.source_name = format!("role {:?}", role.name);
+            }
+            if let Some(first) = set.roles.get(&role.name) {
+                let first_at = match first.source.line_of(&["metadata", "name"]) {
+                    0 => first.source.source_name.clone(),
+                    line => format!("{}:{line}", first.source.source_name),
+                };
+                return Err(role.source.error_at(
+                    &["metadata", "name"],
+                    format!(
+                        "duplicate role name {:?} (first defined at {first_at})",
+                        role.name
+                    ),
+                ));
+            }
+            let spec = RoleSpec::compile(&role)?;
+            set.specs.insert(role.name.clone(), spec);
+            set.roles.insert(role.name.clone(), role);
+        }
+        Ok(set)
     }
 
     pub fn get(&self, name: &str) -> Option<&Role> {
@@ -128,62 +177,99 @@ impl RoleSet {
 
     /// Existing roles the user may request (and does not already hold).
     pub fn requestable_roles(&self, user: &User) -> Vec<String> {
-        let _ = user;
-        todo!("policy: requestable_roles")
+        request::requestable_roles(self, user)
     }
 
     /// Existing roles the user's static roles may review.
     pub fn reviewable_roles(&self, user: &User) -> Vec<String> {
-        let _ = user;
-        todo!("policy: reviewable_roles")
+        review::reviewable_roles(self, user)
     }
 
     /// Whether any of the user's roles requires a reason for requests.
     pub fn reason_required(&self, user: &User) -> bool {
-        let _ = user;
-        todo!("policy: reason_required")
+        self.user_specs(user).any(|(_, spec)| spec.reason_required)
     }
 
     /// The `request_prompt` of the user's roles, if any says one.
     pub fn request_prompt(&self, user: &User) -> Option<String> {
-        let _ = user;
-        todo!("policy: request_prompt")
+        self.user_roles(user)
+            .find_map(|role| role.request_prompt.clone())
     }
 
     /// Whether the user's roles allow `verb` on `resource` (`spec.allow.rules`, no deny).
     pub fn allows(&self, user: &User, resource: Resource, verb: Verb) -> bool {
-        let _ = (user, resource, verb);
-        todo!("policy: allows")
+        let mut specs = self.user_specs(user).map(|(_, spec)| spec);
+        let allowed = specs
+            .clone()
+            .any(|spec| spec.allow_rules.iter().any(|r| r.covers(resource, verb)));
+        allowed && !specs.any(|spec| spec.deny_rules.iter().any(|r| r.covers(resource, verb)))
     }
 
     /// Checks a user may request these roles and freezes the thresholds.
     pub fn check_request(&self, user: &User, roles: &[String]) -> Result<Frozen, RequestRefusal> {
-        let _ = (user, roles);
-        todo!("policy: check_request")
+        request::check_request(self, user, roles)
     }
 
     /// Whether the reviewer's static roles allow reviewing this request.
     pub fn check_review(&self, reviewer: &User, request: &Request) -> Result<(), ReviewRefusal> {
-        let _ = (reviewer, request);
-        todo!("policy: check_review")
+        review::check_review(self, reviewer, request)
     }
 
     /// How long access lasts once approved: `requested` capped by the smallest
     /// `max_session_ttl` of the granted roles; 1h when nothing says otherwise.
     pub fn access_length(&self, granted: &[String], requested: Option<Duration>) -> Duration {
-        let _ = (granted, requested);
-        todo!("policy: access_length")
+        let ttl = granted
+            .iter()
+            .filter_map(|name| self.roles.get(name)?.max_session_ttl)
+            .min();
+        match (requested, ttl) {
+            (Some(wanted), Some(cap)) => wanted.min(cap),
+            (Some(only), None) | (None, Some(only)) => only,
+            (None, None) => Duration::from_hours(1),
+        }
+    }
+
+    /// The user's static roles that exist in the set, each once, in the user's order.
+    fn user_roles<'a>(&'a self, user: &'a User) -> impl Iterator<Item = &'a Role> + 'a {
+        self.user_specs(user)
+            .filter_map(|(name, _)| self.roles.get(name))
+    }
+
+    fn user_specs<'a>(
+        &'a self,
+        user: &'a User,
+    ) -> impl Iterator<Item = (&'a str, &'a RoleSpec)> + Clone + 'a {
+        user.roles
+            .iter()
+            .enumerate()
+            .filter(|(i, name)| !user.roles[..*i].contains(name))
+            .filter_map(|(_, name)| self.specs.get(name).map(|spec| (name.as_str(), spec)))
     }
 }
 
 /// Indexes of the request's thresholds whose filter matches this reviewer now.
 pub fn matching_thresholds(request: &Request, reviewer: &User, review_reason: &str) -> Vec<usize> {
-    let _ = (request, reviewer, review_reason);
-    todo!("policy: matching_thresholds")
+    review::matching_thresholds(request, reviewer, review_reason)
+}
+
+/// Per requested role, how far each clause's thresholds are toward approval (counts
+/// as the replay sees them, up to the first resolution). For the console's detail pane.
+pub fn progress(request: &Request) -> Vec<RoleProgress> {
+    replay::progress(request)
+}
+
+/// What the request would grant after one more approval naming `subset` (empty:
+/// all roles). The broker refuses an approval that would leave this empty or that
+/// names roles the request does not ask for.
+pub fn narrowed_grant(request: &Request, subset: &[String]) -> Vec<String> {
+    replay(request)
+        .granted_roles
+        .into_iter()
+        .filter(|role| subset.is_empty() || subset.contains(role))
+        .collect()
 }
 
 /// Replays the request's reviews in order against its frozen thresholds.
 pub fn replay(request: &Request) -> Outcome {
-    let _ = request;
-    todo!("policy: replay")
+    replay::replay(request)
 }

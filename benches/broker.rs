@@ -1,0 +1,265 @@
+//! Broker throughput and latency on this machine, printed as figures for BENCHMARKS.md:
+//!
+//!   cargo bench --bench broker
+//!
+//! - raw SQLite inserts with the broker's durability (WAL, synchronous=FULL, one
+//!   commit per row), the floor everything else is compared with;
+//! - request creations per second through the HTTP API (32 concurrent clients);
+//! - listing 10,000 pending requests 500 at a time, per page;
+//! - an event reaching 100 connected subscribers after its write.
+//!
+//! A plain program rather than criterion: these are whole-system figures with
+//! percentiles, not micro-benchmarks.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use countersign::broker::store::{SqliteStore, Store};
+use countersign::broker::{BrokerConfig, tokens};
+use countersign::model::User;
+use serde_json::json;
+
+const ROLES: &str = include_str!("../tests/fixtures/roles.yaml");
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
+    sorted[rank.min(sorted.len() - 1)]
+}
+
+fn raw_sqlite_inserts(rows: usize) -> f64 {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let conn = rusqlite::Connection::open(dir.path().join("raw.db")).expect("open");
+    conn.pragma_update(None, "journal_mode", "WAL")
+        .expect("wal");
+    conn.pragma_update(None, "synchronous", "FULL")
+        .expect("full");
+    conn.execute_batch("CREATE TABLE t (id TEXT PRIMARY KEY, body TEXT NOT NULL)")
+        .expect("create");
+    let body = "x".repeat(1500);
+    let started = Instant::now();
+    for i in 0..rows {
+        conn.execute(
+            "INSERT INTO t (id, body) VALUES (?1, ?2)",
+            rusqlite::params![format!("{i:012}"), body],
+        )
+        .expect("insert");
+    }
+    rows as f64 / started.elapsed().as_secs_f64()
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    url: String,
+    bob: String,
+    carrot: String,
+    ponder: String,
+    running: countersign::broker::RunningBroker,
+}
+
+async fn start_broker() -> Fixture {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut tokens_by_user = std::collections::HashMap::new();
+    {
+        let store = SqliteStore::open(dir.path()).expect("open store");
+        let now = chrono::Utc::now();
+        store.put_roles("roles.yaml", ROLES, now).expect("roles");
+        for (name, roles) in [
+            ("bob", "developer"),
+            ("carrot", "reviewer"),
+            ("ponder", "auditor"),
+        ] {
+            let token = tokens::generate();
+            let user = User {
+                name: name.into(),
+                roles: roles.split(',').map(String::from).collect(),
+                traits: Default::default(),
+            };
+            store
+                .add_user(&user, &tokens::hash(&token), now)
+                .expect("user");
+            tokens_by_user.insert(name, token);
+        }
+    }
+    let config = BrokerConfig {
+        listen: "127.0.0.1:0".parse().expect("addr"),
+        data_dir: Some(dir.path().to_path_buf()),
+        ..BrokerConfig::default()
+    };
+    let running = countersign::broker::start(config)
+        .await
+        .expect("start broker");
+    Fixture {
+        url: running.url.clone(),
+        bob: tokens_by_user["bob"].clone(),
+        carrot: tokens_by_user["carrot"].clone(),
+        ponder: tokens_by_user["ponder"].clone(),
+        running,
+        _dir: dir,
+    }
+}
+
+async fn creates(f: &Fixture, total: usize, clients: usize) -> f64 {
+    let http = reqwest::Client::new();
+    let started = Instant::now();
+    let per_client = total / clients;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (http, url, token) = (http.clone(), f.url.clone(), f.bob.clone());
+        tasks.push(tokio::spawn(async move {
+            for i in 0..per_client {
+                let resp = http
+                    .post(format!("{url}/v1/requests"))
+                    .bearer_auth(&token)
+                    .json(&json!({"roles": ["production-access"], "reason": format!("load {c}-{i}, incident #47")}))
+                    .send()
+                    .await
+                    .expect("send");
+                assert_eq!(resp.status().as_u16(), 201);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.expect("client");
+    }
+    (per_client * clients) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn list_pages(f: &Fixture, token: &str, rounds: usize) -> (Vec<f64>, usize) {
+    let http = reqwest::Client::new();
+    let mut times = Vec::new();
+    let mut seen = 0;
+    for _ in 0..rounds {
+        let mut after: Option<String> = None;
+        seen = 0;
+        loop {
+            let mut url = format!("{}/v1/requests?state=pending&limit=500", f.url);
+            if let Some(a) = &after {
+                url.push_str(&format!("&after={a}"));
+            }
+            let started = Instant::now();
+            let page: serde_json::Value = http
+                .get(&url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            times.push(started.elapsed().as_secs_f64() * 1000.0);
+            seen += page["requests"].as_array().map(|a| a.len()).unwrap_or(0);
+            match page["next"].as_str() {
+                Some(n) => after = Some(n.to_string()),
+                None => break,
+            }
+        }
+    }
+    times.sort_by(|a, b| a.total_cmp(b));
+    (times, seen)
+}
+
+async fn fan_out(f: &Fixture, subscribers: usize, events: usize) -> Vec<f64> {
+    let http = reqwest::Client::new();
+    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> =
+        Default::default();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
+    let mut readers = Vec::new();
+    for _ in 0..subscribers {
+        let mut resp = http
+            .get(format!("{}/v1/events", f.url))
+            .bearer_auth(&f.carrot)
+            .send()
+            .await
+            .expect("subscribe");
+        let tx = tx.clone();
+        readers.push(tokio::spawn(async move {
+            let mut buffer = String::new();
+            while let Ok(Some(chunk)) = resp.chunk().await {
+                let now = Instant::now();
+                buffer.push_str(&String::from_utf8_lossy(&chunk));
+                while let Some(end) = buffer.find("\n\n") {
+                    let block: String = buffer.drain(..end + 2).collect();
+                    if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: "))
+                        && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
+                        && let Some(id) = v["request"]["id"].as_str()
+                    {
+                        let _ = tx.send((id.to_string(), now));
+                    }
+                }
+            }
+        }));
+    }
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for i in 0..events {
+        let started = Instant::now();
+        let resp = http
+            .post(format!("{}/v1/requests", f.url))
+            .bearer_auth(&f.bob)
+            .json(&json!({"roles": ["production-access"], "reason": format!("fan-out {i} #1")}))
+            .send()
+            .await
+            .expect("create");
+        let body: serde_json::Value = resp.json().await.expect("json");
+        if let Some(id) = body["id"].as_str() {
+            sent_at
+                .lock()
+                .expect("lock")
+                .insert(id.to_string(), started);
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for r in &readers {
+        r.abort();
+    }
+    let mut latencies = Vec::new();
+    while let Ok((id, at)) = rx.try_recv() {
+        if let Some(start) = sent_at.lock().expect("lock").get(&id) {
+            latencies.push(at.duration_since(*start).as_secs_f64() * 1000.0);
+        }
+    }
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    latencies
+}
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
+    if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    println!(
+        "raw SQLite, one commit per 1.5 KB row (WAL, synchronous=FULL): {:.0} rows/s",
+        raw_sqlite_inserts(2000)
+    );
+    runtime.block_on(async {
+        let f = start_broker().await;
+        let rate = creates(&f, 10_240, 32).await;
+        println!("HTTP creates, 32 clients, 10,240 requests: {rate:.0} creates/s");
+
+        let (times, seen) = list_pages(&f, &f.carrot, 5).await;
+        println!(
+            "list {seen} pending, pages of 500, reviewer (filtered): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} pages",
+            percentile(&times, 50.0), percentile(&times, 99.0), times.last().copied().unwrap_or(f64::NAN), times.len()
+        );
+        let (times, seen) = list_pages(&f, &f.ponder, 5).await;
+        println!(
+            "list {seen} pending, pages of 500, auditor (list-all): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} pages",
+            percentile(&times, 50.0), percentile(&times, 99.0), times.last().copied().unwrap_or(f64::NAN), times.len()
+        );
+
+        let latencies = fan_out(&f, 100, 200).await;
+        println!(
+            "event to 100 subscribers, 200 events: {} deliveries, p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms (from the create being sent)",
+            latencies.len(), percentile(&latencies, 50.0), percentile(&latencies, 99.0), latencies.last().copied().unwrap_or(f64::NAN)
+        );
+        f.running.stop().await.expect("stop");
+    });
+}

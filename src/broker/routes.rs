@@ -1,0 +1,531 @@
+//! The HTTP API of DESIGN §4: a router that reads like the API table, and thin
+//! handlers that parse, ask policy (via `lifecycle`), call the store and answer.
+
+use std::sync::Arc;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use uuid::Uuid;
+
+use super::error::ApiError;
+use super::lifecycle::{self, CreateSettings};
+use super::server::Broker;
+use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
+use crate::audit::{Analyzer, apply_reviews, mark_fields, reviews_from_events};
+use crate::model::api::{
+    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
+    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, RequestPage, Resolve, Scope,
+    SubmitPostIncidentReview, SubmitReview, WhoAmI,
+};
+use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest, Time, User};
+use crate::policy::{Resource, RoleSet, Verb};
+
+pub fn router(broker: Arc<Broker>) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/v1/openapi.json", get(super::openapi::document))
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/requests", post(create).get(list))
+        .route("/v1/requests/{id}", get(show))
+        .route("/v1/requests/{id}/reviews", post(review))
+        .route("/v1/requests/{id}/resolve", post(resolve))
+        .route("/v1/requests/{id}/withdraw", post(withdraw))
+        .route("/v1/requests/{id}/return", post(give_back))
+        .route(
+            "/v1/requests/{id}/post-incident-review",
+            post(post_incident_review),
+        )
+        .route("/v1/events", get(super::stream::events))
+        .route("/v1/audit/events", get(audit_events))
+        .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/audit/findings", get(audit_findings))
+        .route("/v1/audit/findings/reviewed", post(mark_finding_reviewed))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(broker)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such endpoint; see /v1/openapi.json")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ErrorCode::InvalidRequest,
+        "this endpoint does not take that method; see /v1/openapi.json",
+    )
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+/// The authenticated caller and the roles in force when the call arrived.
+pub struct Caller {
+    pub user: User,
+    pub roles: Arc<RoleSet>,
+}
+
+impl FromRequestParts<Arc<Broker>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, broker: &Arc<Broker>) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "missing Authorization: Bearer <token>",
+                )
+            })?;
+        let token = header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthenticated,
+                    "the Authorization header must be Bearer <token>",
+                )
+            })?;
+        let hash = super::tokens::hash(token);
+        broker
+            .blocking(move |b| {
+                let user = b.store.user_by_token_hash(&hash)?.ok_or_else(|| {
+                    ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked token")
+                })?;
+                let roles = b.roles.current(b.store.as_ref())?;
+                Ok(Caller { user, roles })
+            })
+            .await
+    }
+}
+
+/// JSON bodies whose every rejection is our error shape.
+pub struct Body<T>(pub T);
+
+impl<T, S> FromRequest<S> for Body<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Body(value))
+    }
+}
+
+/// Query strings whose rejections are our error shape.
+pub struct Params<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for Params<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state).await?;
+        Ok(Params(value))
+    }
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no request {raw:?}")))
+}
+
+async fn whoami(caller: Caller) -> Json<WhoAmI> {
+    let Caller { user, roles } = caller;
+    Json(WhoAmI {
+        requestable_roles: roles.requestable_roles(&user),
+        reviewable_roles: roles.reviewable_roles(&user),
+        request_prompt: roles.request_prompt(&user),
+        reason_required: roles.reason_required(&user),
+        can_list_all: roles.allows(&user, Resource::AccessRequest, Verb::List),
+        can_override: roles.allows(&user, Resource::AccessRequest, Verb::Update),
+        can_audit: roles.allows(&user, Resource::Event, Verb::List),
+        user: user.name,
+        roles: user.roles,
+        traits: user.traits,
+    })
+}
+
+async fn create(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Body(body): Body<CreateRequest>,
+) -> Result<Response, ApiError> {
+    let settings = CreateSettings {
+        default_pending_ttl: broker.config.pending_ttl,
+        max_pending_ttl: broker.config.max_pending_ttl,
+    };
+    let request =
+        lifecycle::new_request(&caller.roles, &caller.user, body, settings, broker.now())?;
+    let draft = lifecycle::created_event(&request);
+    let created = request.clone();
+    broker
+        .blocking(move |b| Ok(b.store.create_request(request, draft)?))
+        .await?;
+    Ok((StatusCode::CREATED, Json(created)).into_response())
+}
+
+async fn show(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let id = parse_id(&id)?;
+    let request = broker
+        .blocking(move |b| Ok(b.store.get_request(id)?))
+        .await?
+        .filter(|r| lifecycle::can_see(&caller.roles, &caller.user, r))
+        .ok_or_else(|| ApiError::not_found(format!("no request {id} that you may see")))?;
+    Ok(Json(request))
+}
+
+/// How many stored rows one listing call may look through before answering with a
+/// partial page and a cursor.
+const MAX_SCANNED: usize = 20_000;
+
+async fn list(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Params(query): Params<ListRequests>,
+) -> Result<Json<RequestPage>, ApiError> {
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let before = query.after.as_deref().map(parse_cursor).transpose()?;
+    let scope = query.scope.unwrap_or_default();
+    let Caller { user, roles } = caller;
+    let sees_all = roles.allows(&user, Resource::AccessRequest, Verb::List);
+    let mut db_query = RequestQuery {
+        state: query.state,
+        user: query.user.clone(),
+        role: query.role.clone(),
+        before,
+        limit,
+    };
+    if scope == Scope::Mine {
+        if query.user.as_ref().is_some_and(|u| *u != user.name) {
+            return Ok(Json(RequestPage {
+                requests: Vec::new(),
+                next: None,
+            }));
+        }
+        db_query.user = Some(user.name.clone());
+    }
+    let page = broker
+        .blocking(move |b| {
+            let keep = |r: &AccessRequest| match scope {
+                Scope::Mine => true,
+                Scope::Reviewable => r.user != user.name && roles.check_review(&user, r).is_ok(),
+                Scope::All => sees_all || lifecycle::can_see(&roles, &user, r),
+            };
+            let mut out = Vec::with_capacity(limit);
+            let mut scanned = 0;
+            loop {
+                let batch = b.store.list_requests(&db_query)?;
+                let exhausted = batch.len() < db_query.limit;
+                scanned += batch.len();
+                let mut last = None;
+                for request in batch {
+                    last = Some(request.id);
+                    if keep(&request) {
+                        out.push(request);
+                        if out.len() == limit {
+                            break;
+                        }
+                    }
+                }
+                let cursor = out.last().map(|r| r.id).or(last);
+                if out.len() == limit || (!exhausted && scanned >= MAX_SCANNED) {
+                    return Ok(RequestPage {
+                        requests: out,
+                        next: cursor.map(|id| id.to_string()),
+                    });
+                }
+                if exhausted {
+                    return Ok(RequestPage {
+                        requests: out,
+                        next: None,
+                    });
+                }
+                db_query.before = last;
+            }
+        })
+        .await?;
+    Ok(Json(page))
+}
+
+fn parse_cursor(raw: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(raw).map_err(|_| {
+        ApiError::invalid(format!(
+            "after: {raw:?} is not a cursor from a previous page"
+        ))
+    })
+}
+
+/// Runs a lifecycle step inside the store's write transaction and answers with the
+/// request as it stands after it.
+async fn mutate(
+    broker: &Arc<Broker>,
+    caller: &Caller,
+    id: &str,
+    step: Mutation,
+    hide_unseen: bool,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let id = parse_id(id)?;
+    // Someone who may not see a request learns nothing about it, except that a
+    // review attempt is refused (and recorded) rather than ignored.
+    let (roles, user) = (caller.roles.clone(), caller.user.clone());
+    let visible = broker
+        .blocking(move |b| Ok(b.store.get_request(id)?))
+        .await?
+        .is_some_and(|r| !hide_unseen || lifecycle::can_see(&roles, &user, &r));
+    if !visible {
+        return Err(ApiError::not_found(format!(
+            "no request {id} that you may see"
+        )));
+    }
+    let result = broker
+        .blocking(move |b| Ok(b.store.mutate_request(id, step)?))
+        .await?;
+    match result {
+        Ok((request, _event)) => Ok(Json(request)),
+        Err(refusal) => Err(refusal.into()),
+    }
+}
+
+async fn review(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<SubmitReview>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let (roles, user, now) = (caller.roles.clone(), caller.user.clone(), broker.now());
+    let step: Mutation =
+        Box::new(move |request| lifecycle::review(&roles, &user, &body, now, request));
+    mutate(&broker, &caller, &id, step, false).await
+}
+
+async fn resolve(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<Resolve>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let (roles, user, now) = (caller.roles.clone(), caller.user.clone(), broker.now());
+    let step: Mutation =
+        Box::new(move |request| lifecycle::resolve(&roles, &user, &body, now, request));
+    mutate(&broker, &caller, &id, step, true).await
+}
+
+async fn withdraw(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let (user, now) = (caller.user.clone(), broker.now());
+    let step: Mutation = Box::new(move |request| lifecycle::withdraw(&user, now, request));
+    mutate(&broker, &caller, &id, step, true).await
+}
+
+async fn give_back(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let (user, now) = (caller.user.clone(), broker.now());
+    let step: Mutation = Box::new(move |request| lifecycle::give_back(&user, now, request));
+    mutate(&broker, &caller, &id, step, true).await
+}
+
+async fn post_incident_review(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Body(body): Body<SubmitPostIncidentReview>,
+) -> Result<Json<AccessRequest>, ApiError> {
+    let (roles, user, now) = (caller.roles.clone(), caller.user.clone(), broker.now());
+    let step: Mutation = Box::new(move |request| {
+        lifecycle::post_incident_review(&roles, &user, &body, now, request)
+    });
+    mutate(&broker, &caller, &id, step, true).await
+}
+
+fn require_audit(caller: &Caller) -> Result<(), ApiError> {
+    if caller
+        .roles
+        .allows(&caller.user, Resource::Event, Verb::List)
+    {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("the audit log needs rule event: list"))
+    }
+}
+
+/// An RFC 3339 time, or a duration meaning that long before now.
+pub fn parse_time(field: &str, raw: &str, now: Time) -> Result<Time, ApiError> {
+    if let Ok(time) = chrono::DateTime::parse_from_rfc3339(raw) {
+        return Ok(time.with_timezone(&chrono::Utc));
+    }
+    match raw.parse::<Duration>() {
+        Ok(ago) => Ok(now - ago.to_chrono()),
+        Err(_) => Err(ApiError::invalid(format!(
+            "{field}: {raw:?} is neither an RFC 3339 time nor a duration like 168h"
+        ))),
+    }
+}
+
+async fn audit_events(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Params(query): Params<ListEvents>,
+) -> Result<Json<EventPage>, ApiError> {
+    require_audit(&caller)?;
+    let now = broker.now();
+    let kind = query
+        .kind
+        .as_deref()
+        .map(|k| k.parse::<EventType>().map_err(ApiError::invalid))
+        .transpose()?;
+    let request_id = query
+        .request_id
+        .as_deref()
+        .map(|r| {
+            Uuid::parse_str(r)
+                .map_err(|_| ApiError::invalid(format!("request_id: {r:?} is not an id")))
+        })
+        .transpose()?;
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let db_query = EventQuery {
+        kind,
+        user: query.user,
+        request_id,
+        since: query
+            .since
+            .as_deref()
+            .map(|s| parse_time("since", s, now))
+            .transpose()?,
+        until: query
+            .until
+            .as_deref()
+            .map(|s| parse_time("until", s, now))
+            .transpose()?,
+        after_seq: query.after,
+        limit,
+    };
+    let events = broker
+        .blocking(move |b| Ok(b.store.events(&db_query)?))
+        .await?;
+    let next = if events.len() == limit {
+        events.last().map(|e| e.seq)
+    } else {
+        None
+    };
+    Ok(Json(EventPage { events, next }))
+}
+
+async fn audit_verify(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+) -> Result<Json<crate::model::api::VerifyReport>, ApiError> {
+    require_audit(&caller)?;
+    Ok(Json(
+        broker.blocking(|b| Ok(b.store.verify_chain()?)).await?,
+    ))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FindingsQuery {
+    window: Option<String>,
+}
+
+/// The longest window a findings query may cover.
+const MAX_WINDOW: Duration = Duration::from_hours(24 * 400);
+
+async fn audit_findings(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Params(query): Params<FindingsQuery>,
+) -> Result<Json<FindingsReport>, ApiError> {
+    require_audit(&caller)?;
+    let window = match query.window.as_deref() {
+        None => broker.config.audit.window,
+        Some(raw) => raw
+            .parse::<Duration>()
+            .map_err(|e| ApiError::invalid(format!("window: {e}")))?,
+    };
+    if window.is_zero() || window > MAX_WINDOW {
+        return Err(ApiError::invalid(format!(
+            "window must be between 1s and {MAX_WINDOW}"
+        )));
+    }
+    let now = broker.now();
+    let report = broker
+        .blocking(move |b| {
+            let start = now - window.to_chrono();
+            let mut analyzer = Analyzer::new(&b.audit, start, now);
+            b.store
+                .scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
+            b.store
+                .scan_owed_post_incident_reviews(&mut |r| analyzer.add_request(&r))?;
+            b.store
+                .scan_events_since(start, &mut |e| analyzer.add_event(&e))?;
+            let mut report = analyzer.finish();
+            // Marks from earlier weeks still count: the review resumes where it ended.
+            let marks = b.store.events(&EventQuery {
+                kind: Some(EventType::FindingReviewed),
+                limit: 1_000_000,
+                ..EventQuery::default()
+            })?;
+            apply_reviews(&mut report.findings, &reviews_from_events(&marks));
+            Ok(report)
+        })
+        .await?;
+    Ok(Json(report))
+}
+
+const MAX_FINDING_KEY_BYTES: usize = 512;
+
+async fn mark_finding_reviewed(
+    State(broker): State<Arc<Broker>>,
+    caller: Caller,
+    Body(mark): Body<MarkFindingReviewed>,
+) -> Result<Json<FindingReview>, ApiError> {
+    require_audit(&caller)?;
+    if mark.key.trim().is_empty() || mark.key.len() > MAX_FINDING_KEY_BYTES {
+        return Err(ApiError::invalid(format!(
+            "key must be a finding's key (1–{MAX_FINDING_KEY_BYTES} bytes)"
+        )));
+    }
+    let note = lifecycle::check_text("note", &mark.note)?.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::ReasonRequired,
+            "a note is required and cannot be blank",
+        )
+    })?;
+    let now = broker.now();
+    let mut draft =
+        EventDraft::new(EventType::FindingReviewed, &caller.user.name, now).reason(note.clone());
+    draft.fields = mark_fields(&mark);
+    broker
+        .blocking(move |b| Ok(b.store.append_event(draft)?))
+        .await?;
+    Ok(Json(FindingReview {
+        by: caller.user.name,
+        note,
+        at: now,
+    }))
+}

@@ -1,0 +1,126 @@
+//! Appending to the hash-chained audit log inside a write transaction.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{Transaction, params};
+use uuid::Uuid;
+
+use crate::model::event::GENESIS_HASH;
+use crate::model::{AuditEvent, EventType, Request, State, Time};
+
+/// An event before the log gives it a sequence number and a hash.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventDraft {
+    pub kind: EventType,
+    pub time: Time,
+    pub user: String,
+    pub request_id: Option<Uuid>,
+    pub roles: Vec<String>,
+    pub state: Option<State>,
+    pub reason: Option<String>,
+    pub fields: BTreeMap<String, serde_json::Value>,
+}
+
+impl EventDraft {
+    pub fn new(kind: EventType, user: &str, time: Time) -> Self {
+        EventDraft {
+            kind,
+            time,
+            user: user.to_string(),
+            request_id: None,
+            roles: Vec::new(),
+            state: None,
+            reason: None,
+            fields: BTreeMap::new(),
+        }
+    }
+
+    /// Fills request id, roles and state from the request as it is after the event.
+    pub fn about(mut self, request: &Request) -> Self {
+        self.fields
+            .entry("requester".to_string())
+            .or_insert_with(|| request.user.clone().into());
+        self.request_id = Some(request.id);
+        self.roles = request.roles.clone();
+        self.state = Some(request.state);
+        self
+    }
+
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+
+    pub fn field(mut self, key: &str, value: impl Into<serde_json::Value>) -> Self {
+        self.fields.insert(key.to_string(), value.into());
+        self
+    }
+}
+
+/// An event committed to the log, with the request as it stood after it, ready to be
+/// fanned out to subscribers.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub event: AuditEvent,
+    pub request: Option<Request>,
+}
+
+/// The newest link of the chain as seen inside the current transaction.
+pub(super) struct Head {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Head {
+    pub fn read(tx: &Transaction) -> rusqlite::Result<Head> {
+        let mut stmt =
+            tx.prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?;
+        let mut rows = stmt.query([])?;
+        Ok(match rows.next()? {
+            Some(row) => Head {
+                seq: row.get::<_, i64>(0)? as u64,
+                hash: row.get(1)?,
+            },
+            None => Head {
+                seq: 0,
+                hash: GENESIS_HASH.to_string(),
+            },
+        })
+    }
+
+    pub fn append(&mut self, tx: &Transaction, draft: EventDraft) -> rusqlite::Result<AuditEvent> {
+        let mut event = AuditEvent {
+            seq: self.seq + 1,
+            id: Uuid::now_v7(),
+            kind: draft.kind,
+            code: draft.kind.code().to_string(),
+            time: draft.time,
+            user: draft.user,
+            request_id: draft.request_id,
+            roles: draft.roles,
+            state: draft.state,
+            reason: draft.reason,
+            fields: draft.fields,
+            hash: String::new(),
+        };
+        event.hash = event.chain_hash(&self.hash);
+        let body = serde_json::to_string(&event)
+            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+        tx.prepare_cached(
+            "INSERT INTO events (seq, time_ms, type, user, request_id, body, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            event.seq as i64,
+            event.time.timestamp_millis(),
+            event.kind.as_str(),
+            event.user,
+            event.request_id.map(|id| id.to_string()),
+            body,
+            event.hash,
+        ])?;
+        self.seq = event.seq;
+        self.hash = event.hash.clone();
+        Ok(event)
+    }
+}

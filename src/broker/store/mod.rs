@@ -1,0 +1,151 @@
+//! Persistence behind a small interface, so a second backend can be added without
+//! touching handlers. Requests are never deleted; the audit log is append-only.
+
+mod chain;
+mod sqlite;
+
+use std::path::PathBuf;
+
+pub use chain::{EventDraft, Published};
+pub use sqlite::SqliteStore;
+
+use crate::model::api::ErrorCode;
+use crate::model::event::ChainReport;
+use crate::model::{AuditEvent, EventType, Request, State, Time, User};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database: {0}")]
+    Database(#[from] rusqlite::Error),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("cannot open the data directory {path}: {why}")]
+    DataDir { path: PathBuf, why: String },
+    #[error("the store is shutting down")]
+    Closed,
+}
+
+/// A client-facing refusal decided inside a transaction: the request is left as it
+/// was, and `record` (if any) is appended to the audit log anyway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// What a mutation closure decides about a request it was shown.
+pub enum Verdict {
+    /// Save the mutated request and append this event.
+    Commit(EventDraft),
+    /// Leave the request unchanged, answer with the refusal, append `record` if given.
+    Refuse {
+        refusal: Refusal,
+        record: Option<EventDraft>,
+    },
+}
+
+pub type Mutation = Box<dyn FnOnce(&mut Request) -> Verdict + Send>;
+
+/// The result of a mutation: the saved request and its event, or the refusal.
+pub type Mutated = Result<(Request, AuditEvent), Refusal>;
+
+/// A page query over requests, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    pub state: Option<State>,
+    pub user: Option<String>,
+    pub role: Option<String>,
+    /// Only requests whose id sorts before this one (ids are time-ordered UUID v7).
+    pub before: Option<uuid::Uuid>,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub kind: Option<EventType>,
+    pub user: Option<String>,
+    pub request_id: Option<uuid::Uuid>,
+    pub since: Option<Time>,
+    pub until: Option<Time>,
+    pub after_seq: Option<u64>,
+    pub limit: usize,
+}
+
+/// The roles currently applied, as the text they were applied from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRoles {
+    pub version: u64,
+    pub source_name: String,
+    pub text: String,
+}
+
+/// A user as the admin sees it (never the token, only whether one is set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRecord {
+    pub user: User,
+    pub created_at: Time,
+}
+
+pub trait Store: Send + Sync + 'static {
+    // Users and tokens. Only the SHA-256 of a token is stored.
+    fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError>;
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError>;
+    fn add_user(&self, user: &User, token_hash: &str, now: Time) -> Result<(), StoreError>;
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
+    fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
+    fn set_token(&self, name: &str, token_hash: &str) -> Result<bool, StoreError>;
+
+    // Roles.
+    fn roles(&self) -> Result<Option<StoredRoles>, StoreError>;
+    fn roles_version(&self) -> Result<u64, StoreError>;
+    fn put_roles(&self, source_name: &str, text: &str, now: Time) -> Result<u64, StoreError>;
+
+    // Requests.
+    fn create_request(&self, request: Request, event: EventDraft)
+    -> Result<AuditEvent, StoreError>;
+    fn mutate_request(&self, id: uuid::Uuid, mutation: Mutation) -> Result<Mutated, StoreError>;
+    fn get_request(&self, id: uuid::Uuid) -> Result<Option<Request>, StoreError>;
+    fn get_requests(&self, ids: &[uuid::Uuid]) -> Result<Vec<Request>, StoreError>;
+    fn list_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, StoreError>;
+    /// Ids of pending requests past their deadline and approved ones past their end.
+    fn due(&self, now: Time) -> Result<Vec<uuid::Uuid>, StoreError>;
+    /// Feeds every request touched at or after `since` (created, resolved or with
+    /// access ending then) to `each`, without holding them all.
+    fn scan_requests_since(
+        &self,
+        since: Time,
+        each: &mut dyn FnMut(Request),
+    ) -> Result<(), StoreError>;
+
+    /// Feeds every approved emergency request still owed its post-incident review,
+    /// however long ago it was approved.
+    fn scan_owed_post_incident_reviews(
+        &self,
+        each: &mut dyn FnMut(Request),
+    ) -> Result<(), StoreError>;
+
+    // Audit log.
+    fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError>;
+    fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    fn scan_events_since(
+        &self,
+        since: Time,
+        each: &mut dyn FnMut(AuditEvent),
+    ) -> Result<(), StoreError>;
+    fn head_seq(&self) -> Result<u64, StoreError>;
+    fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,824 @@
+//! The embedded default backend: one SQLite file in WAL mode with `synchronous=FULL`.
+//! All request and audit writes go through one writer thread that commits whatever
+//! has queued up in one transaction (group commit), so commits stay durable without
+//! one fsync per request, and the audit chain has a single author.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::JoinHandle;
+
+use rusqlite::{
+    Connection, OpenFlags, OptionalExtension, Transaction, TransactionBehavior, params,
+};
+use uuid::Uuid;
+
+use super::chain::Head;
+use super::{
+    EventDraft, EventQuery, Mutated, Mutation, Published, RequestQuery, Store, StoreError,
+    StoredRoles, UserRecord, Verdict,
+};
+use crate::model::event::{ChainReport, ChainVerifier};
+use crate::model::{AuditEvent, Request, Time, User};
+
+const DB_FILE: &str = "countersign.db";
+/// Most jobs committed in one transaction.
+const MAX_BATCH: usize = 512;
+
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE requests (
+    id TEXT PRIMARY KEY,
+    user TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    pending_expires_ms INTEGER NOT NULL,
+    access_ends_ms INTEGER,
+    touched_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX requests_state ON requests(state, id);
+CREATE INDEX requests_user ON requests(user, id);
+CREATE INDEX requests_touched ON requests(touched_ms);
+CREATE INDEX requests_pending_due ON requests(pending_expires_ms) WHERE state = 'pending';
+CREATE INDEX requests_access_due ON requests(access_ends_ms) WHERE state = 'approved';
+CREATE TABLE request_roles (
+    role TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    PRIMARY KEY (role, request_id)
+) WITHOUT ROWID;
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    type TEXT NOT NULL,
+    user TEXT NOT NULL,
+    request_id TEXT,
+    body TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX events_time ON events(time_ms);
+CREATE INDEX events_type_time ON events(type, time_ms);
+CREATE INDEX events_user ON events(user, seq);
+CREATE INDEX events_request ON events(request_id);
+CREATE TABLE users (
+    name TEXT PRIMARY KEY,
+    roles TEXT NOT NULL,
+    traits TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE roles (
+    version INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_name TEXT NOT NULL,
+    text TEXT NOT NULL,
+    applied_ms INTEGER NOT NULL
+);
+CREATE TRIGGER events_append_only_update BEFORE UPDATE ON events
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER events_append_only_delete BEFORE DELETE ON events
+BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER requests_never_deleted BEFORE DELETE ON requests
+BEGIN SELECT RAISE(ABORT, 'requests are never deleted'); END;
+"#,
+    r#"
+ALTER TABLE requests ADD COLUMN review_owed INTEGER NOT NULL DEFAULT 0;
+UPDATE requests SET review_owed = 1
+ WHERE json_extract(body, '$.emergency') = 1
+   AND json_extract(body, '$.post_incident_review') IS NULL
+   AND state IN ('approved', 'returned', 'elapsed');
+CREATE INDEX requests_review_owed ON requests(review_owed) WHERE review_owed = 1;
+"#,
+];
+
+type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
+
+trait Job: Send {
+    fn run(&mut self, tx: &Transaction, head: &mut Head) -> Result<Vec<Published>, String>;
+    fn finish(self: Box<Self>, committed: Result<(), String>);
+}
+
+struct FnJob<T, F> {
+    work: Option<F>,
+    out: Option<Result<T, StoreError>>,
+    reply: SyncSender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for FnJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&Transaction, &mut Head) -> Result<(T, Vec<Published>), StoreError> + Send,
+{
+    fn run(&mut self, tx: &Transaction, head: &mut Head) -> Result<Vec<Published>, String> {
+        let Some(work) = self.work.take() else {
+            return Err("job ran twice".into());
+        };
+        match work(tx, head) {
+            Ok((value, published)) => {
+                self.out = Some(Ok(value));
+                Ok(published)
+            }
+            Err(err) => {
+                let message = err.to_string();
+                self.out = Some(Err(err));
+                Err(message)
+            }
+        }
+    }
+
+    fn finish(mut self: Box<Self>, committed: Result<(), String>) {
+        let result = match committed {
+            Ok(()) => self.out.take().unwrap_or(Err(StoreError::Closed)),
+            Err(why) => Err(StoreError::Conflict(format!("commit failed: {why}"))),
+        };
+        // The caller may have gone away; nothing to do then.
+        let _ = self.reply.send(result);
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+    jobs: Mutex<Option<SyncSender<Box<dyn Job>>>>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    publisher: Arc<OnceLock<Publisher>>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir` and applies migrations.
+    pub fn open(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| StoreError::DataDir {
+            path: data_dir.to_path_buf(),
+            why: e.to_string(),
+        })?;
+        let path = data_dir.join(DB_FILE);
+        let mut conn = open_connection(&path)?;
+        migrate(&mut conn)?;
+        let publisher: Arc<OnceLock<Publisher>> = Arc::new(OnceLock::new());
+        let (jobs_tx, jobs_rx) = sync_channel::<Box<dyn Job>>(4096);
+        let writer_publisher = publisher.clone();
+        let writer = std::thread::Builder::new()
+            .name("countersign-writer".into())
+            .spawn(move || write_loop(conn, jobs_rx, writer_publisher))
+            .map_err(|e| StoreError::DataDir {
+                path: data_dir.to_path_buf(),
+                why: format!("cannot start the writer thread: {e}"),
+            })?;
+        Ok(SqliteStore {
+            path,
+            readers: Mutex::new(Vec::new()),
+            jobs: Mutex::new(Some(jobs_tx)),
+            writer: Mutex::new(Some(writer)),
+            publisher,
+        })
+    }
+
+    /// Sets the function told about every committed event, in commit order. Once.
+    pub fn on_commit(&self, publish: impl Fn(&[Published]) + Send + Sync + 'static) {
+        let _ = self.publisher.set(Box::new(publish));
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Stops the writer after the jobs already queued; later writes fail with `Closed`.
+    pub fn close(&self) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.take();
+        }
+        let handle = self.writer.lock().ok().and_then(|mut w| w.take());
+        if let Some(handle) = handle {
+            let _ = handle.join();
+        }
+    }
+
+    fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction, &mut Head) -> Result<(T, Vec<Published>), StoreError>
+            + Send
+            + 'static,
+    {
+        let sender = {
+            let jobs = self.jobs.lock().map_err(|_| StoreError::Closed)?;
+            jobs.clone().ok_or(StoreError::Closed)?
+        };
+        let (reply, answer) = sync_channel(1);
+        let job: Box<dyn Job> = Box::new(FnJob {
+            work: Some(work),
+            out: None,
+            reply,
+        });
+        sender.send(job).map_err(|_| StoreError::Closed)?;
+        answer.recv().map_err(|_| StoreError::Closed)?
+    }
+
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let conn = match self.readers.lock().ok().and_then(|mut pool| pool.pop()) {
+            Some(conn) => conn,
+            None => open_connection(&self.path)?,
+        };
+        let result = work(&conn);
+        if let Ok(mut pool) = self.readers.lock()
+            && pool.len() < 16
+        {
+            pool.push(conn);
+        }
+        result
+    }
+
+    /// A direct write for admin data (users, roles), outside the request writer so
+    /// the admin CLI can run beside a live broker.
+    fn admin_write<T>(
+        &self,
+        work: impl FnOnce(&Transaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = open_connection(&self.path)?;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let value = work(&tx)?;
+        tx.commit()?;
+        Ok(value)
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+fn open_connection(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
+    if current as usize > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the database is at schema version {current}, newer than this binary knows ({}); upgrade countersign",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+fn write_loop(
+    mut conn: Connection,
+    jobs: Receiver<Box<dyn Job>>,
+    publisher: Arc<OnceLock<Publisher>>,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        match run_batch(&mut conn, &mut batch) {
+            Ok(published) => {
+                if let Some(publish) = publisher.get()
+                    && !published.is_empty()
+                {
+                    publish(&published);
+                }
+                for job in batch {
+                    job.finish(Ok(()));
+                }
+            }
+            Err(why) => {
+                tracing::error!("audit/request commit failed: {why}");
+                for job in batch {
+                    job.finish(Err(why.clone()));
+                }
+            }
+        }
+    }
+}
+
+fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Published>, String> {
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(|e| e.to_string())?;
+    let mut head = Head::read(&tx).map_err(|e| e.to_string())?;
+    let mut published = Vec::new();
+    for job in batch.iter_mut() {
+        tx.execute_batch("SAVEPOINT job")
+            .map_err(|e| e.to_string())?;
+        let before = (head.seq, head.hash.clone());
+        match job.run(&tx, &mut head) {
+            Ok(mut events) => {
+                tx.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
+                published.append(&mut events);
+            }
+            Err(_) => {
+                tx.execute_batch("ROLLBACK TO job; RELEASE job")
+                    .map_err(|e| e.to_string())?;
+                head.seq = before.0;
+                head.hash = before.1;
+            }
+        }
+    }
+    tx.commit().map_err(|e| e.to_string())?;
+    Ok(published)
+}
+
+fn millis(time: Time) -> i64 {
+    time.timestamp_millis()
+}
+
+fn from_millis(ms: i64) -> Result<Time, StoreError> {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
+}
+
+fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
+    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+/// The latest moment anything happened to a request, for window scans.
+fn touched(request: &Request) -> Time {
+    let mut t = request.created_at;
+    for candidate in [
+        request.resolved_at,
+        request.access.as_ref().map(|a| a.ends_at),
+        request.access.as_ref().and_then(|a| a.returned_at),
+        request.post_incident_review.as_ref().map(|p| p.created_at),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        t = t.max(candidate);
+    }
+    t
+}
+
+fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(), StoreError> {
+    let body = encode(request)?;
+    let access_ends = request.access.as_ref().map(|a| millis(a.ends_at));
+    if insert {
+        tx.prepare_cached(
+            "INSERT INTO requests (id, user, state, created_ms, pending_expires_ms, access_ends_ms, touched_ms, body, review_owed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )?
+        .execute(params![
+            request.id.to_string(),
+            request.user,
+            request.state.as_str(),
+            millis(request.created_at),
+            millis(request.pending_expires_at),
+            access_ends,
+            millis(touched(request)),
+            body,
+            request.post_incident_review_owed()
+        ])?;
+        let mut roles = tx.prepare_cached(
+            "INSERT OR IGNORE INTO request_roles (role, request_id) VALUES (?1, ?2)",
+        )?;
+        for role in &request.roles {
+            roles.execute(params![role, request.id.to_string()])?;
+        }
+    } else {
+        tx.prepare_cached(
+            "UPDATE requests SET state = ?2, access_ends_ms = ?3, touched_ms = ?4, body = ?5, review_owed = ?6 WHERE id = ?1",
+        )?
+        .execute(params![
+            request.id.to_string(),
+            request.state.as_str(),
+            access_ends,
+            millis(touched(request)),
+            body,
+            request.post_incident_review_owed()
+        ])?;
+    }
+    Ok(())
+}
+
+fn load_request(conn: &Connection, id: Uuid) -> Result<Option<Request>, StoreError> {
+    let body: Option<String> = conn
+        .prepare_cached("SELECT body FROM requests WHERE id = ?1")?
+        .query_row([id.to_string()], |row| row.get(0))
+        .optional()?;
+    body.map(|b| decode(&b)).transpose()
+}
+
+fn user_from_row(row: &rusqlite::Row) -> rusqlite::Result<(String, String, String)> {
+    Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+}
+
+fn decode_user((name, roles, traits): (String, String, String)) -> Result<User, StoreError> {
+    Ok(User {
+        name,
+        roles: decode(&roles)?,
+        traits: decode(&traits)?,
+    })
+}
+
+impl Store for SqliteStore {
+    fn user_by_token_hash(&self, token_hash: &str) -> Result<Option<User>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT name, roles, traits FROM users WHERE token_hash = ?1")?
+                .query_row([token_hash], user_from_row)
+                .optional()?
+                .map(decode_user)
+                .transpose()
+        })
+    }
+
+    fn user(&self, name: &str) -> Result<Option<User>, StoreError> {
+        self.read(|conn| {
+            conn.prepare_cached("SELECT name, roles, traits FROM users WHERE name = ?1")?
+                .query_row([name], user_from_row)
+                .optional()?
+                .map(decode_user)
+                .transpose()
+        })
+    }
+
+    fn add_user(&self, user: &User, token_hash: &str, now: Time) -> Result<(), StoreError> {
+        let roles = encode(&user.roles)?;
+        let traits = encode(&user.traits)?;
+        self.admin_write(|tx| {
+            let exists: bool = tx
+                .query_row("SELECT 1 FROM users WHERE name = ?1", [&user.name], |_| Ok(true))
+                .optional()?
+                .unwrap_or(false);
+            if exists {
+                return Err(StoreError::Conflict(format!(
+                    "user {:?} already exists (remove it first, or rotate its token)",
+                    user.name
+                )));
+            }
+            tx.execute(
+                "INSERT INTO users (name, roles, traits, token_hash, created_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![user.name, roles, traits, token_hash, millis(now)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn users(&self) -> Result<Vec<UserRecord>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT name, roles, traits, created_ms FROM users ORDER BY name")?;
+            let rows =
+                stmt.query_map([], |row| Ok((user_from_row(row)?, row.get::<_, i64>(3)?)))?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (fields, created) = row?;
+                out.push(UserRecord {
+                    user: decode_user(fields)?,
+                    created_at: from_millis(created)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn remove_user(&self, name: &str) -> Result<bool, StoreError> {
+        self.admin_write(|tx| Ok(tx.execute("DELETE FROM users WHERE name = ?1", [name])? > 0))
+    }
+
+    fn set_token(&self, name: &str, token_hash: &str) -> Result<bool, StoreError> {
+        self.admin_write(|tx| {
+            Ok(tx.execute(
+                "UPDATE users SET token_hash = ?2 WHERE name = ?1",
+                params![name, token_hash],
+            )? > 0)
+        })
+    }
+
+    fn roles(&self) -> Result<Option<StoredRoles>, StoreError> {
+        self.read(|conn| {
+            Ok(conn
+                .prepare_cached(
+                    "SELECT version, source_name, text FROM roles ORDER BY version DESC LIMIT 1",
+                )?
+                .query_row([], |row| {
+                    Ok(StoredRoles {
+                        version: row.get::<_, i64>(0)? as u64,
+                        source_name: row.get(1)?,
+                        text: row.get(2)?,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn roles_version(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let v: Option<i64> = conn
+                .prepare_cached("SELECT MAX(version) FROM roles")?
+                .query_row([], |row| row.get(0))?;
+            Ok(v.unwrap_or(0) as u64)
+        })
+    }
+
+    fn put_roles(&self, source_name: &str, text: &str, now: Time) -> Result<u64, StoreError> {
+        self.admin_write(|tx| {
+            tx.execute(
+                "INSERT INTO roles (source_name, text, applied_ms) VALUES (?1, ?2, ?3)",
+                params![source_name, text, millis(now)],
+            )?;
+            Ok(tx.last_insert_rowid() as u64)
+        })
+    }
+
+    fn create_request(
+        &self,
+        request: Request,
+        event: EventDraft,
+    ) -> Result<AuditEvent, StoreError> {
+        self.write(move |tx, head| {
+            save_request(tx, &request, true)?;
+            let event = head.append(tx, event.about(&request))?;
+            Ok((
+                event.clone(),
+                vec![Published {
+                    event,
+                    request: Some(request),
+                }],
+            ))
+        })
+    }
+
+    fn mutate_request(&self, id: Uuid, mutation: Mutation) -> Result<Mutated, StoreError> {
+        self.write(move |tx, head| {
+            let Some(mut request) = load_request(tx, id)? else {
+                return Ok((
+                    Err(super::Refusal::new(
+                        crate::model::api::ErrorCode::NotFound,
+                        format!("no request {id}"),
+                    )),
+                    Vec::new(),
+                ));
+            };
+            let original = request.clone();
+            match mutation(&mut request) {
+                Verdict::Commit(draft) => {
+                    save_request(tx, &request, false)?;
+                    let event = head.append(tx, draft.about(&request))?;
+                    Ok((
+                        Ok((request.clone(), event.clone())),
+                        vec![Published {
+                            event,
+                            request: Some(request),
+                        }],
+                    ))
+                }
+                Verdict::Refuse { refusal, record } => {
+                    let mut published = Vec::new();
+                    if let Some(draft) = record {
+                        let mut draft = draft.about(&original);
+                        draft
+                            .fields
+                            .insert("error".into(), refusal.code.as_str().into());
+                        let event = head.append(tx, draft)?;
+                        published.push(Published {
+                            event,
+                            request: Some(original),
+                        });
+                    }
+                    Ok((Err(refusal), published))
+                }
+            }
+        })
+    }
+
+    fn get_request(&self, id: Uuid) -> Result<Option<Request>, StoreError> {
+        self.read(|conn| load_request(conn, id))
+    }
+
+    fn get_requests(&self, ids: &[Uuid]) -> Result<Vec<Request>, StoreError> {
+        self.read(|conn| {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                if let Some(request) = load_request(conn, *id)? {
+                    out.push(request);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    fn list_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, StoreError> {
+        self.read(|conn| {
+            let mut sql = String::from("SELECT r.body FROM requests r");
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            let mut conditions: Vec<String> = Vec::new();
+            if let Some(role) = &query.role {
+                sql.push_str(" JOIN request_roles rr ON rr.request_id = r.id");
+                args.push(Box::new(role.clone()));
+                conditions.push(format!("rr.role = ?{}", args.len()));
+            }
+            if let Some(state) = query.state {
+                args.push(Box::new(state.as_str()));
+                conditions.push(format!("r.state = ?{}", args.len()));
+            }
+            if let Some(user) = &query.user {
+                args.push(Box::new(user.clone()));
+                conditions.push(format!("r.user = ?{}", args.len()));
+            }
+            if let Some(before) = query.before {
+                args.push(Box::new(before.to_string()));
+                conditions.push(format!("r.id < ?{}", args.len()));
+            }
+            if !conditions.is_empty() {
+                sql.push_str(" WHERE ");
+                sql.push_str(&conditions.join(" AND "));
+            }
+            args.push(Box::new(query.limit.max(1) as i64));
+            sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ?{}", args.len()));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+            let rows = stmt.query_map(params.as_slice(), |row| row.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for body in rows {
+                out.push(decode(&body?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn due(&self, now: Time) -> Result<Vec<Uuid>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT id FROM requests WHERE state = 'pending' AND pending_expires_ms <= ?1
+                 UNION ALL
+                 SELECT id FROM requests WHERE state = 'approved' AND access_ends_ms <= ?1",
+            )?;
+            let rows = stmt.query_map([millis(now)], |row| row.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for id in rows {
+                let id = id?;
+                out.push(
+                    Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(format!("{id}: {e}")))?,
+                );
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan_requests_since(
+        &self,
+        since: Time,
+        each: &mut dyn FnMut(Request),
+    ) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT body FROM requests WHERE touched_ms >= ?1")?;
+            let mut rows = stmt.query([millis(since)])?;
+            while let Some(row) = rows.next()? {
+                let body: String = row.get(0)?;
+                each(decode(&body)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn scan_owed_post_incident_reviews(
+        &self,
+        each: &mut dyn FnMut(Request),
+    ) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("SELECT body FROM requests WHERE review_owed = 1")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let body: String = row.get(0)?;
+                each(decode(&body)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError> {
+        self.write(move |tx, head| {
+            let event = head.append(tx, event)?;
+            Ok((
+                event.clone(),
+                vec![Published {
+                    event,
+                    request: None,
+                }],
+            ))
+        })
+    }
+
+    fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(|conn| {
+            let mut sql = String::from("SELECT body FROM events");
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+            let mut conditions: Vec<String> = Vec::new();
+            if let Some(kind) = query.kind {
+                args.push(Box::new(kind.as_str()));
+                conditions.push(format!("type = ?{}", args.len()));
+            }
+            if let Some(user) = &query.user {
+                args.push(Box::new(user.clone()));
+                conditions.push(format!("user = ?{}", args.len()));
+            }
+            if let Some(id) = query.request_id {
+                args.push(Box::new(id.to_string()));
+                conditions.push(format!("request_id = ?{}", args.len()));
+            }
+            if let Some(since) = query.since {
+                args.push(Box::new(millis(since)));
+                conditions.push(format!("time_ms >= ?{}", args.len()));
+            }
+            if let Some(until) = query.until {
+                args.push(Box::new(millis(until)));
+                conditions.push(format!("time_ms < ?{}", args.len()));
+            }
+            if let Some(after) = query.after_seq {
+                args.push(Box::new(after as i64));
+                conditions.push(format!("seq > ?{}", args.len()));
+            }
+            if !conditions.is_empty() {
+                sql.push_str(" WHERE ");
+                sql.push_str(&conditions.join(" AND "));
+            }
+            args.push(Box::new(query.limit.max(1) as i64));
+            sql.push_str(&format!(" ORDER BY seq LIMIT ?{}", args.len()));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+            let rows = stmt.query_map(params.as_slice(), |row| row.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for body in rows {
+                out.push(decode(&body?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn scan_events_since(
+        &self,
+        since: Time,
+        each: &mut dyn FnMut(AuditEvent),
+    ) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare("SELECT body FROM events WHERE time_ms >= ?1 ORDER BY seq")?;
+            let mut rows = stmt.query([millis(since)])?;
+            while let Some(row) = rows.next()? {
+                let body: String = row.get(0)?;
+                each(decode(&body)?);
+            }
+            Ok(())
+        })
+    }
+
+    fn head_seq(&self) -> Result<u64, StoreError> {
+        self.read(|conn| {
+            let seq: Option<i64> = conn
+                .prepare_cached("SELECT MAX(seq) FROM events")?
+                .query_row([], |row| row.get(0))?;
+            Ok(seq.unwrap_or(0) as u64)
+        })
+    }
+
+    fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.read(|conn| {
+            let mut verifier = ChainVerifier::default();
+            let mut stmt = conn.prepare("SELECT seq, body, hash FROM events ORDER BY seq")?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let seq: i64 = row.get(0)?;
+                let body: String = row.get(1)?;
+                let hash: String = row.get(2)?;
+                match serde_json::from_str::<AuditEvent>(&body) {
+                    Ok(mut event) => {
+                        // The indexed columns must agree with the hashed body.
+                        if event.seq as i64 != seq || event.hash != hash {
+                            event.hash = format!("{hash} (column) vs {} (body)", event.hash);
+                        }
+                        verifier.push(&event);
+                    }
+                    Err(e) => verifier.push_unreadable(seq as u64, &e.to_string()),
+                }
+            }
+            Ok(verifier.finish())
+        })
+    }
+}

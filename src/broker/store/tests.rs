@@ -1,0 +1,326 @@
+//! The SQLite store on its own: round trips, refusals recorded, chain, due, scans.
+
+use std::collections::BTreeMap;
+
+use chrono::TimeDelta;
+use uuid::Uuid;
+
+use super::*;
+use crate::model::api::ErrorCode;
+use crate::model::{Access, Request, State, Threshold, Time};
+
+fn t(secs: i64) -> Time {
+    chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+fn request(user: &str, created: Time) -> Request {
+    Request {
+        id: Uuid::now_v7(),
+        user: user.into(),
+        roles: vec!["production-access".into()],
+        granted_roles: vec!["production-access".into()],
+        state: State::Pending,
+        reason: "incident #47".into(),
+        emergency: false,
+        created_at: created,
+        pending_expires_at: created + TimeDelta::hours(24),
+        max_duration: None,
+        estimate: None,
+        access: None,
+        thresholds: vec![Threshold::default()],
+        role_thresholds: BTreeMap::from([("production-access".into(), vec![vec![0]])]),
+        reviews: Vec::new(),
+        resolved_at: None,
+        resolve_reason: None,
+        resolved_by: None,
+        suggested_reviewers: Vec::new(),
+        annotations: BTreeMap::new(),
+        post_incident_review: None,
+    }
+}
+
+fn create(store: &SqliteStore, r: &Request) {
+    store
+        .create_request(
+            r.clone(),
+            EventDraft::new(EventType::Create, &r.user, r.created_at),
+        )
+        .unwrap();
+}
+
+#[test]
+fn requests_round_trip_and_page_newest_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let r = request(if i % 2 == 0 { "bob" } else { "alice" }, t(i));
+        create(&store, &r);
+        assert_eq!(store.get_request(r.id).unwrap().unwrap(), r);
+        ids.push(r.id);
+    }
+    let page = store
+        .list_requests(&RequestQuery {
+            limit: 3,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[6], ids[5], ids[4]]
+    );
+    let next = store
+        .list_requests(&RequestQuery {
+            limit: 3,
+            before: Some(ids[4]),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(next[0].id, ids[3]);
+    let bobs = store
+        .list_requests(&RequestQuery {
+            user: Some("bob".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(bobs.len(), 4);
+    let by_role = store
+        .list_requests(&RequestQuery {
+            role: Some("production-access".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(by_role.len(), 7);
+    let none = store
+        .list_requests(&RequestQuery {
+            role: Some("admin".into()),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(none.is_empty());
+}
+
+#[test]
+fn mutations_commit_or_refuse_and_refusals_can_be_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let r = request("bob", t(0));
+    create(&store, &r);
+    let done = store
+        .mutate_request(
+            r.id,
+            Box::new(|req| {
+                req.state = State::Withdrawn;
+                Verdict::Commit(
+                    EventDraft::new(EventType::Update, "bob", t(5)).field("action", "withdraw"),
+                )
+            }),
+        )
+        .unwrap();
+    let (saved, event) = done.unwrap();
+    assert_eq!(saved.state, State::Withdrawn);
+    assert_eq!((event.seq, event.state), (2, Some(State::Withdrawn)));
+    let refused = store
+        .mutate_request(
+            r.id,
+            Box::new(|req| {
+                req.state = State::Approved; // must not be saved
+                Verdict::Refuse {
+                    refusal: Refusal::new(ErrorCode::NotPending, "already withdrawn"),
+                    record: Some(EventDraft::new(EventType::ReviewRefused, "carrot", t(6))),
+                }
+            }),
+        )
+        .unwrap();
+    assert_eq!(refused.unwrap_err().code, ErrorCode::NotPending);
+    assert_eq!(
+        store.get_request(r.id).unwrap().unwrap().state,
+        State::Withdrawn
+    );
+    let events = store
+        .events(&EventQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].kind, EventType::ReviewRefused);
+    assert_eq!(events[2].field_str("error"), Some("not_pending"));
+    assert_eq!(events[2].state, Some(State::Withdrawn));
+    let missing = store
+        .mutate_request(
+            Uuid::now_v7(),
+            Box::new(|_| unreachable!("no request to show")),
+        )
+        .unwrap();
+    assert_eq!(missing.unwrap_err().code, ErrorCode::NotFound);
+    assert!(store.verify_chain().unwrap().ok);
+}
+
+#[test]
+fn due_finds_expired_pending_and_ended_access() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let pending = request("bob", t(0));
+    let mut approved = request("alice", t(0));
+    approved.state = State::Approved;
+    approved.access = Some(Access {
+        starts_at: t(10),
+        ends_at: t(100),
+        returned_at: None,
+    });
+    create(&store, &pending);
+    create(&store, &approved);
+    assert!(store.due(t(50)).unwrap().is_empty());
+    assert_eq!(store.due(t(100)).unwrap(), vec![approved.id]);
+    let both = store.due(t(24 * 3600)).unwrap();
+    assert_eq!(both.len(), 2);
+}
+
+#[test]
+fn events_filter_and_scans_respect_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for i in 0..5 {
+        create(&store, &request("bob", t(i * 100)));
+    }
+    store
+        .append_event(EventDraft::new(
+            EventType::FindingReviewed,
+            "carrot",
+            t(450),
+        ))
+        .unwrap();
+    let since = store
+        .events(&EventQuery {
+            since: Some(t(200)),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(since.len(), 4);
+    let kind = store
+        .events(&EventQuery {
+            kind: Some(EventType::FindingReviewed),
+            limit: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(kind.len(), 1);
+    let mut scanned = 0;
+    store
+        .scan_requests_since(t(250), &mut |_| scanned += 1)
+        .unwrap();
+    assert_eq!(scanned, 2);
+    let mut seen = 0;
+    store.scan_events_since(t(300), &mut |_| seen += 1).unwrap();
+    assert_eq!(seen, 3);
+    assert_eq!(store.head_seq().unwrap(), 6);
+}
+
+#[test]
+fn users_tokens_and_roles() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let user = crate::model::User {
+        name: "carrot".into(),
+        roles: vec!["reviewer".into()],
+        traits: BTreeMap::new(),
+    };
+    store.add_user(&user, "hash1", t(0)).unwrap();
+    assert!(matches!(
+        store.add_user(&user, "hash2", t(0)),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.user_by_token_hash("hash1").unwrap(),
+        Some(user.clone())
+    );
+    assert!(store.set_token("carrot", "hash3").unwrap());
+    assert_eq!(store.user_by_token_hash("hash1").unwrap(), None);
+    assert!(!store.set_token("nobody", "x").unwrap());
+    assert_eq!(store.roles_version().unwrap(), 0);
+    let v = store.put_roles("a.yaml", "kind: role", t(1)).unwrap();
+    assert_eq!(store.roles().unwrap().unwrap().version, v);
+    assert!(store.remove_user("carrot").unwrap());
+    assert!(store.users().unwrap().is_empty());
+}
+
+#[test]
+fn requests_cannot_be_deleted_nor_events_edited() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    create(&store, &request("bob", t(0)));
+    let conn = rusqlite::Connection::open(store.path()).unwrap();
+    assert!(conn.execute("DELETE FROM requests", []).is_err());
+    assert!(
+        conn.execute("UPDATE events SET user = 'mallory'", [])
+            .is_err()
+    );
+    assert!(conn.execute("DELETE FROM events", []).is_err());
+}
+
+#[test]
+fn reopening_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = request("bob", t(0));
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        create(&store, &r);
+    }
+    let store = SqliteStore::open(dir.path()).unwrap();
+    assert_eq!(store.get_request(r.id).unwrap().unwrap(), r);
+    create(&store, &request("bob", t(1)));
+    let report = store.verify_chain().unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.events, 2);
+}
+
+#[test]
+fn owed_post_incident_reviews_are_found_however_old() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let mut emergency = request("angua", t(-90 * 86_400));
+    emergency.emergency = true;
+    emergency.state = State::Elapsed;
+    emergency.access = Some(Access {
+        starts_at: t(-90 * 86_400),
+        ends_at: t(-89 * 86_400),
+        returned_at: None,
+    });
+    let routine = request("bob", t(0));
+    create(&store, &emergency);
+    create(&store, &routine);
+    let mut owed = Vec::new();
+    store
+        .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
+        .unwrap();
+    assert_eq!(owed, vec![emergency.id]);
+    store
+        .mutate_request(
+            emergency.id,
+            Box::new(|r| {
+                r.post_incident_review = Some(crate::model::PostIncidentReview {
+                    author: "carrot".into(),
+                    outcome: crate::model::IncidentOutcome::Justified,
+                    notes: "fine".into(),
+                    created_at: t(0),
+                });
+                Verdict::Commit(EventDraft::new(
+                    EventType::PostIncidentReview,
+                    "carrot",
+                    t(0),
+                ))
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    owed.clear();
+    store
+        .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
+        .unwrap();
+    assert!(owed.is_empty());
+}

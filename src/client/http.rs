@@ -1,0 +1,301 @@
+//! `Client`: one method per route of the broker's HTTP API (DESIGN §4).
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use crate::model::Duration;
+use crate::model::Request;
+use crate::model::api::{
+    CreateRequest, EventPage, FindingsReport, ListEvents, ListRequests, MarkFindingReviewed,
+    RequestPage, Resolve, SubmitPostIncidentReview, SubmitReview, VerifyReport, WhoAmI,
+};
+
+use super::config::Connection;
+use super::error::ClientError;
+
+pub const CONNECT_TIMEOUT: StdDuration = StdDuration::from_secs(3);
+pub const REQUEST_TIMEOUT: StdDuration = StdDuration::from_secs(15);
+/// No query parameters.
+const NO_QUERY: [(&str, &str); 0] = [];
+
+/// The body of the actions that take none.
+#[derive(Serialize)]
+struct EmptyBody {}
+const EMPTY_BODY: EmptyBody = EmptyBody {};
+
+/// Upper bound on pages `list_all_requests` follows, against a broker that loops.
+const MAX_PAGES: usize = 10_000;
+
+/// The broker's API. Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    /// For ordinary calls: bounded by `REQUEST_TIMEOUT`.
+    http: reqwest::Client,
+    /// For the event stream: no overall timeout (the subscriber watches silence).
+    stream: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("broker", &self.inner.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    pub fn new(connection: &Connection) -> Result<Client, ClientError> {
+        let build = |timeout: Option<StdDuration>| {
+            let mut builder = reqwest::Client::builder()
+                .connect_timeout(CONNECT_TIMEOUT)
+                .user_agent(concat!("countersign/", env!("CARGO_PKG_VERSION")));
+            if let Some(timeout) = timeout {
+                builder = builder.timeout(timeout);
+            }
+            if let Some(pem) = &connection.ca_pem {
+                let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|err| {
+                    ClientError::Protocol {
+                        status: None,
+                        detail: format!("the CA file is not usable: {err}"),
+                    }
+                })?;
+                for cert in certs {
+                    builder = builder.add_root_certificate(cert);
+                }
+            }
+            builder.build().map_err(|err| ClientError::Protocol {
+                status: None,
+                detail: format!("cannot build the HTTP client: {err}"),
+            })
+        };
+        Ok(Client {
+            inner: Arc::new(Inner {
+                http: build(Some(REQUEST_TIMEOUT))?,
+                stream: build(None)?,
+                base: connection.broker.trim_end_matches('/').to_string(),
+                token: connection.token.clone(),
+            }),
+        })
+    }
+
+    /// The broker's base URL.
+    pub fn broker(&self) -> &str {
+        &self.inner.base
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.inner.base)
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.inner
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(&self.inner.token)
+            .header(reqwest::header::ACCEPT, "application/json")
+    }
+
+    /// Sends one call; a success's body comes back as bytes, anything else as the
+    /// error it describes.
+    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), ClientError> {
+        let response = builder
+            .send()
+            .await
+            .map_err(|err| ClientError::from_reqwest(&self.inner.base, &err))?;
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| ClientError::from_reqwest(&self.inner.base, &err))?;
+        if !(200..300).contains(&status) {
+            return Err(ClientError::from_response(status, &bytes));
+        }
+        Ok((status, bytes.to_vec()))
+    }
+
+    async fn send_json<T: DeserializeOwned>(
+        &self,
+        builder: reqwest::RequestBuilder,
+    ) -> Result<T, ClientError> {
+        let (status, bytes) = self.send(builder).await?;
+        serde_json::from_slice(&bytes).map_err(|err| ClientError::Protocol {
+            status: Some(status),
+            detail: format!("cannot read the answer: {err}"),
+        })
+    }
+
+    async fn get<T: DeserializeOwned, Q: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<T, ClientError> {
+        self.send_json(self.request(reqwest::Method::GET, path).query(query))
+            .await
+    }
+
+    async fn post<T: DeserializeOwned, B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, ClientError> {
+        self.send_json(self.request(reqwest::Method::POST, path).json(body))
+            .await
+    }
+
+    /// `GET path?query` as untyped JSON, kept in the broker's key order: for
+    /// `--format json`, which prints the API's JSON as it came.
+    pub async fn get_value<Q: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        query: &Q,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.get(path, query).await
+    }
+
+    /// `POST path` with a JSON body, answered as untyped JSON.
+    pub async fn post_value<B: Serialize + ?Sized>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post(path, body).await
+    }
+
+    /// `GET /healthz`: whether the broker answers at all.
+    pub async fn health(&self) -> Result<(), ClientError> {
+        self.send(self.request(reqwest::Method::GET, "/healthz"))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.get("/v1/whoami", &NO_QUERY).await
+    }
+
+    pub async fn create_request(&self, body: &CreateRequest) -> Result<Request, ClientError> {
+        self.post("/v1/requests", body).await
+    }
+
+    pub async fn list_requests(&self, query: &ListRequests) -> Result<RequestPage, ClientError> {
+        self.get("/v1/requests", query).await
+    }
+
+    /// Every request matching the query, following `next` page by page.
+    pub async fn list_all_requests(
+        &self,
+        query: &ListRequests,
+    ) -> Result<Vec<Request>, ClientError> {
+        let mut query = query.clone();
+        let mut all = Vec::new();
+        for _ in 0..MAX_PAGES {
+            let page = self.list_requests(&query).await?;
+            all.extend(page.requests);
+            match page.next {
+                Some(next) if query.after.as_deref() != Some(next.as_str()) => {
+                    query.after = Some(next)
+                }
+                _ => return Ok(all),
+            }
+        }
+        Ok(all)
+    }
+
+    pub async fn get_request(&self, id: Uuid) -> Result<Request, ClientError> {
+        self.get(&format!("/v1/requests/{id}"), &NO_QUERY).await
+    }
+
+    pub async fn review(&self, id: Uuid, body: &SubmitReview) -> Result<Request, ClientError> {
+        self.post(&format!("/v1/requests/{id}/reviews"), body).await
+    }
+
+    /// An override: resolve a pending request directly.
+    pub async fn resolve(&self, id: Uuid, body: &Resolve) -> Result<Request, ClientError> {
+        self.post(&format!("/v1/requests/{id}/resolve"), body).await
+    }
+
+    pub async fn withdraw(&self, id: Uuid) -> Result<Request, ClientError> {
+        self.post(&format!("/v1/requests/{id}/withdraw"), &EMPTY_BODY)
+            .await
+    }
+
+    pub async fn return_access(&self, id: Uuid) -> Result<Request, ClientError> {
+        self.post(&format!("/v1/requests/{id}/return"), &EMPTY_BODY)
+            .await
+    }
+
+    pub async fn post_incident_review(
+        &self,
+        id: Uuid,
+        body: &SubmitPostIncidentReview,
+    ) -> Result<Request, ClientError> {
+        self.post(&format!("/v1/requests/{id}/post-incident-review"), body)
+            .await
+    }
+
+    pub async fn audit_events(&self, query: &ListEvents) -> Result<EventPage, ClientError> {
+        self.get("/v1/audit/events", query).await
+    }
+
+    pub async fn audit_findings(
+        &self,
+        window: Option<Duration>,
+    ) -> Result<FindingsReport, ClientError> {
+        #[derive(Serialize)]
+        struct Window {
+            #[serde(skip_serializing_if = "Option::is_none")]
+            window: Option<Duration>,
+        }
+        self.get("/v1/audit/findings", &Window { window }).await
+    }
+
+    pub async fn mark_finding_reviewed(
+        &self,
+        body: &MarkFindingReviewed,
+    ) -> Result<serde_json::Value, ClientError> {
+        self.post("/v1/audit/findings/reviewed", body).await
+    }
+
+    pub async fn audit_verify(&self) -> Result<VerifyReport, ClientError> {
+        self.get("/v1/audit/verify", &NO_QUERY).await
+    }
+
+    /// Opens `GET /v1/events`, resuming after `after` when given. Returns the
+    /// response once headers arrive; the caller reads the body as it streams.
+    pub(crate) async fn open_event_stream(
+        &self,
+        after: Option<u64>,
+    ) -> Result<reqwest::Response, ClientError> {
+        let mut builder = self
+            .inner
+            .stream
+            .get(self.url("/v1/events"))
+            .bearer_auth(&self.inner.token)
+            .header(reqwest::header::ACCEPT, "text/event-stream")
+            .header(reqwest::header::CACHE_CONTROL, "no-cache");
+        if let Some(after) = after {
+            builder = builder
+                .header("Last-Event-ID", after.to_string())
+                .query(&[("after", after)]);
+        }
+        let response = builder
+            .send()
+            .await
+            .map_err(|err| ClientError::from_reqwest(&self.inner.base, &err))?;
+        let status = response.status().as_u16();
+        if (200..300).contains(&status) {
+            return Ok(response);
+        }
+        let bytes = response.bytes().await.unwrap_or_default();
+        Err(ClientError::from_response(status, &bytes))
+    }
+}
