@@ -7,6 +7,7 @@
 pub mod action;
 pub mod fixtures;
 pub mod keymap;
+pub mod link;
 pub mod listing;
 pub mod notify;
 pub mod runtime;
@@ -34,8 +35,26 @@ pub struct ConsoleArgs {
 pub struct DemoArgs {}
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("console: not built yet")
+    let resolved = crate::client::Config::resolve(
+        args.client.broker.as_deref(),
+        args.client.token.as_deref(),
+        args.client.config.as_deref(),
+    )?;
+    let config = &resolved.config;
+    let keymap = keymap::Keymap::with_overrides(&config.key_overrides())?;
+    let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref())
+        .with_overrides(&config.theme)?;
+    let client = crate::client::Client::new(&resolved.connection)?;
+    let notify = link::NotifyPolicy {
+        enabled: config.notifications.enabled,
+        urgent_only: config.notifications.urgent_only,
+    };
+    let state = State::new(client.broker(), keymap, theme);
+    let (actions, network) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
+    link::spawn(client, actions, effect_rx, notify);
+    runtime::run(state, network, effects).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {

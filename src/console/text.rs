@@ -4,38 +4,14 @@
 use unicode_width::UnicodeWidthChar;
 
 /// One line of broker text with control characters, escape sequences and bidi
-/// overrides shown inert.
-// TODO(merge): point at crate::client::sanitize::sanitize_inline.
+/// overrides shown inert (the client's sanitiser).
 pub fn inline(text: &str) -> String {
-    inert(text, false)
+    crate::client::sanitize_inline(text).into_owned()
 }
 
 /// Like [`inline`] but keeps line breaks.
 pub fn multiline(text: &str) -> String {
-    inert(text, true)
-}
-
-/// Stand-in for the client's sanitiser until it lands.
-fn inert(text: &str, keep_newlines: bool) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.replace("\r\n", "\n").chars() {
-        match c {
-            '\n' if keep_newlines => out.push('\n'),
-            '\n' => out.push('↵'),
-            '\t' => out.push(' '),
-            '\u{1b}' => out.push('␛'),
-            '\u{0}'..='\u{1f}' => out.push(char::from_u32(0x2400 + c as u32).unwrap_or('\u{fffd}')),
-            '\u{7f}' => out.push('␡'),
-            '\u{80}'..='\u{9f}'
-            | '\u{200e}'
-            | '\u{200f}'
-            | '\u{202a}'..='\u{202e}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{61c}' => out.push('\u{fffd}'),
-            c => out.push(c),
-        }
-    }
-    out
+    crate::client::sanitize_multiline(text).into_owned()
 }
 
 /// Cells a char takes; control chars (already made inert) count as nothing.
@@ -151,6 +127,7 @@ mod tests {
         assert!(!shown.chars().any(char::is_control), "{shown:?}");
         assert!(!shown.contains('\u{202e}'));
         assert!(shown.starts_with('a') && shown.contains("[2J"));
+        assert!(!shown.contains('\n'));
         assert_eq!(multiline("x\r\ny"), "x\ny");
     }
 
