@@ -2,6 +2,7 @@
 
 pub mod config;
 pub mod error;
+pub mod findings;
 pub mod lifecycle;
 mod openapi;
 pub mod roles;

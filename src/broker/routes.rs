@@ -15,11 +15,11 @@ use super::error::ApiError;
 use super::lifecycle::{self, CreateSettings};
 use super::server::Broker;
 use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
-use crate::audit::{Analyzer, apply_reviews, mark_fields, reviews_from_events};
+use crate::audit::mark_fields;
 use crate::model::api::{
     CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
-    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, RequestPage, Resolve, Scope,
-    SubmitPostIncidentReview, SubmitReview, WhoAmI,
+    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, Resolve, Scope, SubmitPostIncidentReview,
+    SubmitReview, WhoAmI,
 };
 use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest, Time, User};
 use crate::policy::{Resource, RoleSet, Verb};
@@ -202,7 +202,7 @@ async fn list(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
     Params(query): Params<ListRequests>,
-) -> Result<Json<RequestPage>, ApiError> {
+) -> Result<Response, ApiError> {
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let before = query.after.as_deref().map(parse_cursor).transpose()?;
     let scope = query.scope.unwrap_or_default();
@@ -217,31 +217,34 @@ async fn list(
     };
     if scope == Scope::Mine {
         if query.user.as_ref().is_some_and(|u| *u != user.name) {
-            return Ok(Json(RequestPage {
-                requests: Vec::new(),
-                next: None,
-            }));
+            return Ok(page_response(&[], None));
         }
         db_query.user = Some(user.name.clone());
     }
-    let page = broker
+    // Only decode stored requests when a policy check has to look inside them.
+    let needs_check = match scope {
+        Scope::Mine => false,
+        Scope::Reviewable => true,
+        Scope::All => !sees_all,
+    };
+    let (rows, next) = broker
         .blocking(move |b| {
             let keep = |r: &AccessRequest| match scope {
                 Scope::Mine => true,
                 Scope::Reviewable => r.user != user.name && roles.check_review(&user, r).is_ok(),
-                Scope::All => sees_all || lifecycle::can_see(&roles, &user, r),
+                Scope::All => lifecycle::can_see(&roles, &user, r),
             };
             let mut out = Vec::with_capacity(limit);
             let mut scanned = 0;
             loop {
-                let batch = b.store.list_requests(&db_query)?;
+                let batch = b.store.list_request_rows(&db_query)?;
                 let exhausted = batch.len() < db_query.limit;
                 scanned += batch.len();
                 let mut last = None;
-                for request in batch {
-                    last = Some(request.id);
-                    if keep(&request) {
-                        out.push(request);
+                for row in batch {
+                    last = Some(row.id);
+                    if !needs_check || keep(&row.decode()?) {
+                        out.push(row);
                         if out.len() == limit {
                             break;
                         }
@@ -249,22 +252,44 @@ async fn list(
                 }
                 let cursor = out.last().map(|r| r.id).or(last);
                 if out.len() == limit || (!exhausted && scanned >= MAX_SCANNED) {
-                    return Ok(RequestPage {
-                        requests: out,
-                        next: cursor.map(|id| id.to_string()),
-                    });
+                    return Ok((out, cursor));
                 }
                 if exhausted {
-                    return Ok(RequestPage {
-                        requests: out,
-                        next: None,
-                    });
+                    return Ok((out, None));
                 }
                 db_query.before = last;
             }
         })
         .await?;
-    Ok(Json(page))
+    Ok(page_response(&rows, next))
+}
+
+/// `{"requests": [...], "next": ...}` written from the stored JSON as it is.
+fn page_response(rows: &[super::store::RequestRow], next: Option<Uuid>) -> Response {
+    let size = rows.iter().map(|r| r.body.len() + 1).sum::<usize>() + 64;
+    let mut body = String::with_capacity(size);
+    body.push_str("{\"requests\":[");
+    for (i, row) in rows.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(&row.body);
+    }
+    body.push_str("],\"next\":");
+    match next {
+        Some(id) => {
+            body.push('"');
+            body.push_str(&id.to_string());
+            body.push('"');
+        }
+        None => body.push_str("null"),
+    }
+    body.push('}');
+    (
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response()
 }
 
 fn parse_cursor(raw: &str) -> Result<Uuid, ApiError> {
@@ -475,23 +500,12 @@ async fn audit_findings(
     let now = broker.now();
     let report = broker
         .blocking(move |b| {
-            let start = now - window.to_chrono();
-            let mut analyzer = Analyzer::new(&b.audit, start, now);
-            b.store
-                .scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
-            b.store
-                .scan_owed_post_incident_reviews(&mut |r| analyzer.add_request(&r))?;
-            b.store
-                .scan_events_since(start, &mut |e| analyzer.add_event(&e))?;
-            let mut report = analyzer.finish();
-            // Marks from earlier weeks still count: the review resumes where it ended.
-            let marks = b.store.events(&EventQuery {
-                kind: Some(EventType::FindingReviewed),
-                limit: 1_000_000,
-                ..EventQuery::default()
-            })?;
-            apply_reviews(&mut report.findings, &reviews_from_events(&marks));
-            Ok(report)
+            Ok(super::findings::report(
+                b.store.as_ref(),
+                &b.audit,
+                window,
+                now,
+            )?)
         })
         .await?;
     Ok(Json(report))

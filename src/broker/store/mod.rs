@@ -82,6 +82,20 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
+/// A request as stored: listings pass the JSON through without re-encoding it.
+#[derive(Debug, Clone)]
+pub struct RequestRow {
+    pub id: uuid::Uuid,
+    pub body: String,
+}
+
+impl RequestRow {
+    pub fn decode(&self) -> Result<Request, StoreError> {
+        serde_json::from_str(&self.body)
+            .map_err(|e| StoreError::Corrupt(format!("request {}: {e}", self.id)))
+    }
+}
+
 /// The roles currently applied, as the text they were applied from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredRoles {
@@ -117,7 +131,15 @@ pub trait Store: Send + Sync + 'static {
     fn mutate_request(&self, id: uuid::Uuid, mutation: Mutation) -> Result<Mutated, StoreError>;
     fn get_request(&self, id: uuid::Uuid) -> Result<Option<Request>, StoreError>;
     fn get_requests(&self, ids: &[uuid::Uuid]) -> Result<Vec<Request>, StoreError>;
-    fn list_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, StoreError>;
+    /// A page of requests as stored: id and JSON body, newest first.
+    fn list_request_rows(&self, query: &RequestQuery) -> Result<Vec<RequestRow>, StoreError>;
+    /// A page of requests, decoded.
+    fn list_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, StoreError> {
+        self.list_request_rows(query)?
+            .iter()
+            .map(RequestRow::decode)
+            .collect()
+    }
     /// Ids of pending requests past their deadline and approved ones past their end.
     fn due(&self, now: Time) -> Result<Vec<uuid::Uuid>, StoreError>;
     /// Feeds every request touched at or after `since` (created, resolved or with

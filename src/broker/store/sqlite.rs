@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use super::chain::Head;
 use super::{
-    EventDraft, EventQuery, Mutated, Mutation, Published, RequestQuery, Store, StoreError,
-    StoredRoles, UserRecord, Verdict,
+    EventDraft, EventQuery, Mutated, Mutation, Published, RequestQuery, RequestRow, Store,
+    StoreError, StoredRoles, UserRecord, Verdict,
 };
 use crate::model::event::{ChainReport, ChainVerifier};
 use crate::model::{AuditEvent, Request, Time, User};
@@ -624,9 +624,9 @@ impl Store for SqliteStore {
         })
     }
 
-    fn list_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, StoreError> {
+    fn list_request_rows(&self, query: &RequestQuery) -> Result<Vec<RequestRow>, StoreError> {
         self.read(|conn| {
-            let mut sql = String::from("SELECT r.body FROM requests r");
+            let mut sql = String::from("SELECT r.id, r.body FROM requests r");
             let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
             let mut conditions: Vec<String> = Vec::new();
             if let Some(role) = &query.role {
@@ -654,10 +654,15 @@ impl Store for SqliteStore {
             sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ?{}", args.len()));
             let mut stmt = conn.prepare_cached(&sql)?;
             let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
-            let rows = stmt.query_map(params.as_slice(), |row| row.get::<_, String>(0))?;
+            let rows = stmt.query_map(params.as_slice(), |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
+            })?;
             let mut out = Vec::new();
-            for body in rows {
-                out.push(decode(&body?)?);
+            for row in rows {
+                let (id, body) = row?;
+                let id = Uuid::parse_str(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("request id {id}: {e}")))?;
+                out.push(RequestRow { id, body });
             }
             Ok(out)
         })
