@@ -32,7 +32,20 @@ pub struct ConsoleArgs {
 }
 
 #[derive(Debug, Clone, Args, Default)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// A still queue: no new requests or votes while the console is open.
+    #[arg(long)]
+    pub still: bool,
+    /// Seed of the live queue's choices (the same seed plays the same way).
+    #[arg(long, default_value_t = 47)]
+    pub seed: u64,
+    /// Seconds between live events, at least.
+    #[arg(long, default_value_t = 4)]
+    pub pace: u64,
+    /// Open the console as this demo user (default: the cast's reviewer, carrot).
+    #[arg(long)]
+    pub user: Option<String>,
+}
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
     let resolved = crate::client::Config::resolve(
@@ -58,46 +71,54 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    // Until the embedded broker lands: the fixture queue, offline, reviews refused.
+    let options = crate::demo::DemoOptions {
+        live: !args.still,
+        seed: args.seed,
+        pace_secs: args.pace.max(1),
+    };
+    let demo = crate::demo::Demo::start(options).await?;
+    let user = args.user.unwrap_or_else(|| demo.console_user.clone());
+    let Some(token) = demo.token(&user).map(str::to_string) else {
+        demo.stop().await?;
+        anyhow::bail!("no demo user {user:?}; the cast is in assets/demo/users.toml");
+    };
+    println!("{}", demo.banner());
+    let connection = crate::client::Connection {
+        broker: demo.url.clone(),
+        token,
+        ca_pem: None,
+    };
+    let client = crate::client::Client::new(&connection)?;
     let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref());
-    let state = State::new("demo (no broker)", keymap::Keymap::default(), theme);
+    let state = State::new(client.broker(), keymap::Keymap::default(), theme);
     let (actions, network) = tokio::sync::mpsc::unbounded_channel();
-    let (effects, mut effect_rx) = tokio::sync::mpsc::unbounded_channel();
-    let _ = actions.send(Action::WhoAmI(crate::model::api::WhoAmI {
-        user: "carrot".into(),
-        reviewable_roles: vec![
-            "production-access".into(),
-            "production-db-access".into(),
-            "developer-db".into(),
-        ],
-        ..Default::default()
-    }));
-    let _ = actions.send(Action::Loaded(fixtures::queue()));
-    let _ = actions.send(Action::Connection(state::Connection::Offline));
-    let notifier = notify::Notifier::new(true);
-    tokio::spawn(async move {
-        while let Some(effect) = effect_rx.recv().await {
-            match effect {
-                Effect::SubmitReview { id, .. } => {
-                    let error = action::ReviewError {
-                        code: None,
-                        message: "no broker in this build".into(),
-                    };
-                    let _ = actions.send(Action::Reviewed {
-                        id,
-                        result: Err(error),
-                    });
-                }
-                Effect::Notify {
-                    title,
-                    body,
-                    urgent,
-                } => notifier.notify(title, body, urgent),
-                Effect::Refresh | Effect::Quit => {}
-            }
-        }
-    });
-    runtime::run(state, network, effects).await?;
+    let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
+    // What the demo's role file says about each role: prompts and session lengths.
+    let _ = actions.send(Action::Roles(demo_roles()));
+    // The live queue moves every few seconds: only emergencies notify.
+    let notify = link::NotifyPolicy {
+        enabled: true,
+        urgent_only: true,
+    };
+    link::spawn(client, actions, effect_rx, notify);
+    let shown = runtime::run(state, network, effects).await;
+    demo.stop().await?;
+    shown?;
+    println!("countersign demo stopped; its data directory was removed.");
     Ok(ExitCode::SUCCESS)
+}
+
+fn demo_roles() -> Vec<state::RoleInfo> {
+    const ROLES: &str = include_str!("../../assets/demo/roles.yaml");
+    match crate::broker::roles::compile("assets/demo/roles.yaml", ROLES) {
+        Ok(set) => set
+            .roles()
+            .map(|role| state::RoleInfo {
+                name: role.name.clone(),
+                request_prompt: role.request_prompt.clone(),
+                max_session_ttl: role.max_session_ttl,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }
