@@ -71,17 +71,23 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
     ids.retain(|id| requests.contains_key(id));
     ids.sort_by(|a, b| newest_first(&requests[a], &requests[b]));
     let window_start = now - chrono::TimeDelta::hours(REPEAT_WINDOW_HOURS);
-    let recent: Vec<&Request> = ids
+    // How often each role was asked for in the window: one pass, not one per request.
+    let mut asked: HashMap<&str, usize> = HashMap::new();
+    for request in ids
         .iter()
         .map(|id| &requests[id])
         .filter(|r| r.created_at >= window_start)
-        .collect();
+    {
+        for role in &request.roles {
+            *asked.entry(role.as_str()).or_default() += 1;
+        }
+    }
     for id in ids.iter() {
         let request = &requests[id];
         let repeat = request
             .roles
             .iter()
-            .map(|role| recent.iter().filter(|r| r.roles.contains(role)).count())
+            .map(|role| asked.get(role.as_str()).copied().unwrap_or(0))
             .max()
             .filter(|n| *n >= REPEAT_THRESHOLD && request.created_at >= window_start);
         let flags = Flags {
@@ -288,5 +294,35 @@ mod tests {
         request.reviews.pop();
         request.reviews[0].threshold_indexes = vec![0];
         assert_eq!(role_progress(&request, "production-access"), (1, 2));
+    }
+
+    #[test]
+    fn repeat_requests_count_within_the_window_only() {
+        use crate::console::keymap::Keymap;
+        use crate::console::theme::Theme;
+        let mut state = State::new("b", Keymap::default(), Theme::no_color());
+        let asks = [(1, 10), (2, 60 * 24), (3, 60 * 24 * 6), (4, 60 * 24 * 8)];
+        for (n, age) in asks {
+            let request = RequestFixture::new(n, "detritus")
+                .reason("again")
+                .age_mins(age)
+                .build();
+            state.requests.insert(request.id, request);
+        }
+        let other = RequestFixture::new(5, "ponder")
+            .roles(["developer-db"])
+            .build();
+        state.requests.insert(other.id, other);
+        index(&mut state, now());
+        let flags = |n| state.flags_of(&crate::console::fixtures::id(n));
+        assert_eq!(
+            flags(1).repeat,
+            Some(3),
+            "the 8-day-old request is outside the window"
+        );
+        assert_eq!(flags(3).repeat, Some(3));
+        assert_eq!(flags(4).repeat, None, "itself outside the window");
+        assert_eq!(flags(5).repeat, None);
+        assert!(flags(1).no_ticket && !flags(5).no_ticket);
     }
 }
