@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::keymap::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::Request;
-use crate::model::api::{ErrorCode, SubmitReview, WhoAmI};
+use crate::model::api::{ErrorCode, FindingsReport, SubmitReview, WhoAmI};
 
 /// The only way the console's state changes.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,8 @@ pub enum Action {
     /// What is known about roles: request prompts, session lengths.
     Roles(Vec<RoleInfo>),
     Connection(Connection),
+    /// The weekly review's findings, or why they could not be had.
+    Findings(Result<FindingsReport, String>),
     /// The broker answered a review the console submitted.
     Reviewed {
         id: Uuid,
@@ -67,5 +69,7 @@ pub enum Effect {
     },
     /// Reload every request.
     Refresh,
+    /// Fetch the weekly review's findings.
+    FetchFindings,
     Quit,
 }

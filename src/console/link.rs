@@ -10,7 +10,7 @@ use super::action::{Action, Effect, ReviewError};
 use super::notify::Notifier;
 use super::state::Connection;
 use crate::client::{Client, ClientError, Subscriber, SubscriptionEvent};
-use crate::model::api::{ListRequests, MAX_PAGE};
+use crate::model::api::{ErrorCode, ListRequests, MAX_PAGE};
 
 /// How often to list requests when the broker has no event stream.
 const POLL_EVERY: StdDuration = StdDuration::from_secs(5);
@@ -157,6 +157,26 @@ async fn carry_out(
                 let client = client.clone();
                 let actions = actions.clone();
                 tokio::spawn(async move { load(&client, &actions).await });
+            }
+            Effect::FetchFindings => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result =
+                        client
+                            .audit_findings(None)
+                            .await
+                            .map_err(|error| {
+                                match error.code() {
+                            Some(ErrorCode::Forbidden) => {
+                                "the Audit tab needs rule event: list, which your roles do not give"
+                                    .to_string()
+                            }
+                            _ => error.to_string(),
+                        }
+                            });
+                    let _ = actions.send(Action::Findings(result));
+                });
             }
             Effect::Notify {
                 title,

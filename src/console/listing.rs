@@ -121,6 +121,7 @@ fn count(state: &mut State) {
             }
             Tab::Active => counts.active += 1,
             Tab::History => counts.history += 1,
+            Tab::Audit => {}
         }
     }
     state.counts = counts;

@@ -9,7 +9,7 @@ use super::keymap::Keymap;
 use super::listing::{self, Flags};
 use super::theme::Theme;
 use crate::model::api::WhoAmI;
-use crate::model::{Decision, Duration, Request, Time};
+use crate::model::{Decision, Duration, Finding, Request, Time};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -19,16 +19,19 @@ pub enum Tab {
     Active,
     /// Everything resolved.
     History,
+    /// The weekly review's findings (rule `event: list`).
+    Audit,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 3] = [Tab::Queue, Tab::Active, Tab::History];
+    pub const ALL: [Tab; 4] = [Tab::Queue, Tab::Active, Tab::History, Tab::Audit];
 
     pub fn title(self) -> &'static str {
         match self {
             Tab::Queue => "Queue",
             Tab::Active => "Active",
             Tab::History => "History",
+            Tab::Audit => "Audit",
         }
     }
 
@@ -192,6 +195,25 @@ pub struct State {
     pub help: bool,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
+    pub audit: Audit,
+}
+
+/// The Audit tab: findings of the weekly review, most severe first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Audit {
+    /// `None` until the first answer.
+    pub findings: Option<Vec<Finding>>,
+    pub window: Option<Duration>,
+    pub error: Option<String>,
+    pub selected: usize,
+    pub offset: usize,
+    pub loading: bool,
+}
+
+impl Audit {
+    pub fn selected_finding(&self) -> Option<&Finding> {
+        self.findings.as_ref().and_then(|f| f.get(self.selected))
+    }
 }
 
 impl State {
@@ -228,6 +250,7 @@ impl State {
             help: false,
             notice: None,
             size: (0, 0),
+            audit: Audit::default(),
         }
     }
 

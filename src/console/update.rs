@@ -75,12 +75,81 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         }
         Action::Connection(connection) => state.connection = connection,
         Action::Reviewed { id, result } => reviewed(state, id, result, now),
+        Action::Findings(result) => {
+            let audit = &mut state.audit;
+            audit.loading = false;
+            match result {
+                Ok(report) => {
+                    let mut findings = report.findings;
+                    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.at.cmp(&a.at)));
+                    audit.selected = audit.selected.min(findings.len().saturating_sub(1));
+                    audit.findings = Some(findings);
+                    audit.window = Some(report.window);
+                    audit.error = None;
+                }
+                Err(error) => audit.error = Some(error),
+            }
+        }
     }
     Vec::new()
 }
 
+/// Moves the Audit tab's selection, keeping it in the table's window.
+fn select_finding(state: &mut State, index: usize) {
+    let page = state.page.max(1);
+    let audit = &mut state.audit;
+    let count = audit.findings.as_ref().map(Vec::len).unwrap_or(0);
+    if count == 0 {
+        return;
+    }
+    let index = index.min(count - 1);
+    if index != audit.selected {
+        state.detail_scroll = 0;
+    }
+    audit.selected = index;
+    if index < audit.offset {
+        audit.offset = index;
+    } else if index >= audit.offset + page {
+        audit.offset = index + 1 - page;
+    }
+}
+
+fn fetch_findings(state: &mut State) -> Vec<Effect> {
+    if state.audit.loading {
+        return Vec::new();
+    }
+    state.audit.loading = true;
+    vec![Effect::FetchFindings]
+}
+
 fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
     let page = state.page.max(1);
+    if state.tab == Tab::Audit {
+        let at = state.audit.selected;
+        match command {
+            Command::Up => return move_finding(state, at.saturating_sub(1)),
+            Command::Down => return move_finding(state, at + 1),
+            Command::PageUp => return move_finding(state, at.saturating_sub(page)),
+            Command::PageDown => return move_finding(state, at + page),
+            Command::Top => return move_finding(state, 0),
+            Command::Bottom => return move_finding(state, usize::MAX),
+            Command::Approve | Command::Deny | Command::Mark => {
+                notice(
+                    state,
+                    "findings are read here; review requests in the Queue tab",
+                    now,
+                    true,
+                );
+                return Vec::new();
+            }
+            Command::Refresh => {
+                let mut effects = fetch_findings(state);
+                effects.push(Effect::Refresh);
+                return effects;
+            }
+            _ => {}
+        }
+    }
     match command {
         Command::Up => state.select_index(state.selected_index.saturating_sub(1)),
         Command::Down => state.select_index(state.selected_index + 1),
@@ -133,6 +202,9 @@ fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
             state.offset = 0;
             state.detail_scroll = 0;
             state.reorder();
+            if state.tab == Tab::Audit && state.audit.findings.is_none() {
+                return fetch_findings(state);
+            }
         }
         Command::DetailDown => state.detail_scroll = state.detail_scroll.saturating_add(5),
         Command::DetailUp => state.detail_scroll = state.detail_scroll.saturating_sub(5),
@@ -159,6 +231,11 @@ fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
             }
         }
     }
+    Vec::new()
+}
+
+fn move_finding(state: &mut State, index: usize) -> Vec<Effect> {
+    select_finding(state, index);
     Vec::new()
 }
 

@@ -567,3 +567,88 @@ fn quit_and_refresh_are_effects() {
     assert_eq!(cmd(&mut state, Command::Quit), vec![Effect::Quit]);
     assert_eq!(cmd(&mut state, Command::Refresh), vec![Effect::Refresh]);
 }
+
+fn finding(
+    kind: crate::model::FindingKind,
+    severity: crate::model::Severity,
+    n: u64,
+    hours_ago: i64,
+) -> crate::model::Finding {
+    crate::model::Finding {
+        kind,
+        severity,
+        request_id: Some(id(n)),
+        user: "detritus".into(),
+        reviewer: None,
+        roles: vec!["production-access".into()],
+        detail: format!("finding about request {n}"),
+        at: now() - chrono::TimeDelta::hours(hours_ago),
+        reviewed: None,
+    }
+}
+
+#[test]
+fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
+    use crate::model::{Duration, FindingKind, Severity};
+    let mut state = loaded(queue());
+    assert_eq!(
+        cmd(&mut state, Command::PrevTab),
+        vec![Effect::FetchFindings]
+    );
+    assert_eq!(state.tab, Tab::Audit);
+    // Switching away and back while the answer is pending asks only once.
+    cmd(&mut state, Command::NextTab);
+    assert!(cmd(&mut state, Command::PrevTab).is_empty());
+    let report = crate::model::api::FindingsReport {
+        findings: vec![
+            finding(FindingKind::NoTicket, Severity::Low, 3, 1),
+            finding(FindingKind::FastApproval, Severity::High, 4, 5),
+            finding(FindingKind::RepeatRequest, Severity::Medium, 5, 2),
+            finding(FindingKind::Override, Severity::High, 2, 1),
+        ],
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let kinds: Vec<_> = state
+        .audit
+        .findings
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            FindingKind::Override,
+            FindingKind::FastApproval,
+            FindingKind::RepeatRequest,
+            FindingKind::NoTicket
+        ]
+    );
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::Down);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().kind,
+        FindingKind::RepeatRequest
+    );
+    cmd(&mut state, Command::Bottom);
+    assert_eq!(state.audit.selected, 3);
+    // Reviews happen in the Queue; the request selection is untouched.
+    assert!(cmd(&mut state, Command::Approve).is_empty());
+    assert!(state.dialog.is_none());
+    assert!(state.notice.as_ref().unwrap().error);
+    // Refresh reloads both.
+    assert_eq!(
+        cmd(&mut state, Command::Refresh),
+        vec![Effect::FetchFindings, Effect::Refresh]
+    );
+    update(&mut state, Action::Findings(Err("forbidden".into())), now());
+    assert_eq!(state.audit.error.as_deref(), Some("forbidden"));
+    assert_eq!(
+        state.audit.findings.as_ref().map(Vec::len),
+        Some(4),
+        "the last findings are kept"
+    );
+}

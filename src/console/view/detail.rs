@@ -18,6 +18,10 @@ const LABEL: usize = 11;
 const RECENT: usize = 5;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
+    if state.tab == crate::console::state::Tab::Audit {
+        super::audit::draw_detail(state, frame, area, now);
+        return;
+    }
     let theme = &state.theme;
     let block = Block::default()
         .borders(Borders::ALL)
@@ -103,7 +107,7 @@ impl Writer<'_> {
     }
 }
 
-fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<Line<'static>> {
+pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<Line<'static>> {
     let theme = &state.theme;
     let plain = theme.style(Meaning::Text);
     let muted = theme.style(Meaning::Muted);

@@ -24,6 +24,10 @@ const LAST_NARROW: u16 = 6;
 const SELECT_SYMBOL: &str = "▶ ";
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
+    if state.tab == Tab::Audit {
+        super::audit::draw_table(state, frame, area, now);
+        return;
+    }
     let theme = &state.theme;
     let title = format!(
         " {} · {} of {} · sorted by {} ",
@@ -32,7 +36,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         match state.tab {
             Tab::Queue => state.counts.pending,
             Tab::Active => state.counts.active,
-            Tab::History => state.counts.history,
+            Tab::History | Tab::Audit => state.counts.history,
         },
         state.sort.name()
     );
@@ -84,7 +88,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     let last_header = match state.tab {
         Tab::Queue => "votes",
         Tab::Active => "left",
-        Tab::History => "state",
+        Tab::History | Tab::Audit => "state",
     };
     let header = Row::new([
         "",
@@ -161,7 +165,9 @@ fn row<'a>(state: &State, request: &Request, reason_width: usize, now: Time) -> 
             Some(access) => Span::raw(text::countdown(access.ends_at - now)),
             None => Span::raw("-"),
         },
-        Tab::History => Span::styled(request.state.as_str(), theme.style(state_meaning(request))),
+        Tab::History | Tab::Audit => {
+            Span::styled(request.state.as_str(), theme.style(state_meaning(request)))
+        }
     };
     let base = if request.emergency {
         theme.style(Meaning::Emergency)

@@ -17,11 +17,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     ];
     for tab in Tab::ALL {
         let count = match tab {
-            Tab::Queue => state.counts.pending,
-            Tab::Active => state.counts.active,
-            Tab::History => state.counts.history,
+            Tab::Queue => Some(state.counts.pending),
+            Tab::Active => Some(state.counts.active),
+            Tab::History => Some(state.counts.history),
+            Tab::Audit => state.audit.findings.as_ref().map(Vec::len),
         };
-        let label = format!("{} {count}", tab.title());
+        let label = match count {
+            Some(count) => format!("{} {count}", tab.title()),
+            None => tab.title().to_string(),
+        };
         if tab == state.tab {
             // Brackets mark the current tab without colour.
             spans.push(Span::styled(

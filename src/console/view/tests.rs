@@ -324,3 +324,51 @@ fn active_tab_counts_down_the_access_window() {
         .unwrap();
     assert!(screen(terminal.backend().buffer()).contains("ends in 59m00s"));
 }
+
+#[test]
+fn audit_tab_lists_findings_and_explains_the_selected_one() {
+    use crate::model::{Finding, FindingKind, Severity};
+    let mut state = state_with(queue(), Theme::no_color(), 160, 36);
+    update(&mut state, Action::Command(Command::PrevTab), now());
+    let loading = screen(&render(&state, 160, 36));
+    assert!(loading.contains("loading findings"));
+    let finding = |kind, severity, n: u64, detail: &str| Finding {
+        kind,
+        severity,
+        request_id: Some(id(n)),
+        user: "detritus".into(),
+        reviewer: Some("carrot".into()),
+        roles: vec!["production-access".into()],
+        detail: detail.into(),
+        at: now() - chrono::TimeDelta::hours(3),
+        reviewed: None,
+    };
+    let report = crate::model::api::FindingsReport {
+        findings: vec![
+            finding(
+                FindingKind::NoTicket,
+                Severity::Low,
+                5,
+                "the reason names no ticket or incident",
+            ),
+            finding(
+                FindingKind::RepeatRequest,
+                Severity::Medium,
+                4,
+                "detritus asked for production-access 3 times in 7 days: make it permanent, or ask why",
+            ),
+        ],
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let buffer = render(&state, 160, 36);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("[Audit 2]"));
+    assert!(
+        text.contains("The request"),
+        "the finding's request is shown below it"
+    );
+    insta::assert_snapshot!(text);
+}
