@@ -98,7 +98,60 @@ fn screens() -> Vec<(&'static str, u16, u16, State)> {
     command(&mut history, Command::NextTab);
     command(&mut history, Command::NextTab);
     screens.push(("history", 160, 30, history));
+    let mut audit = state(160, 36);
+    command(&mut audit, Command::PrevTab);
+    update(
+        &mut audit,
+        Action::Findings(Ok(findings())),
+        fixtures::now(),
+    );
+    screens.push(("audit", 160, 36, audit));
     screens
+}
+
+fn findings() -> countersign::model::api::FindingsReport {
+    use countersign::model::{Finding, FindingKind, Severity};
+    let finding = |kind, severity, n, reviewer: Option<&str>, detail: &str, hours| Finding {
+        kind,
+        severity,
+        request_id: Some(fixtures::id(n)),
+        user: "detritus".into(),
+        reviewer: reviewer.map(str::to_string),
+        roles: vec!["production-access".into()],
+        detail: detail.into(),
+        at: fixtures::now() - chrono::TimeDelta::hours(hours),
+        reviewed: None,
+    };
+    countersign::model::api::FindingsReport {
+        findings: vec![
+            finding(
+                FindingKind::FastApproval,
+                Severity::Medium,
+                4,
+                Some("carrot"),
+                "approved by carrot 40s after it was asked for",
+                25,
+            ),
+            finding(
+                FindingKind::RepeatRequest,
+                Severity::Low,
+                4,
+                None,
+                "asked for production-access 3 times in 7 days: make it permanent, or ask why",
+                25,
+            ),
+            finding(
+                FindingKind::NoTicket,
+                Severity::Low,
+                5,
+                None,
+                "reason \"same as yesterday\" names no ticket or incident",
+                50,
+            ),
+        ],
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+    }
 }
 
 fn text(buffer: &Buffer) -> String {

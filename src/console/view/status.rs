@@ -146,10 +146,13 @@ pub fn draw_hints(state: &State, frame: &mut Frame, area: Rect) {
         } else {
             Context::Queue
         };
+        // Without a role picker, its keys mean nothing.
+        let picker = state.dialog.as_ref().is_some_and(|d| !d.roles.is_empty());
         state
             .keymap
             .hints(context)
             .into_iter()
+            .filter(|(_, name)| picker || !matches!(*name, "switch_focus" | "toggle_role"))
             .flat_map(|(keys, name)| {
                 [
                     Span::styled(keys, key),
