@@ -210,3 +210,61 @@ async fn an_unreachable_broker_shows_offline() {
     .await;
     assert!(!state.loaded);
 }
+
+/// A broker without an event stream: the link falls back to polling the listing.
+#[tokio::test]
+async fn without_an_event_stream_the_link_polls() {
+    use axum::Json;
+    use axum::routing::get;
+    use countersign::console::fixtures;
+    use countersign::model::api::{RequestPage, WhoAmI};
+
+    let requests = fixtures::queue();
+    let page = RequestPage {
+        requests: requests.clone(),
+        next: None,
+    };
+    let app = axum::Router::new()
+        .route(
+            "/v1/whoami",
+            get(|| async {
+                Json(WhoAmI {
+                    user: "carrot".into(),
+                    reviewable_roles: vec!["production-access".into()],
+                    ..WhoAmI::default()
+                })
+            }),
+        )
+        .route(
+            "/v1/requests",
+            get(move || async move { Json(page.clone()) }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let (action_tx, mut actions) = mpsc::unbounded_channel();
+    let (effects, effect_rx) = mpsc::unbounded_channel();
+    let client = Client::new(&Connection {
+        broker: url.clone(),
+        token: "t0ken".into(),
+        ca_pem: None,
+    })
+    .unwrap();
+    link::spawn(
+        client,
+        action_tx,
+        effect_rx,
+        NotifyPolicy {
+            enabled: false,
+            urgent_only: false,
+        },
+    );
+    let mut state = State::new(url, Keymap::default(), Theme::no_color());
+    until(&mut state, &mut actions, &effects, "polling", |s| {
+        s.connection == Link::Polling && s.loaded
+    })
+    .await;
+    assert_eq!(state.requests.len(), requests.len());
+    assert_eq!(state.me(), Some("carrot"));
+}
