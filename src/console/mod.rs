@@ -1,8 +1,29 @@
 //! The console: a live, keyboard-first approval queue in the terminal.
+//!
+//! One `Action` enum is the only way state changes (`update`, pure and tested);
+//! `view::draw` reads the state; the runtime merges keys, ticks and broker
+//! messages into actions and carries out the effects `update` returns.
+
+pub mod action;
+pub mod fixtures;
+pub mod keymap;
+pub mod link;
+pub mod listing;
+pub mod notify;
+pub mod runtime;
+pub mod state;
+pub mod text;
+pub mod theme;
+pub mod update;
+pub mod view;
 
 use std::process::ExitCode;
 
 use clap::Args;
+
+pub use action::{Action, Effect};
+pub use state::State;
+pub use update::update;
 
 #[derive(Debug, Clone, Args, Default)]
 pub struct ConsoleArgs {
@@ -11,14 +32,93 @@ pub struct ConsoleArgs {
 }
 
 #[derive(Debug, Clone, Args, Default)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    /// A still queue: no new requests or votes while the console is open.
+    #[arg(long)]
+    pub still: bool,
+    /// Seed of the live queue's choices (the same seed plays the same way).
+    #[arg(long, default_value_t = 47)]
+    pub seed: u64,
+    /// Seconds between live events, at least.
+    #[arg(long, default_value_t = 4)]
+    pub pace: u64,
+    /// Open the console as this demo user (default: the cast's reviewer, carrot).
+    #[arg(long)]
+    pub user: Option<String>,
+}
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("console: not built yet")
+    let resolved = crate::client::Config::resolve(
+        args.client.broker.as_deref(),
+        args.client.token.as_deref(),
+        args.client.config.as_deref(),
+    )?;
+    let config = &resolved.config;
+    let keymap = keymap::Keymap::with_overrides(&config.key_overrides())?;
+    let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref())
+        .with_overrides(&config.theme)?;
+    let client = crate::client::Client::new(&resolved.connection)?;
+    let notify = link::NotifyPolicy {
+        enabled: config.notifications.enabled,
+        urgent_only: config.notifications.urgent_only,
+    };
+    let state = State::new(client.broker(), keymap, theme);
+    let (actions, network) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
+    link::spawn(client, actions, effect_rx, notify);
+    runtime::run(state, network, effects).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let _ = args;
-    anyhow::bail!("demo: not built yet")
+    let options = crate::demo::DemoOptions {
+        live: !args.still,
+        seed: args.seed,
+        pace_secs: args.pace.max(1),
+    };
+    let demo = crate::demo::Demo::start(options).await?;
+    let user = args.user.unwrap_or_else(|| demo.console_user.clone());
+    let Some(token) = demo.token(&user).map(str::to_string) else {
+        demo.stop().await?;
+        anyhow::bail!("no demo user {user:?}; the cast is in assets/demo/users.toml");
+    };
+    println!("{}", demo.banner());
+    let connection = crate::client::Connection {
+        broker: demo.url.clone(),
+        token,
+        ca_pem: None,
+    };
+    let client = crate::client::Client::new(&connection)?;
+    let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref());
+    let state = State::new(client.broker(), keymap::Keymap::default(), theme);
+    let (actions, network) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
+    // What the demo's role file says about each role: prompts and session lengths.
+    let _ = actions.send(Action::Roles(demo_roles()));
+    // The live queue moves every few seconds: only emergencies notify.
+    let notify = link::NotifyPolicy {
+        enabled: true,
+        urgent_only: true,
+    };
+    link::spawn(client, actions, effect_rx, notify);
+    let shown = runtime::run(state, network, effects).await;
+    demo.stop().await?;
+    shown?;
+    println!("countersign demo stopped; its data directory was removed.");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn demo_roles() -> Vec<state::RoleInfo> {
+    const ROLES: &str = include_str!("../../assets/demo/roles.yaml");
+    match crate::broker::roles::compile("assets/demo/roles.yaml", ROLES) {
+        Ok(set) => set
+            .roles()
+            .map(|role| state::RoleInfo {
+                name: role.name.clone(),
+                request_prompt: role.request_prompt.clone(),
+                max_session_ttl: role.max_session_ttl,
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
 }

@@ -1,0 +1,256 @@
+//! Regenerates `screenshots/`: the console's main screens drawn from fixture data
+//! with a fixed clock, as plain text and as SVG.
+//!
+//!     cargo run --example console_screenshots
+//!
+//! Writes into `screenshots/` (or the directory given as the first argument).
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+
+use countersign::console::action::Action;
+use countersign::console::fixtures::{self, RequestFixture};
+use countersign::console::keymap::{Command, Keymap};
+use countersign::console::state::{Connection, RoleInfo, State};
+use countersign::console::theme::Theme;
+use countersign::console::{update, view};
+use countersign::model::Duration;
+use countersign::model::api::WhoAmI;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use unicode_width::UnicodeWidthStr;
+
+const CELL_W: f32 = 8.4;
+const CELL_H: f32 = 17.0;
+
+fn state(width: u16, height: u16) -> State {
+    let now = fixtures::now();
+    let mut state = State::new(
+        "https://countersign.ankh-morpork.example",
+        Keymap::default(),
+        Theme::default(),
+    );
+    let actions = vec![
+        Action::Resize { width, height },
+        Action::WhoAmI(WhoAmI {
+            user: "carrot".into(),
+            roles: vec!["reviewer".into()],
+            reviewable_roles: vec![
+                "production-access".into(),
+                "production-db-access".into(),
+                "developer-db".into(),
+            ],
+            ..WhoAmI::default()
+        }),
+        Action::Roles(vec![RoleInfo {
+            name: "production-access".into(),
+            request_prompt: Some("Name the incident or ticket, and what you will touch.".into()),
+            max_session_ttl: Some(Duration::from_hours(4)),
+        }]),
+        Action::Connection(Connection::Live),
+        Action::Loaded(fixtures::queue()),
+        Action::Upserted(
+            RequestFixture::new(8, "adora-belle")
+                .reason("Rotate the clacks relay TLS certificates, OPS-204")
+                .age_mins(1)
+                .build(),
+        ),
+    ];
+    for action in actions {
+        update(&mut state, action, now);
+    }
+    state
+}
+
+fn command(state: &mut State, command: Command) {
+    update(state, Action::Command(command), fixtures::now());
+}
+
+fn screens() -> Vec<(&'static str, u16, u16, State)> {
+    let mut screens = Vec::new();
+    screens.push(("queue", 160, 40, state(160, 40)));
+
+    let mut narrow = state(100, 44);
+    command(&mut narrow, Command::Down);
+    screens.push(("detail-narrow", 100, 44, narrow));
+
+    let mut dialog = state(140, 40);
+    command(&mut dialog, Command::Bottom);
+    command(&mut dialog, Command::Up);
+    command(&mut dialog, Command::Approve);
+    for c in "Checked #512 with Ponder; production only.".chars() {
+        let input = ratatui_textarea::Input {
+            key: ratatui_textarea::Key::Char(c),
+            ..Default::default()
+        };
+        update(&mut dialog, Action::Editor(input), fixtures::now());
+    }
+    command(&mut dialog, Command::SwitchFocus);
+    screens.push(("review-dialog", 140, 40, dialog));
+
+    let mut help = state(140, 45);
+    command(&mut help, Command::Help);
+    screens.push(("help", 140, 45, help));
+
+    let mut history = state(160, 30);
+    command(&mut history, Command::NextTab);
+    command(&mut history, Command::NextTab);
+    screens.push(("history", 160, 30, history));
+    let mut audit = state(160, 36);
+    command(&mut audit, Command::PrevTab);
+    update(
+        &mut audit,
+        Action::Findings(Ok(findings())),
+        fixtures::now(),
+    );
+    screens.push(("audit", 160, 36, audit));
+    screens
+}
+
+fn findings() -> countersign::model::api::FindingsReport {
+    use countersign::model::{Finding, FindingKind, Severity};
+    let finding = |kind, severity, n, reviewer: Option<&str>, detail: &str, hours| Finding {
+        kind,
+        severity,
+        request_id: Some(fixtures::id(n)),
+        user: "detritus".into(),
+        reviewer: reviewer.map(str::to_string),
+        roles: vec!["production-access".into()],
+        detail: detail.into(),
+        at: fixtures::now() - chrono::TimeDelta::hours(hours),
+        reviewed: None,
+    };
+    countersign::model::api::FindingsReport {
+        findings: vec![
+            finding(
+                FindingKind::FastApproval,
+                Severity::Medium,
+                4,
+                Some("carrot"),
+                "approved by carrot 40s after it was asked for",
+                25,
+            ),
+            finding(
+                FindingKind::RepeatRequest,
+                Severity::Low,
+                4,
+                None,
+                "asked for production-access 3 times in 7 days: make it permanent, or ask why",
+                25,
+            ),
+            finding(
+                FindingKind::NoTicket,
+                Severity::Low,
+                5,
+                None,
+                "reason \"same as yesterday\" names no ticket or incident",
+                50,
+            ),
+        ],
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+    }
+}
+
+fn text(buffer: &Buffer) -> String {
+    let mut out = String::new();
+    for y in 0..buffer.area.height {
+        let mut x = 0;
+        while x < buffer.area.width {
+            let symbol = buffer[(x, y)].symbol();
+            out.push_str(symbol);
+            x += symbol.width().max(1) as u16;
+        }
+        out.truncate(out.trim_end().len());
+        out.push('\n');
+    }
+    out
+}
+
+fn hex(color: Color, default: &str) -> String {
+    match color {
+        Color::Reset => default.into(),
+        Color::Black => "#1d1f21".into(),
+        Color::Red => "#e0605a".into(),
+        Color::Green => "#8fbf5f".into(),
+        Color::Yellow => "#e6c35c".into(),
+        Color::Blue => "#6f9fd8".into(),
+        Color::Magenta => "#c58fd8".into(),
+        Color::Cyan => "#5fc0c0".into(),
+        Color::Gray => "#c5c8c6".into(),
+        Color::DarkGray => "#7a7f85".into(),
+        Color::Rgb(r, g, b) => format!("#{r:02x}{g:02x}{b:02x}"),
+        _ => default.into(),
+    }
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn svg(buffer: &Buffer) -> String {
+    let (bg, fg) = ("#1d1f21", "#e8e8e8");
+    let width = buffer.area.width as f32 * CELL_W;
+    let height = buffer.area.height as f32 * CELL_H;
+    let mut out = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" font-family=\"DejaVu Sans Mono, Menlo, monospace\" font-size=\"14\">\n<rect width=\"100%\" height=\"100%\" fill=\"{bg}\"/>\n"
+    );
+    for y in 0..buffer.area.height {
+        let mut x = 0;
+        while x < buffer.area.width {
+            let cell = &buffer[(x, y)];
+            let symbol = cell.symbol();
+            let w = symbol.width().max(1) as u16;
+            let reversed = cell.modifier.contains(Modifier::REVERSED);
+            let (mut cell_fg, mut cell_bg) = (hex(cell.fg, fg), hex(cell.bg, bg));
+            if reversed {
+                std::mem::swap(&mut cell_fg, &mut cell_bg);
+            }
+            let (px, py) = (x as f32 * CELL_W, y as f32 * CELL_H);
+            if cell_bg != bg {
+                let _ = writeln!(
+                    out,
+                    "<rect x=\"{px}\" y=\"{py}\" width=\"{}\" height=\"{CELL_H}\" fill=\"{cell_bg}\"/>",
+                    w as f32 * CELL_W
+                );
+            }
+            if !symbol.trim().is_empty() {
+                let weight = if cell.modifier.contains(Modifier::BOLD) {
+                    " font-weight=\"bold\""
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "<text x=\"{px}\" y=\"{}\" fill=\"{cell_fg}\"{weight}>{}</text>",
+                    py + CELL_H * 0.78,
+                    escape(symbol)
+                );
+            }
+            x += w;
+        }
+    }
+    out.push_str("</svg>\n");
+    out
+}
+
+fn main() -> anyhow::Result<()> {
+    let dir = std::env::args()
+        .nth(1)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("screenshots"));
+    std::fs::create_dir_all(&dir)?;
+    for (name, width, height, state) in screens() {
+        let mut terminal = Terminal::new(TestBackend::new(width, height))?;
+        terminal.draw(|frame| view::draw(&state, frame, fixtures::now()))?;
+        let buffer = terminal.backend().buffer();
+        std::fs::write(dir.join(format!("{name}.txt")), text(buffer))?;
+        std::fs::write(dir.join(format!("{name}.svg")), svg(buffer))?;
+        println!("wrote {}/{name}.{{txt,svg}}", dir.display());
+    }
+    Ok(())
+}

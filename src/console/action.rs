@@ -1,0 +1,75 @@
+//! Everything that can change the console's state, and everything the runtime is
+//! asked to do in return.
+
+use ratatui_textarea::Input;
+use uuid::Uuid;
+
+use super::keymap::Command;
+use super::state::{Connection, RoleInfo};
+use crate::model::Request;
+use crate::model::api::{ErrorCode, FindingsReport, SubmitReview, WhoAmI};
+
+/// The only way the console's state changes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// A key bound to a command.
+    Command(Command),
+    /// A key typed into the review dialog's reason editor.
+    Editor(Input),
+    /// Moves the role picker's cursor in the review dialog.
+    RoleCursor(i32),
+    FilterChar(char),
+    FilterBackspace,
+    FilterApply,
+    FilterCancel,
+    /// The terminal's size changed (also sent once at start).
+    Resize {
+        width: u16,
+        height: u16,
+    },
+    /// One second passed.
+    Tick,
+    /// Every request the broker shows us (first load, polling, refresh).
+    Loaded(Vec<Request>),
+    /// One request changed or appeared (from the event stream).
+    Upserted(Request),
+    WhoAmI(WhoAmI),
+    /// What is known about roles: request prompts, session lengths.
+    Roles(Vec<RoleInfo>),
+    Connection(Connection),
+    /// The weekly review's findings, or why they could not be had.
+    Findings(Result<FindingsReport, String>),
+    /// The broker answered a review the console submitted.
+    Reviewed {
+        id: Uuid,
+        result: Result<Request, ReviewError>,
+    },
+}
+
+/// Why the broker refused a review, as shown in the dialog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReviewError {
+    /// `None` when the broker could not be reached.
+    pub code: Option<ErrorCode>,
+    pub message: String,
+}
+
+/// What `update` asks the runtime to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    SubmitReview {
+        id: Uuid,
+        review: SubmitReview,
+    },
+    /// A desktop notification; `urgent` for emergencies.
+    Notify {
+        title: String,
+        body: String,
+        urgent: bool,
+    },
+    /// Reload every request.
+    Refresh,
+    /// Fetch the weekly review's findings.
+    FetchFindings,
+    Quit,
+}

@@ -1,0 +1,226 @@
+//! Realistic requests for tests, benchmarks and screenshots, with names from the
+//! runbook. Not used by the running console.
+
+use std::collections::BTreeMap;
+
+use chrono::TimeZone;
+use uuid::Uuid;
+
+use crate::model::{Access, Decision, Duration, Request, Review, State, Threshold, Time};
+
+/// The fixed clock of every fixture and snapshot: 2026-03-14 09:30:00 UTC.
+pub fn now() -> Time {
+    chrono::Utc
+        .with_ymd_and_hms(2026, 3, 14, 9, 30, 0)
+        .single()
+        .unwrap_or_default()
+}
+
+/// A deterministic id that looks like a UUID v7.
+pub fn id(n: u64) -> Uuid {
+    let hi = (0x0195_0000_0000_7000u64) | ((n & 0xffff) << 16);
+    let lo = 0x8000_0000_0000_0000u64 | n.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 2;
+    Uuid::from_u64_pair(hi, lo)
+}
+
+/// A request builder: `RequestFixture::new(1, "vimes").roles(["production-db-access"]).age_mins(5).build()`.
+#[derive(Debug, Clone)]
+pub struct RequestFixture {
+    request: Request,
+}
+
+impl RequestFixture {
+    pub fn new(n: u64, user: &str) -> Self {
+        let created = now() - chrono::TimeDelta::minutes(5);
+        let mut role_thresholds = BTreeMap::new();
+        role_thresholds.insert("production-access".to_string(), vec![vec![0]]);
+        RequestFixture {
+            request: Request {
+                id: id(n),
+                user: user.into(),
+                roles: vec!["production-access".into()],
+                granted_roles: Vec::new(),
+                state: State::Pending,
+                reason: "Investigating error spike on merchants-guild-app-02, see incident #47"
+                    .into(),
+                emergency: false,
+                created_at: created,
+                pending_expires_at: created + chrono::TimeDelta::hours(24),
+                max_duration: Some(Duration::from_hours(2)),
+                estimate: None,
+                access: None,
+                thresholds: vec![Threshold::default()],
+                role_thresholds,
+                reviews: Vec::new(),
+                resolved_at: None,
+                resolve_reason: None,
+                resolved_by: None,
+                suggested_reviewers: Vec::new(),
+                annotations: BTreeMap::new(),
+                post_incident_review: None,
+            },
+        }
+    }
+
+    /// Requested roles, each needing `approve` approvals from one default-filter threshold.
+    pub fn roles<const N: usize>(mut self, roles: [&str; N]) -> Self {
+        let approve = self
+            .request
+            .thresholds
+            .first()
+            .map(|t| t.approve)
+            .unwrap_or(1);
+        self.request.roles = roles.iter().map(|r| r.to_string()).collect();
+        self.request.role_thresholds = roles
+            .iter()
+            .map(|r| (r.to_string(), vec![vec![0]]))
+            .collect();
+        self.request.thresholds = vec![Threshold {
+            approve,
+            ..Threshold::default()
+        }];
+        self
+    }
+
+    pub fn needs(mut self, approve: u32) -> Self {
+        self.request.thresholds = vec![Threshold {
+            approve,
+            ..Threshold::default()
+        }];
+        self
+    }
+
+    pub fn reason(mut self, reason: &str) -> Self {
+        self.request.reason = reason.into();
+        self.request.emergency = crate::model::is_emergency_reason(reason);
+        self
+    }
+
+    pub fn age_mins(mut self, minutes: i64) -> Self {
+        self.request.created_at = now() - chrono::TimeDelta::minutes(minutes);
+        self.request.pending_expires_at = self.request.created_at + chrono::TimeDelta::hours(24);
+        self
+    }
+
+    pub fn approved_by(mut self, author: &str, reason: &str, minutes_ago: i64) -> Self {
+        self.request.reviews.push(Review {
+            author: author.into(),
+            decision: Decision::Approve,
+            reason: reason.into(),
+            roles: Vec::new(),
+            created_at: now() - chrono::TimeDelta::minutes(minutes_ago),
+            threshold_indexes: vec![0],
+        });
+        self
+    }
+
+    pub fn denied_by(mut self, author: &str, reason: &str, minutes_ago: i64) -> Self {
+        self.request.reviews.push(Review {
+            author: author.into(),
+            decision: Decision::Deny,
+            reason: reason.into(),
+            roles: Vec::new(),
+            created_at: now() - chrono::TimeDelta::minutes(minutes_ago),
+            threshold_indexes: vec![0],
+        });
+        self
+    }
+
+    pub fn state(mut self, state: State) -> Self {
+        self.request.state = state;
+        if state != State::Pending {
+            self.request.resolved_at = Some(now() - chrono::TimeDelta::minutes(1));
+            self.request.granted_roles = self.request.roles.clone();
+        }
+        if state == State::Approved {
+            let starts = now() - chrono::TimeDelta::minutes(1);
+            self.request.access = Some(Access {
+                starts_at: starts,
+                ends_at: starts + chrono::TimeDelta::hours(2),
+                returned_at: None,
+            });
+        }
+        self
+    }
+
+    pub fn suggested(mut self, reviewers: &[&str]) -> Self {
+        self.request.suggested_reviewers = reviewers.iter().map(|r| r.to_string()).collect();
+        self
+    }
+
+    pub fn annotation(mut self, key: &str, value: &str) -> Self {
+        self.request
+            .annotations
+            .insert(key.into(), vec![value.into()]);
+        self
+    }
+
+    pub fn build(self) -> Request {
+        self.request
+    }
+}
+
+/// A realistic queue: an emergency, a two-approval database request, a repeat
+/// requester without a ticket, and some history.
+pub fn queue() -> Vec<Request> {
+    vec![
+        RequestFixture::new(1, "angua")
+            .reason("EMERGENCY: payments API returning 500s, INC-2231, paging Carrot")
+            .roles(["production-access"])
+            .age_mins(3)
+            .suggested(&["carrot", "adora-belle"])
+            .build(),
+        RequestFixture::new(2, "vimes")
+            .roles(["production-db-access"])
+            .needs(2)
+            .reason("Audit of evidence-room access records for OPS-118; read-only queries on the ledger replica")
+            .age_mins(42)
+            .approved_by("adora-belle", "Checked OPS-118, read-only is fine", 20)
+            .annotation("ticket", "OPS-118")
+            .build(),
+        RequestFixture::new(3, "detritus")
+            .reason("need to restart the thing again")
+            .age_mins(12)
+            .build(),
+        RequestFixture::new(4, "detritus")
+            .reason("restart again")
+            .age_mins(60 * 26)
+            .state(State::Approved)
+            .approved_by("carrot", "ok, but let's talk about making this permanent", 60 * 25)
+            .build(),
+        RequestFixture::new(5, "detritus")
+            .reason("same as yesterday")
+            .age_mins(60 * 50)
+            .state(State::Denied)
+            .denied_by("adora-belle", "No ticket, please raise one first", 60 * 49)
+            .build(),
+        RequestFixture::new(6, "ponder")
+            .roles(["developer-db", "production-access"])
+            .reason("Migrating the HEX cluster config, #512; estimate 30m")
+            .age_mins(7)
+            .build(),
+    ]
+}
+
+/// `n` plain pending requests, for benchmarks.
+pub fn many(n: u64) -> Vec<Request> {
+    const NAMES: [&str; 6] = [
+        "carrot",
+        "adora-belle",
+        "vimes",
+        "angua",
+        "ponder",
+        "detritus",
+    ];
+    (0..n)
+        .map(|i| {
+            RequestFixture::new(i + 100, NAMES[(i % 6) as usize])
+                .reason(&format!(
+                    "Deploy hotfix for #{i}, investigating merchants-guild-app-{:02}",
+                    i % 17
+                ))
+                .age_mins((i % 1440) as i64)
+                .build()
+        })
+        .collect()
+}

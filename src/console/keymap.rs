@@ -1,0 +1,613 @@
+//! Key bindings → commands. The same table dispatches keys, draws the bottom hint bar
+//! and the `?` overlay, so help can never drift from the keys. Bindings can be
+//! changed from the `[keys]` table of console.toml.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::action::Action;
+use super::state::{DialogFocus, State};
+
+/// Where a command applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Context {
+    Queue,
+    Dialog,
+}
+
+/// Everything a key can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Command {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    Approve,
+    Deny,
+    Mark,
+    ClearMarks,
+    Filter,
+    Sort,
+    Freeze,
+    NextTab,
+    PrevTab,
+    DetailDown,
+    DetailUp,
+    Refresh,
+    Help,
+    Quit,
+    Submit,
+    Cancel,
+    SwitchFocus,
+    ToggleRole,
+}
+
+/// What a command is called in console.toml, what it does, where, and whether
+/// the bottom hint bar shows it.
+pub struct CommandInfo {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub context: Context,
+    pub hint: bool,
+}
+
+impl Command {
+    pub const ALL: [Command; 24] = [
+        Command::Up,
+        Command::Down,
+        Command::PageUp,
+        Command::PageDown,
+        Command::Top,
+        Command::Bottom,
+        Command::Approve,
+        Command::Deny,
+        Command::Mark,
+        Command::ClearMarks,
+        Command::Filter,
+        Command::Sort,
+        Command::Freeze,
+        Command::NextTab,
+        Command::PrevTab,
+        Command::DetailDown,
+        Command::DetailUp,
+        Command::Refresh,
+        Command::Help,
+        Command::Quit,
+        Command::Submit,
+        Command::Cancel,
+        Command::SwitchFocus,
+        Command::ToggleRole,
+    ];
+
+    pub fn info(self) -> CommandInfo {
+        use Context::{Dialog, Queue};
+        let (name, about, context, hint) = match self {
+            Command::Up => ("up", "select the previous request", Queue, false),
+            Command::Down => ("down", "select the next request", Queue, false),
+            Command::PageUp => ("page_up", "scroll up one page", Queue, false),
+            Command::PageDown => ("page_down", "scroll down one page", Queue, false),
+            Command::Top => ("top", "select the first request", Queue, false),
+            Command::Bottom => ("bottom", "select the last request", Queue, false),
+            Command::Approve => (
+                "approve",
+                "approve the selected (or marked) requests",
+                Queue,
+                true,
+            ),
+            Command::Deny => (
+                "deny",
+                "deny the selected (or marked) requests",
+                Queue,
+                true,
+            ),
+            Command::Mark => ("mark", "mark the request for a bulk review", Queue, true),
+            Command::ClearMarks => ("clear_marks", "clear all marks", Queue, false),
+            Command::Filter => (
+                "filter",
+                "filter by requester, role, reason or id",
+                Queue,
+                true,
+            ),
+            Command::Sort => ("sort", "sort by age, requester or votes", Queue, true),
+            Command::Freeze => (
+                "freeze",
+                "pause live updates (buffered until resumed)",
+                Queue,
+                true,
+            ),
+            Command::NextTab => ("next_tab", "next tab", Queue, true),
+            Command::PrevTab => ("prev_tab", "previous tab", Queue, false),
+            Command::DetailDown => ("detail_down", "scroll the detail pane down", Queue, false),
+            Command::DetailUp => ("detail_up", "scroll the detail pane up", Queue, false),
+            Command::Refresh => (
+                "refresh",
+                "reload every request from the broker",
+                Queue,
+                false,
+            ),
+            Command::Help => ("help", "show or hide this help", Queue, true),
+            Command::Quit => ("quit", "quit", Queue, true),
+            Command::Submit => ("submit", "submit the review", Dialog, true),
+            Command::Cancel => (
+                "cancel",
+                "close the dialog (the draft is kept)",
+                Dialog,
+                true,
+            ),
+            Command::SwitchFocus => (
+                "switch_focus",
+                "move between roles and reason",
+                Dialog,
+                true,
+            ),
+            Command::ToggleRole => (
+                "toggle_role",
+                "grant or withhold the role under the cursor",
+                Dialog,
+                true,
+            ),
+        };
+        CommandInfo {
+            name,
+            about,
+            context,
+            hint,
+        }
+    }
+
+    pub fn by_name(name: &str) -> Option<Command> {
+        Command::ALL.into_iter().find(|c| c.info().name == name)
+    }
+}
+
+/// A key with its modifiers. Shift is folded into the character for letters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key {
+    pub code: KeyCode,
+    pub modifiers: KeyModifiers,
+}
+
+impl Key {
+    pub const fn new(code: KeyCode, modifiers: KeyModifiers) -> Self {
+        Key { code, modifiers }
+    }
+
+    pub const fn plain(code: KeyCode) -> Self {
+        Key::new(code, KeyModifiers::NONE)
+    }
+
+    pub const fn char(c: char) -> Self {
+        Key::plain(KeyCode::Char(c))
+    }
+
+    pub fn from_event(event: &KeyEvent) -> Self {
+        let mut modifiers =
+            event.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        if matches!(event.code, KeyCode::Char(_) | KeyCode::BackTab) {
+            modifiers.remove(KeyModifiers::SHIFT);
+        }
+        Key::new(event.code, modifiers)
+    }
+
+    /// Reads `a`, `G`, `?`, `space`, `ctrl-s`, `alt-enter`, `pgdn`, `f1`…
+    pub fn parse(text: &str) -> Option<Key> {
+        let mut modifiers = KeyModifiers::NONE;
+        let mut rest = text.trim();
+        loop {
+            let lower = rest.to_ascii_lowercase();
+            let (m, len) = if lower.starts_with("ctrl-") || lower.starts_with("ctrl+") {
+                (KeyModifiers::CONTROL, 5)
+            } else if lower.starts_with("alt-") || lower.starts_with("alt+") {
+                (KeyModifiers::ALT, 4)
+            } else if lower.starts_with("shift-") || lower.starts_with("shift+") {
+                (KeyModifiers::SHIFT, 6)
+            } else {
+                break;
+            };
+            if rest.len() == len {
+                break;
+            }
+            modifiers |= m;
+            rest = &rest[len..];
+        }
+        let mut chars = rest.chars();
+        let code = match (chars.next(), chars.next()) {
+            (Some(c), None) => KeyCode::Char(if modifiers.contains(KeyModifiers::CONTROL) {
+                c.to_ascii_lowercase()
+            } else {
+                c
+            }),
+            _ => match rest.to_ascii_lowercase().as_str() {
+                "space" => KeyCode::Char(' '),
+                "enter" | "return" => KeyCode::Enter,
+                "esc" | "escape" => KeyCode::Esc,
+                "tab" => KeyCode::Tab,
+                "backtab" => KeyCode::BackTab,
+                "backspace" => KeyCode::Backspace,
+                "up" => KeyCode::Up,
+                "down" => KeyCode::Down,
+                "left" => KeyCode::Left,
+                "right" => KeyCode::Right,
+                "pgup" | "pageup" => KeyCode::PageUp,
+                "pgdn" | "pagedown" => KeyCode::PageDown,
+                "home" => KeyCode::Home,
+                "end" => KeyCode::End,
+                f if f.starts_with('f') => {
+                    KeyCode::F(f[1..].parse().ok().filter(|n| (1..=12).contains(n))?)
+                }
+                _ => return None,
+            },
+        };
+        if matches!(code, KeyCode::Char(_)) {
+            modifiers.remove(KeyModifiers::SHIFT);
+        }
+        Some(Key::new(code, modifiers))
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.modifiers.contains(KeyModifiers::CONTROL) {
+            f.write_str("Ctrl-")?;
+        }
+        if self.modifiers.contains(KeyModifiers::ALT) {
+            f.write_str("Alt-")?;
+        }
+        if self.modifiers.contains(KeyModifiers::SHIFT) {
+            f.write_str("Shift-")?;
+        }
+        match self.code {
+            KeyCode::Char(' ') => f.write_str("Space"),
+            KeyCode::Char(c) if self.modifiers.contains(KeyModifiers::CONTROL) => {
+                write!(f, "{}", c.to_ascii_uppercase())
+            }
+            KeyCode::Char(c) => write!(f, "{c}"),
+            KeyCode::Enter => f.write_str("Enter"),
+            KeyCode::Esc => f.write_str("Esc"),
+            KeyCode::Tab => f.write_str("Tab"),
+            KeyCode::BackTab => f.write_str("Shift-Tab"),
+            KeyCode::Backspace => f.write_str("Backspace"),
+            KeyCode::Up => f.write_str("↑"),
+            KeyCode::Down => f.write_str("↓"),
+            KeyCode::Left => f.write_str("←"),
+            KeyCode::Right => f.write_str("→"),
+            KeyCode::PageUp => f.write_str("PgUp"),
+            KeyCode::PageDown => f.write_str("PgDn"),
+            KeyCode::Home => f.write_str("Home"),
+            KeyCode::End => f.write_str("End"),
+            KeyCode::F(n) => write!(f, "F{n}"),
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum KeymapError {
+    #[error("keys: unknown command {0:?}")]
+    UnknownCommand(String),
+    #[error(
+        "keys: {command}: cannot read key {key:?} (use forms like a, G, space, ctrl-s, alt-enter, pgdn)"
+    )]
+    BadKey { command: String, key: String },
+    #[error("keys: {key} is bound to both {first} and {second}")]
+    Conflict {
+        key: String,
+        first: String,
+        second: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keymap {
+    bindings: Vec<(Key, Command)>,
+}
+
+impl Default for Keymap {
+    fn default() -> Self {
+        use KeyCode as K;
+        let ctrl = KeyModifiers::CONTROL;
+        let bindings = vec![
+            (Key::plain(K::Up), Command::Up),
+            (Key::char('k'), Command::Up),
+            (Key::plain(K::Down), Command::Down),
+            (Key::char('j'), Command::Down),
+            (Key::plain(K::PageUp), Command::PageUp),
+            (Key::plain(K::PageDown), Command::PageDown),
+            (Key::plain(K::Home), Command::Top),
+            (Key::char('g'), Command::Top),
+            (Key::plain(K::End), Command::Bottom),
+            (Key::char('G'), Command::Bottom),
+            (Key::char('a'), Command::Approve),
+            (Key::char('d'), Command::Deny),
+            (Key::char(' '), Command::Mark),
+            (Key::char('u'), Command::ClearMarks),
+            (Key::char('/'), Command::Filter),
+            (Key::char('s'), Command::Sort),
+            (Key::char('f'), Command::Freeze),
+            (Key::plain(K::Tab), Command::NextTab),
+            (Key::plain(K::BackTab), Command::PrevTab),
+            (Key::char('J'), Command::DetailDown),
+            (Key::char('K'), Command::DetailUp),
+            (Key::char('r'), Command::Refresh),
+            (Key::char('?'), Command::Help),
+            (Key::char('q'), Command::Quit),
+            (Key::new(K::Char('c'), ctrl), Command::Quit),
+            (Key::new(K::Char('s'), ctrl), Command::Submit),
+            (Key::new(K::Enter, KeyModifiers::ALT), Command::Submit),
+            (Key::plain(K::Esc), Command::Cancel),
+            (Key::plain(K::Tab), Command::SwitchFocus),
+            (Key::char(' '), Command::ToggleRole),
+        ];
+        Keymap { bindings }
+    }
+}
+
+impl Keymap {
+    /// The default bindings with `[keys]` entries replacing a command's keys:
+    /// `approve = ["a", "A"]`.
+    pub fn with_overrides(entries: &BTreeMap<String, Vec<String>>) -> Result<Keymap, KeymapError> {
+        let mut keymap = Keymap::default();
+        for (name, keys) in entries {
+            let command =
+                Command::by_name(name).ok_or_else(|| KeymapError::UnknownCommand(name.clone()))?;
+            let parsed = keys
+                .iter()
+                .map(|text| {
+                    Key::parse(text).ok_or_else(|| KeymapError::BadKey {
+                        command: name.clone(),
+                        key: text.clone(),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            keymap.bindings.retain(|(_, c)| *c != command);
+            keymap
+                .bindings
+                .extend(parsed.into_iter().map(|key| (key, command)));
+        }
+        keymap.check()?;
+        Ok(keymap)
+    }
+
+    fn check(&self) -> Result<(), KeymapError> {
+        for (i, (key, first)) in self.bindings.iter().enumerate() {
+            for (other, second) in &self.bindings[i + 1..] {
+                if key == other && first.info().context == second.info().context && first != second
+                {
+                    return Err(KeymapError::Conflict {
+                        key: key.to_string(),
+                        first: first.info().name.into(),
+                        second: second.info().name.into(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn command(&self, context: Context, key: Key) -> Option<Command> {
+        self.bindings
+            .iter()
+            .find(|(k, c)| *k == key && c.info().context == context)
+            .map(|(_, c)| *c)
+    }
+
+    /// Every key bound to a command, in binding order.
+    pub fn keys(&self, command: Command) -> Vec<Key> {
+        self.bindings
+            .iter()
+            .filter(|(_, c)| *c == command)
+            .map(|(k, _)| *k)
+            .collect()
+    }
+
+    /// The first key of a command, as text (`?` when a config unbound it).
+    pub fn label(&self, command: Command) -> String {
+        self.keys(command)
+            .first()
+            .map(Key::to_string)
+            .unwrap_or_else(|| "unbound".into())
+    }
+
+    /// What the hint bar shows for a context: (keys, short name).
+    pub fn hints(&self, context: Context) -> Vec<(String, &'static str)> {
+        Command::ALL
+            .into_iter()
+            .filter(|c| c.info().context == context && c.info().hint)
+            .filter(|c| !self.keys(*c).is_empty())
+            .map(|c| (self.label(c), c.info().name))
+            .collect()
+    }
+
+    /// What the `?` overlay shows: (context, every key, description) for each command.
+    pub fn help(&self) -> Vec<(Context, String, &'static str)> {
+        Command::ALL
+            .into_iter()
+            .map(|c| {
+                let keys: Vec<String> = self.keys(c).iter().map(Key::to_string).collect();
+                let keys = if keys.is_empty() {
+                    "unbound".to_string()
+                } else {
+                    keys.join(" ")
+                };
+                (c.info().context, keys, c.info().about)
+            })
+            .collect()
+    }
+
+    /// Turns a key press into an action, given what is on screen.
+    pub fn action_for(&self, state: &State, event: KeyEvent) -> Option<Action> {
+        if event.kind == KeyEventKind::Release {
+            return None;
+        }
+        let key = Key::from_event(&event);
+        if state.filter_input.is_some() {
+            return match key.code {
+                KeyCode::Esc => Some(Action::FilterCancel),
+                KeyCode::Enter => Some(Action::FilterApply),
+                KeyCode::Backspace => Some(Action::FilterBackspace),
+                KeyCode::Char(c)
+                    if !key
+                        .modifiers
+                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
+                {
+                    Some(Action::FilterChar(c))
+                }
+                _ => None,
+            };
+        }
+        if state.help {
+            return match self.command(Context::Queue, key) {
+                Some(Command::Help | Command::Quit) => Some(Action::Command(Command::Help)),
+                _ if key.code == KeyCode::Esc => Some(Action::Command(Command::Help)),
+                _ => None,
+            };
+        }
+        if let Some(dialog) = &state.dialog {
+            let command = self.command(Context::Dialog, key);
+            return match (command, dialog.focus) {
+                (Some(Command::ToggleRole), DialogFocus::Reason) => {
+                    Some(Action::Editor(event.into()))
+                }
+                (Some(command), _) => Some(Action::Command(command)),
+                (None, DialogFocus::Roles) => match key.code {
+                    KeyCode::Up | KeyCode::Char('k') => Some(Action::RoleCursor(-1)),
+                    KeyCode::Down | KeyCode::Char('j') => Some(Action::RoleCursor(1)),
+                    _ => None,
+                },
+                (None, DialogFocus::Reason) => Some(Action::Editor(event.into())),
+            };
+        }
+        self.command(Context::Queue, key).map(Action::Command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_displays_keys() {
+        let cases = [
+            ("a", "a"),
+            ("G", "G"),
+            ("space", "Space"),
+            ("ctrl-s", "Ctrl-S"),
+            ("Ctrl+S", "Ctrl-S"),
+            ("alt-enter", "Alt-Enter"),
+            ("pgdn", "PgDn"),
+            ("f1", "F1"),
+            ("-", "-"),
+        ];
+        for (text, shown) in cases {
+            assert_eq!(
+                Key::parse(text).map(|k| k.to_string()).as_deref(),
+                Some(shown),
+                "{text}"
+            );
+        }
+        for bad in ["", "ctrl-", "f13", "hyper-x", "abc"] {
+            assert_eq!(Key::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn shifted_letters_match_their_binding() {
+        let keymap = Keymap::default();
+        let event = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(
+            keymap.command(Context::Queue, Key::from_event(&event)),
+            Some(Command::Bottom)
+        );
+    }
+
+    #[test]
+    fn overrides_replace_keys_and_reach_help() {
+        let entries = BTreeMap::from([(
+            "approve".to_string(),
+            vec!["A".to_string(), "y".to_string()],
+        )]);
+        let keymap = Keymap::with_overrides(&entries).unwrap();
+        assert_eq!(keymap.command(Context::Queue, Key::char('a')), None);
+        assert_eq!(
+            keymap.command(Context::Queue, Key::char('y')),
+            Some(Command::Approve)
+        );
+        let help = keymap.help();
+        assert!(
+            help.iter()
+                .any(|(_, keys, about)| keys == "A y" && about.starts_with("approve"))
+        );
+        assert!(
+            keymap
+                .hints(Context::Queue)
+                .contains(&("A".to_string(), "approve"))
+        );
+    }
+
+    #[test]
+    fn conflicting_and_unknown_overrides_are_refused() {
+        let clash = BTreeMap::from([("approve".to_string(), vec!["d".to_string()])]);
+        assert!(matches!(
+            Keymap::with_overrides(&clash),
+            Err(KeymapError::Conflict { .. })
+        ));
+        let unknown = BTreeMap::from([("launch".to_string(), vec!["x".to_string()])]);
+        assert!(matches!(
+            Keymap::with_overrides(&unknown),
+            Err(KeymapError::UnknownCommand(_))
+        ));
+        let bad = BTreeMap::from([("quit".to_string(), vec!["meta-q".to_string()])]);
+        assert!(matches!(
+            Keymap::with_overrides(&bad),
+            Err(KeymapError::BadKey { .. })
+        ));
+        // The same key in different contexts is fine (Tab, Space).
+        assert!(Keymap::default().check().is_ok());
+    }
+
+    #[test]
+    fn every_command_has_a_default_key() {
+        let keymap = Keymap::default();
+        for command in Command::ALL {
+            assert!(!keymap.keys(command).is_empty(), "{:?}", command);
+        }
+    }
+
+    #[test]
+    fn keys_mean_different_things_in_filter_help_and_dialog() {
+        use crate::console::theme::Theme;
+        let keymap = Keymap::default();
+        let mut state = State::new("b", keymap.clone(), Theme::no_color());
+        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(
+            keymap.action_for(&state, press('q')),
+            Some(Action::Command(Command::Quit))
+        );
+        state.filter_input = Some(String::new());
+        assert_eq!(
+            keymap.action_for(&state, press('q')),
+            Some(Action::FilterChar('q'))
+        );
+        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+        assert_eq!(keymap.action_for(&state, esc), Some(Action::FilterCancel));
+        state.filter_input = None;
+        state.help = true;
+        assert_eq!(
+            keymap.action_for(&state, press('a')),
+            None,
+            "help swallows other keys"
+        );
+        assert_eq!(
+            keymap.action_for(&state, esc),
+            Some(Action::Command(Command::Help))
+        );
+        let mut release = press('q');
+        release.kind = KeyEventKind::Release;
+        state.help = false;
+        assert_eq!(keymap.action_for(&state, release), None);
+    }
+}

@@ -1,0 +1,193 @@
+//! The console's only way to the broker, through `crate::client`: broker messages
+//! become actions, effects become API calls. Keeps the last known queue when the
+//! broker goes away, and polls when it has no event stream.
+
+use std::time::Duration as StdDuration;
+
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+
+use super::action::{Action, Effect, ReviewError};
+use super::notify::Notifier;
+use super::state::Connection;
+use crate::client::{Client, ClientError, Subscriber, SubscriptionEvent};
+use crate::model::api::{ErrorCode, ListRequests, MAX_PAGE};
+
+/// How often to list requests when the broker has no event stream.
+const POLL_EVERY: StdDuration = StdDuration::from_secs(5);
+/// How long to wait before asking again after the broker could not be reached.
+const RETRY_EVERY: StdDuration = StdDuration::from_secs(3);
+
+/// Which desktop notifications to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NotifyPolicy {
+    pub enabled: bool,
+    pub urgent_only: bool,
+}
+
+/// Starts the feed (whoami, listing, event stream or polling) and the effect
+/// runner. Both stop when the console drops its ends of the channels.
+pub fn spawn(
+    client: Client,
+    actions: UnboundedSender<Action>,
+    effects: UnboundedReceiver<Effect>,
+    notify: NotifyPolicy,
+) {
+    tokio::spawn(feed(client.clone(), actions.clone()));
+    tokio::spawn(carry_out(client, actions, effects, notify));
+}
+
+fn query() -> ListRequests {
+    ListRequests {
+        limit: Some(MAX_PAGE),
+        ..ListRequests::default()
+    }
+}
+
+/// Lists every request; on failure says offline and returns false.
+async fn load(client: &Client, actions: &UnboundedSender<Action>) -> bool {
+    match client.list_all_requests(&query()).await {
+        Ok(requests) => actions.send(Action::Loaded(requests)).is_ok(),
+        Err(error) => {
+            let _ = actions.send(Action::Connection(offline_or_live(&error)));
+            false
+        }
+    }
+}
+
+fn offline_or_live(error: &ClientError) -> Connection {
+    if error.is_unreachable() {
+        Connection::Offline
+    } else {
+        Connection::Live
+    }
+}
+
+async fn feed(client: Client, actions: UnboundedSender<Action>) {
+    // Who we are decides what we may review; keep asking until the broker answers.
+    loop {
+        match client.whoami().await {
+            Ok(whoami) => {
+                if actions.send(Action::WhoAmI(whoami)).is_err() {
+                    return;
+                }
+                break;
+            }
+            Err(_) => {
+                if actions
+                    .send(Action::Connection(Connection::Offline))
+                    .is_err()
+                {
+                    return;
+                }
+                tokio::time::sleep(RETRY_EVERY).await;
+            }
+        }
+    }
+    // Subscribe first, then list: whatever happens while listing arrives after the
+    // listing and is applied on top of it.
+    let mut subscriber = Subscriber::spawn(client.clone(), None);
+    let mut listed = false;
+    while let Some(event) = subscriber.next().await {
+        let action = match event {
+            SubscriptionEvent::Connected { .. } => {
+                if !listed {
+                    listed = load(&client, &actions).await;
+                }
+                Action::Connection(Connection::Live)
+            }
+            SubscriptionEvent::Message(message) => match message.request {
+                Some(request) => Action::Upserted(request),
+                None => continue,
+            },
+            SubscriptionEvent::Disconnected { .. } => Action::Connection(Connection::Offline),
+            SubscriptionEvent::StreamUnavailable { .. } => break,
+        };
+        if actions.send(action).is_err() {
+            return;
+        }
+    }
+    drop(subscriber);
+    poll(client, actions).await;
+}
+
+async fn poll(client: Client, actions: UnboundedSender<Action>) {
+    loop {
+        if load(&client, &actions).await
+            && actions
+                .send(Action::Connection(Connection::Polling))
+                .is_err()
+        {
+            return;
+        }
+        if actions.is_closed() {
+            return;
+        }
+        tokio::time::sleep(POLL_EVERY).await;
+    }
+}
+
+async fn carry_out(
+    client: Client,
+    actions: UnboundedSender<Action>,
+    mut effects: UnboundedReceiver<Effect>,
+    notify: NotifyPolicy,
+) {
+    let notifier = Notifier::new(notify.enabled);
+    while let Some(effect) = effects.recv().await {
+        match effect {
+            Effect::SubmitReview { id, review } => {
+                let client = client.clone();
+                let actions = actions.clone();
+                // Bulk reviews go out together; each answer comes back on its own.
+                tokio::spawn(async move {
+                    let result = client
+                        .review(id, &review)
+                        .await
+                        .map_err(|error| ReviewError {
+                            code: error.code(),
+                            message: error.to_string(),
+                        });
+                    if result.as_ref().is_err_and(|e| e.code.is_none()) {
+                        let _ = actions.send(Action::Connection(Connection::Offline));
+                    }
+                    let _ = actions.send(Action::Reviewed { id, result });
+                });
+            }
+            Effect::Refresh => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move { load(&client, &actions).await });
+            }
+            Effect::FetchFindings => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result =
+                        client
+                            .audit_findings(None)
+                            .await
+                            .map_err(|error| {
+                                match error.code() {
+                            Some(ErrorCode::Forbidden) => {
+                                "the Audit tab needs rule event: list, which your roles do not give"
+                                    .to_string()
+                            }
+                            _ => error.to_string(),
+                        }
+                            });
+                    let _ = actions.send(Action::Findings(result));
+                });
+            }
+            Effect::Notify {
+                title,
+                body,
+                urgent,
+            } => {
+                if urgent || !notify.urgent_only {
+                    notifier.notify(title, body, urgent);
+                }
+            }
+            Effect::Quit => return,
+        }
+    }
+}

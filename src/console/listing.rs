@@ -1,0 +1,329 @@
+//! Which requests each tab lists, in what order, and what is flagged about them.
+//! Computed when data, tab, filter or sort change; drawing only reads the result.
+
+use std::cmp::Ordering;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
+use uuid::Uuid;
+
+use super::state::{Counts, SortKey, State, Tab};
+use crate::model::{Request, State as RequestState, Time};
+
+/// Same user, same role this many times in [`REPEAT_WINDOW_HOURS`] is worth a question.
+pub const REPEAT_THRESHOLD: usize = 3;
+pub const REPEAT_WINDOW_HOURS: i64 = 168;
+
+/// A ticket or incident reference: `#47`, `INC-123`, `OPS-9`.
+static TICKET: LazyLock<Option<Regex>> =
+    LazyLock::new(|| Regex::new(r"#\d+|\b[A-Z][A-Z0-9]*-\d+\b").ok());
+
+/// What deserves a second look, each shown as a glyph in the table and in words
+/// in the detail pane.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Flags {
+    pub emergency: bool,
+    pub no_ticket: bool,
+    /// How often the requester asked for one of these roles in the window, when
+    /// at least [`REPEAT_THRESHOLD`].
+    pub repeat: Option<usize>,
+    pub post_incident_owed: bool,
+}
+
+pub fn names_ticket(reason: &str) -> bool {
+    TICKET.as_ref().is_some_and(|re| re.is_match(reason))
+}
+
+fn tab_of(request: &Request) -> Tab {
+    match request.state {
+        RequestState::Pending => Tab::Queue,
+        RequestState::Approved => Tab::Active,
+        _ => Tab::History,
+    }
+}
+
+/// Rebuilds the per-user index, flags and counts from every known request.
+pub fn index(state: &mut State, now: Time) {
+    let mut by_user: HashMap<String, Vec<Uuid>> = HashMap::new();
+    for request in state.requests.values() {
+        by_user
+            .entry(request.user.clone())
+            .or_default()
+            .push(request.id);
+    }
+    state.by_user = by_user;
+    state.flags.clear();
+    let users: Vec<String> = state.by_user.keys().cloned().collect();
+    for user in users {
+        index_user(state, &user, now);
+    }
+    count(state);
+}
+
+/// Re-sorts one user's requests and recomputes their flags (repeats depend on the
+/// user's other requests).
+pub fn index_user(state: &mut State, user: &str, now: Time) {
+    let Some(ids) = state.by_user.get_mut(user) else {
+        return;
+    };
+    let requests = &state.requests;
+    ids.retain(|id| requests.contains_key(id));
+    ids.sort_by(|a, b| newest_first(&requests[a], &requests[b]));
+    let window_start = now - chrono::TimeDelta::hours(REPEAT_WINDOW_HOURS);
+    // How often each role was asked for in the window: one pass, not one per request.
+    let mut asked: HashMap<&str, usize> = HashMap::new();
+    for request in ids
+        .iter()
+        .map(|id| &requests[id])
+        .filter(|r| r.created_at >= window_start)
+    {
+        for role in &request.roles {
+            *asked.entry(role.as_str()).or_default() += 1;
+        }
+    }
+    for id in ids.iter() {
+        let request = &requests[id];
+        let repeat = request
+            .roles
+            .iter()
+            .map(|role| asked.get(role.as_str()).copied().unwrap_or(0))
+            .max()
+            .filter(|n| *n >= REPEAT_THRESHOLD && request.created_at >= window_start);
+        let flags = Flags {
+            emergency: request.emergency,
+            no_ticket: !names_ticket(&request.reason),
+            repeat,
+            post_incident_owed: request.post_incident_review_owed(),
+        };
+        state.flags.insert(*id, flags);
+    }
+}
+
+/// Adds or replaces one request and refreshes what depends on it.
+pub fn upsert(state: &mut State, request: Request, now: Time) {
+    let user = request.user.clone();
+    let id = request.id;
+    if state.requests.insert(id, request).is_none() {
+        state.by_user.entry(user.clone()).or_default().push(id);
+    }
+    index_user(state, &user, now);
+    count(state);
+}
+
+fn count(state: &mut State) {
+    let mut counts = Counts::default();
+    for request in state.requests.values() {
+        match tab_of(request) {
+            Tab::Queue => {
+                counts.pending += 1;
+                counts.emergency += usize::from(request.emergency);
+            }
+            Tab::Active => counts.active += 1,
+            Tab::History => counts.history += 1,
+            Tab::Audit => {}
+        }
+    }
+    state.counts = counts;
+}
+
+fn newest_first(a: &Request, b: &Request) -> Ordering {
+    b.created_at.cmp(&a.created_at).then(b.id.cmp(&a.id))
+}
+
+/// Whether a request matches a filter (case-insensitive substring of requester,
+/// a role, the reason or the id). `needle` is already lowercase.
+pub fn matches(request: &Request, needle: &str) -> bool {
+    needle.is_empty()
+        || request.user.to_lowercase().contains(needle)
+        || request
+            .roles
+            .iter()
+            .any(|role| role.to_lowercase().contains(needle))
+        || request.reason.to_lowercase().contains(needle)
+        || request.id.to_string().contains(needle)
+        || request.id.simple().to_string().contains(needle)
+}
+
+/// The current tab's rows, filtered and sorted.
+pub fn rows(state: &State) -> Vec<Uuid> {
+    let needle = state.active_filter().trim().to_lowercase();
+    let mut rows: Vec<&Request> = state
+        .requests
+        .values()
+        .filter(|r| tab_of(r) == state.tab && matches(r, &needle))
+        .collect();
+    let queue = state.tab == Tab::Queue;
+    rows.sort_by(|a, b| {
+        // Emergencies first and loudest in the queue, whatever the sort.
+        let emergency = if queue {
+            b.emergency.cmp(&a.emergency)
+        } else {
+            Ordering::Equal
+        };
+        let age = if queue {
+            a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id))
+        } else {
+            newest_first(a, b)
+        };
+        let key = match state.sort {
+            SortKey::Age => Ordering::Equal,
+            SortKey::Requester => a.user.cmp(&b.user),
+            SortKey::Votes => remaining(a).cmp(&remaining(b)),
+        };
+        emergency.then(key).then(age)
+    });
+    rows.into_iter().map(|r| r.id).collect()
+}
+
+/// Approvals still missing.
+fn remaining(request: &Request) -> usize {
+    let (have, need) = request.votes();
+    need.saturating_sub(have)
+}
+
+/// Per requested role: (matching approvals counted, approvals needed), for the
+/// detail pane's threshold progress.
+pub fn role_progress(request: &Request, role: &str) -> (usize, usize) {
+    let Some(clauses) = request.role_thresholds.get(role) else {
+        let (have, need) = request.votes();
+        return (have.min(need), need);
+    };
+    let approvals_for = |index: usize| {
+        request
+            .reviews
+            .iter()
+            .filter(|review| review.decision == crate::model::Decision::Approve)
+            .filter(|review| review.roles.is_empty() || review.roles.iter().any(|r| r == role))
+            .filter(|review| review.threshold_indexes.contains(&index))
+            .count()
+    };
+    let mut have = 0;
+    let mut need = 0;
+    for clause in clauses {
+        // The clause's easiest threshold decides it.
+        let best = clause
+            .iter()
+            .filter_map(|&i| request.thresholds.get(i).map(|t| (i, t.approve as usize)))
+            .min_by_key(|&(i, approve)| approve.saturating_sub(approvals_for(i)));
+        match best {
+            Some((i, approve)) => {
+                have += approvals_for(i).min(approve);
+                need += approve;
+            }
+            None => need += 1,
+        }
+    }
+    (have, need.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::fixtures::{RequestFixture, now};
+    use crate::model::{Decision, Review, Threshold};
+
+    #[test]
+    fn tickets_are_recognised() {
+        for reason in [
+            "see incident #47",
+            "INC-123 pager",
+            "per OPS-9",
+            "(SEC2-88)",
+        ] {
+            assert!(names_ticket(reason), "{reason}");
+        }
+        for reason in [
+            "restart the thing",
+            "#hashtag",
+            "inc-123",
+            "A-",
+            "2-4 hours",
+        ] {
+            assert!(!names_ticket(reason), "{reason}");
+        }
+    }
+
+    #[test]
+    fn matching_is_case_insensitive_and_covers_ids() {
+        let request = RequestFixture::new(1, "Adora-Belle").build();
+        assert!(matches(&request, "adora"));
+        assert!(matches(&request, "production-acc"));
+        assert!(matches(&request, "merchants-guild"));
+        assert!(matches(&request, &request.id.to_string()[..13]));
+        assert!(!matches(&request, "vimes"));
+    }
+
+    #[test]
+    fn role_progress_counts_matching_approvals_per_role() {
+        let mut request = RequestFixture::new(1, "vimes")
+            .roles(["production-db-access", "production-access"])
+            .needs(2)
+            .build();
+        request.thresholds.push(Threshold {
+            name: "dba".into(),
+            filter: "x".into(),
+            approve: 1,
+            deny: 1,
+        });
+        // production-access: either threshold 0 (2 approvals) or threshold 1 (1 approval).
+        request
+            .role_thresholds
+            .insert("production-access".into(), vec![vec![0, 1]]);
+        let review = |author: &str, roles: Vec<String>, indexes: Vec<usize>| Review {
+            author: author.into(),
+            decision: Decision::Approve,
+            reason: "ok".into(),
+            roles,
+            created_at: now(),
+            threshold_indexes: indexes,
+        };
+        assert_eq!(role_progress(&request, "production-db-access"), (0, 2));
+        assert_eq!(role_progress(&request, "production-access"), (0, 1));
+        request.reviews.push(review("carrot", vec![], vec![0]));
+        assert_eq!(role_progress(&request, "production-db-access"), (1, 2));
+        // A subset approval counts only for the roles it names.
+        request.reviews.push(review(
+            "adora-belle",
+            vec!["production-access".into()],
+            vec![0, 1],
+        ));
+        assert_eq!(role_progress(&request, "production-db-access"), (1, 2));
+        let (have, need) = role_progress(&request, "production-access");
+        assert_eq!(have, need, "satisfied by either threshold");
+        // Before adora-belle, the easier threshold shows what is missing.
+        request.reviews.pop();
+        request.reviews[0].threshold_indexes = vec![0];
+        assert_eq!(role_progress(&request, "production-access"), (1, 2));
+    }
+
+    #[test]
+    fn repeat_requests_count_within_the_window_only() {
+        use crate::console::keymap::Keymap;
+        use crate::console::theme::Theme;
+        let mut state = State::new("b", Keymap::default(), Theme::no_color());
+        let asks = [(1, 10), (2, 60 * 24), (3, 60 * 24 * 6), (4, 60 * 24 * 8)];
+        for (n, age) in asks {
+            let request = RequestFixture::new(n, "detritus")
+                .reason("again")
+                .age_mins(age)
+                .build();
+            state.requests.insert(request.id, request);
+        }
+        let other = RequestFixture::new(5, "ponder")
+            .roles(["developer-db"])
+            .build();
+        state.requests.insert(other.id, other);
+        index(&mut state, now());
+        let flags = |n| state.flags_of(&crate::console::fixtures::id(n));
+        assert_eq!(
+            flags(1).repeat,
+            Some(3),
+            "the 8-day-old request is outside the window"
+        );
+        assert_eq!(flags(3).repeat, Some(3));
+        assert_eq!(flags(4).repeat, None, "itself outside the window");
+        assert_eq!(flags(5).repeat, None);
+        assert!(flags(1).no_ticket && !flags(5).no_ticket);
+    }
+}

@@ -1,0 +1,343 @@
+//! What the console knows and shows. Changed only by `update`; read by `draw`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use ratatui_textarea::TextArea;
+use uuid::Uuid;
+
+use super::keymap::Keymap;
+use super::listing::{self, Flags};
+use super::theme::Theme;
+use crate::model::api::WhoAmI;
+use crate::model::{Decision, Duration, Finding, Request, Time};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tab {
+    /// Pending requests.
+    Queue,
+    /// Approved, access not over yet.
+    Active,
+    /// Everything resolved.
+    History,
+    /// The weekly review's findings (rule `event: list`).
+    Audit,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 4] = [Tab::Queue, Tab::Active, Tab::History, Tab::Audit];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Queue => "Queue",
+            Tab::Active => "Active",
+            Tab::History => "History",
+            Tab::Audit => "Audit",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    Age,
+    Requester,
+    Votes,
+}
+
+impl SortKey {
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::Age => SortKey::Requester,
+            SortKey::Requester => SortKey::Votes,
+            SortKey::Votes => SortKey::Age,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Age => "age",
+            SortKey::Requester => "requester",
+            SortKey::Votes => "votes",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    /// Following the event stream.
+    Live,
+    /// The stream is unavailable; listing every few seconds.
+    Polling,
+    /// The broker cannot be reached; showing the last known queue.
+    Offline,
+}
+
+/// What the console knows about a role beyond its name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RoleInfo {
+    pub name: String,
+    pub request_prompt: Option<String>,
+    pub max_session_ttl: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogFocus {
+    Roles,
+    Reason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleChoice {
+    pub name: String,
+    pub granted: bool,
+}
+
+/// A review being written, kept per request when the dialog is closed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Draft {
+    pub decision: Decision,
+    pub lines: Vec<String>,
+    pub roles: Vec<RoleChoice>,
+}
+
+/// The review dialog, pinned to the request ids it was opened on.
+#[derive(Debug, Clone)]
+pub struct Dialog {
+    pub decision: Decision,
+    pub targets: Vec<Uuid>,
+    /// The role subset picker (single approvals only).
+    pub roles: Vec<RoleChoice>,
+    pub role_cursor: usize,
+    pub focus: DialogFocus,
+    pub editor: TextArea<'static>,
+    pub error: Option<String>,
+    /// Submitted and not answered yet.
+    pub in_flight: BTreeSet<Uuid>,
+}
+
+impl Dialog {
+    pub fn reason(&self) -> String {
+        self.editor.lines().join("\n")
+    }
+
+    pub fn is_bulk(&self) -> bool {
+        self.targets.len() > 1
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Notice {
+    pub text: String,
+    pub at: Time,
+    pub error: bool,
+}
+
+/// Updates that arrived while the view was frozen, applied on unfreeze.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Held {
+    Loaded(Vec<Request>),
+    Upserted(Box<Request>),
+}
+
+/// How many requests each tab holds before filtering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Counts {
+    pub pending: usize,
+    pub emergency: usize,
+    pub active: usize,
+    pub history: usize,
+}
+
+pub struct State {
+    pub keymap: Keymap,
+    pub theme: Theme,
+    pub broker: String,
+    pub whoami: Option<WhoAmI>,
+    pub connection: Connection,
+    pub last_update: Option<Time>,
+    /// Whether the first full listing arrived.
+    pub loaded: bool,
+    pub requests: HashMap<Uuid, Request>,
+    /// Each requester's requests, newest first.
+    pub by_user: HashMap<String, Vec<Uuid>>,
+    pub flags: HashMap<Uuid, Flags>,
+    pub roles: BTreeMap<String, RoleInfo>,
+    pub counts: Counts,
+    pub tab: Tab,
+    /// The current tab's rows, filtered and sorted: recomputed when data, tab,
+    /// filter or sort change, never while drawing.
+    pub rows: Vec<Uuid>,
+    pub selected: Option<Uuid>,
+    /// Where the selection was, to pick a neighbour when its row leaves.
+    pub selected_index: usize,
+    /// First visible row of the table.
+    pub offset: usize,
+    /// Rows the table showed at the last resize.
+    pub page: usize,
+    pub detail_scroll: u16,
+    pub marked: BTreeSet<Uuid>,
+    /// Arrived since the console started and not selected yet.
+    pub unseen: BTreeSet<Uuid>,
+    pub filter: String,
+    /// The filter being typed, while `/` is open.
+    pub filter_input: Option<String>,
+    pub sort: SortKey,
+    /// `Some` while frozen: what arrived meanwhile.
+    pub frozen: Option<Vec<Held>>,
+    pub drafts: HashMap<Uuid, Draft>,
+    /// The reason of a bulk review that was cancelled.
+    pub bulk_draft: Option<Vec<String>>,
+    pub dialog: Option<Dialog>,
+    pub help: bool,
+    pub notice: Option<Notice>,
+    pub size: (u16, u16),
+    pub audit: Audit,
+}
+
+/// The Audit tab: findings of the weekly review, most severe first.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Audit {
+    /// `None` until the first answer.
+    pub findings: Option<Vec<Finding>>,
+    pub window: Option<Duration>,
+    pub error: Option<String>,
+    pub selected: usize,
+    pub offset: usize,
+    pub loading: bool,
+}
+
+impl Audit {
+    pub fn selected_finding(&self) -> Option<&Finding> {
+        self.findings.as_ref().and_then(|f| f.get(self.selected))
+    }
+}
+
+impl State {
+    pub fn new(broker: impl Into<String>, keymap: Keymap, theme: Theme) -> Self {
+        State {
+            keymap,
+            theme,
+            broker: broker.into(),
+            whoami: None,
+            connection: Connection::Connecting,
+            last_update: None,
+            loaded: false,
+            requests: HashMap::new(),
+            by_user: HashMap::new(),
+            flags: HashMap::new(),
+            roles: BTreeMap::new(),
+            counts: Counts::default(),
+            tab: Tab::Queue,
+            rows: Vec::new(),
+            selected: None,
+            selected_index: 0,
+            offset: 0,
+            page: 10,
+            detail_scroll: 0,
+            marked: BTreeSet::new(),
+            unseen: BTreeSet::new(),
+            filter: String::new(),
+            filter_input: None,
+            sort: SortKey::Age,
+            frozen: None,
+            drafts: HashMap::new(),
+            bulk_draft: None,
+            dialog: None,
+            help: false,
+            notice: None,
+            size: (0, 0),
+            audit: Audit::default(),
+        }
+    }
+
+    pub fn selected_request(&self) -> Option<&Request> {
+        self.selected.and_then(|id| self.requests.get(&id))
+    }
+
+    /// The filter in effect: the one being typed, else the applied one.
+    pub fn active_filter(&self) -> &str {
+        self.filter_input.as_deref().unwrap_or(&self.filter)
+    }
+
+    pub fn me(&self) -> Option<&str> {
+        self.whoami.as_ref().map(|w| w.user.as_str())
+    }
+
+    /// Whether the signed-in user may review this request, as far as whoami tells.
+    pub fn may_review(&self, request: &Request) -> bool {
+        let Some(me) = &self.whoami else { return false };
+        request.user != me.user
+            && request.review_by(&me.user).is_none()
+            && request
+                .roles
+                .iter()
+                .all(|role| me.reviewable_roles.contains(role))
+    }
+
+    pub fn flags_of(&self, id: &Uuid) -> Flags {
+        self.flags.get(id).copied().unwrap_or_default()
+    }
+
+    /// Recomputes flags, counts and the current tab's rows after data changed,
+    /// keeping the selection on the same request id.
+    pub fn refresh_rows(&mut self, now: Time) {
+        listing::index(self, now);
+        self.reorder();
+    }
+
+    /// Recomputes the current tab's rows after the tab, filter or sort changed.
+    pub fn reorder(&mut self) {
+        self.rows = listing::rows(self);
+        self.keep_selection();
+    }
+
+    fn keep_selection(&mut self) {
+        let found = self
+            .selected
+            .and_then(|id| self.rows.iter().position(|row| *row == id));
+        match found {
+            Some(index) => self.selected_index = index,
+            None if self.rows.is_empty() => {
+                self.selected = None;
+                self.selected_index = 0;
+            }
+            None => {
+                // The selected row left: take its neighbour, not the top.
+                let index = self.selected_index.min(self.rows.len() - 1);
+                self.selected_index = index;
+                self.selected = Some(self.rows[index]);
+                self.detail_scroll = 0;
+            }
+        }
+        self.scroll_to_selection();
+    }
+
+    pub fn select_index(&mut self, index: usize) {
+        if self.rows.is_empty() {
+            return;
+        }
+        let index = index.min(self.rows.len() - 1);
+        if self.selected != Some(self.rows[index]) {
+            self.detail_scroll = 0;
+        }
+        self.selected_index = index;
+        self.selected = Some(self.rows[index]);
+        self.unseen.remove(&self.rows[index]);
+        self.scroll_to_selection();
+    }
+
+    /// Moves the table's window just enough to show the selected row.
+    pub fn scroll_to_selection(&mut self) {
+        let page = self.page.max(1);
+        if self.selected_index < self.offset {
+            self.offset = self.selected_index;
+        } else if self.selected_index >= self.offset + page {
+            self.offset = self.selected_index + 1 - page;
+        }
+        self.offset = self.offset.min(self.rows.len().saturating_sub(page));
+    }
+}

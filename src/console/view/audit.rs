@@ -1,0 +1,176 @@
+//! The Audit tab: the weekly review's findings, most severe first, and in the
+//! detail pane the finding in words with the request it is about.
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
+
+use crate::console::state::State;
+use crate::console::text;
+use crate::console::theme::Meaning;
+use crate::model::{Severity, Time};
+
+const SELECT_SYMBOL: &str = "▶ ";
+
+fn severity_meaning(severity: Severity) -> Meaning {
+    match severity {
+        Severity::High => Meaning::Emergency,
+        Severity::Medium => Meaning::Warn,
+        Severity::Low => Meaning::Muted,
+    }
+}
+
+fn block(state: &State, title: String) -> Block<'static> {
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(state.theme.style(Meaning::Border))
+        .title(Span::styled(title, state.theme.style(Meaning::Accent)))
+}
+
+pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
+    let theme = &state.theme;
+    let audit = &state.audit;
+    let window = audit
+        .window
+        .map(|w| format!(" in the last {w}"))
+        .unwrap_or_default();
+    let block = block(state, format!(" Audit · findings{window} "));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let message = match (&audit.findings, &audit.error) {
+        (_, Some(error)) => Some((text::inline(error), Meaning::Error)),
+        (None, None) => Some(("loading findings…".to_string(), Meaning::Muted)),
+        (Some(findings), None) if findings.is_empty() => Some((
+            "no findings: nothing to look at twice".to_string(),
+            Meaning::Ok,
+        )),
+        _ => None,
+    };
+    if let Some((message, meaning)) = message {
+        let lines: Vec<Line> = text::wrap(&message, inner.width as usize)
+            .into_iter()
+            .map(|l| Line::styled(l, theme.style(meaning)))
+            .collect();
+        frame.render_widget(Paragraph::new(lines), inner);
+        return;
+    }
+    let Some(findings) = &audit.findings else {
+        return;
+    };
+    let visible = inner.height.saturating_sub(1).max(1) as usize;
+    let mut offset = audit.offset.min(findings.len().saturating_sub(1));
+    if audit.selected >= offset + visible {
+        offset = audit.selected + 1 - visible;
+    }
+    let offset = offset.min(audit.selected);
+    let fixed = 6 + 20 + 12 + 12 + 8 + 4 + 6 + text::width(SELECT_SYMBOL) as u16;
+    let detail_width = inner.width.saturating_sub(fixed).max(1) as usize;
+    let rows: Vec<Row> = findings[offset..]
+        .iter()
+        .take(visible)
+        .map(|finding| {
+            let reviewed = if finding.reviewed.is_some() {
+                "✓ "
+            } else {
+                ""
+            };
+            Row::new(vec![
+                Cell::from(Span::styled(
+                    finding.severity.to_string(),
+                    theme.style(severity_meaning(finding.severity)),
+                )),
+                Cell::from(finding.kind.as_str()),
+                Cell::from(text::truncate(&text::inline(&finding.user), 12)),
+                Cell::from(text::truncate(
+                    &text::inline(finding.reviewer.as_deref().unwrap_or("-")),
+                    12,
+                )),
+                Cell::from(
+                    finding
+                        .request_id
+                        .map(|id| text::short_id(&id))
+                        .unwrap_or_else(|| "-".into()),
+                ),
+                Cell::from(Span::styled(
+                    text::age(now - finding.at),
+                    theme.style(Meaning::Muted),
+                )),
+                Cell::from(text::truncate(
+                    &format!("{reviewed}{}", text::inline(&finding.detail)),
+                    detail_width,
+                )),
+            ])
+        })
+        .collect();
+    let widths = [
+        Constraint::Length(6),
+        Constraint::Length(20),
+        Constraint::Length(12),
+        Constraint::Length(12),
+        Constraint::Length(8),
+        Constraint::Length(4),
+        Constraint::Fill(1),
+    ];
+    let header = Row::new([
+        "sev", "kind", "user", "reviewer", "request", "when", "detail",
+    ])
+    .style(theme.style(Meaning::Muted));
+    let table = Table::new(rows, widths)
+        .header(header)
+        .column_spacing(1)
+        .row_highlight_style(theme.style(Meaning::Selected))
+        .highlight_symbol(SELECT_SYMBOL)
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+    let mut table_state = TableState::default();
+    table_state.select(Some(audit.selected - offset));
+    frame.render_stateful_widget(table, inner, &mut table_state);
+}
+
+pub fn draw_detail(state: &State, frame: &mut Frame, area: Rect, now: Time) {
+    let theme = &state.theme;
+    let block = block(state, " Finding ".to_string());
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(finding) = state.audit.selected_finding() else {
+        frame.render_widget(
+            Line::styled("no finding selected", theme.style(Meaning::Muted)),
+            inner,
+        );
+        return;
+    };
+    let width = inner.width as usize;
+    let mut lines: Vec<Line> = Vec::new();
+    let heading = format!("{} · {}", finding.severity, finding.kind);
+    lines.push(Line::styled(
+        text::truncate(&heading, width),
+        theme.style(severity_meaning(finding.severity)),
+    ));
+    for line in text::wrap(&text::multiline(&finding.detail), width) {
+        lines.push(Line::raw(line));
+    }
+    if let Some(review) = &finding.reviewed {
+        let note = format!(
+            "✓ reviewed by {} {} ago: {}",
+            text::inline(&review.by),
+            text::age(now - review.at),
+            text::multiline(&review.note)
+        );
+        for line in text::wrap(&note, width) {
+            lines.push(Line::styled(line, theme.style(Meaning::Ok)));
+        }
+    }
+    if let Some(request) = finding.request_id.and_then(|id| state.requests.get(&id)) {
+        lines.push(Line::raw(""));
+        lines.push(Line::styled("The request", theme.style(Meaning::Accent)));
+        lines.extend(super::detail::lines(state, request, width, now));
+    }
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let scroll = (state.detail_scroll as usize).min(max_scroll);
+    let visible: Vec<Line> = lines
+        .into_iter()
+        .skip(scroll)
+        .take(inner.height as usize)
+        .collect();
+    frame.render_widget(Paragraph::new(visible), inner);
+}

@@ -1,0 +1,313 @@
+//! The detail pane: everything about the selected request, each flag in words.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph};
+
+use super::queue::state_meaning;
+use crate::console::listing::{self, REPEAT_WINDOW_HOURS};
+use crate::console::state::State;
+use crate::console::text;
+use crate::console::theme::{Meaning, Theme};
+use crate::model::{Decision, Request, State as RequestState, Time};
+
+/// Label column width.
+const LABEL: usize = 11;
+const RECENT: usize = 5;
+
+pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
+    if state.tab == crate::console::state::Tab::Audit {
+        super::audit::draw_detail(state, frame, area, now);
+        return;
+    }
+    let theme = &state.theme;
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .border_style(theme.style(Meaning::Border))
+        .title(Span::styled(" Detail ", theme.style(Meaning::Accent)));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(request) = state.selected_request() else {
+        frame.render_widget(
+            Line::styled("no request selected", theme.style(Meaning::Muted)),
+            inner,
+        );
+        return;
+    };
+    let lines = lines(state, request, inner.width as usize, now);
+    let max_scroll = lines.len().saturating_sub(inner.height as usize);
+    let scroll = (state.detail_scroll as usize).min(max_scroll);
+    let visible: Vec<Line> = lines
+        .into_iter()
+        .skip(scroll)
+        .take(inner.height as usize)
+        .collect();
+    frame.render_widget(Paragraph::new(visible), inner);
+}
+
+struct Writer<'t> {
+    width: usize,
+    theme: &'t Theme,
+    lines: Vec<Line<'static>>,
+}
+
+impl Writer<'_> {
+    fn heading(&mut self, text: &str) {
+        self.lines.push(Line::styled(
+            text::truncate(text, self.width),
+            self.theme.style(Meaning::Accent),
+        ));
+    }
+
+    /// `label     value`, the value wrapped under itself.
+    fn field(&mut self, label: &str, value: &str, style: Style) {
+        let value_width = self.width.saturating_sub(LABEL + 1).max(1);
+        for (i, line) in text::wrap(value, value_width).into_iter().enumerate() {
+            let label = if i == 0 { label } else { "" };
+            self.lines.push(Line::from(vec![
+                Span::styled(
+                    format!("{label:<LABEL$} "),
+                    self.theme.style(Meaning::Muted),
+                ),
+                Span::styled(line, style),
+            ]));
+        }
+    }
+
+    /// A paragraph indented by two cells.
+    fn block(&mut self, text: &str, style: Style) {
+        for line in text::wrap(text, self.width.saturating_sub(2).max(1)) {
+            self.lines
+                .push(Line::from(vec![Span::raw("  "), Span::styled(line, style)]));
+        }
+    }
+
+    /// A glyph then a wrapped explanation.
+    fn item(&mut self, glyph: &str, glyph_style: Style, text: &str, style: Style) {
+        for (i, line) in text::wrap(text, self.width.saturating_sub(4).max(1))
+            .into_iter()
+            .enumerate()
+        {
+            let lead = if i == 0 {
+                format!("  {glyph} ")
+            } else {
+                "    ".into()
+            };
+            self.lines.push(Line::from(vec![
+                Span::styled(lead, glyph_style),
+                Span::styled(line, style),
+            ]));
+        }
+    }
+
+    fn gap(&mut self) {
+        self.lines.push(Line::raw(""));
+    }
+}
+
+pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let plain = theme.style(Meaning::Text);
+    let muted = theme.style(Meaning::Muted);
+    let mut w = Writer {
+        width,
+        theme,
+        lines: Vec::new(),
+    };
+    w.field("request", &request.id.to_string(), plain);
+    w.field(
+        "state",
+        request.state.as_str(),
+        theme.style(state_meaning(request)),
+    );
+    w.field("requester", &text::inline(&request.user), plain);
+    w.field(
+        "created",
+        &format!(
+            "{} ({} ago)",
+            request.created_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            text::age(now - request.created_at)
+        ),
+        plain,
+    );
+    if request.state == RequestState::Pending {
+        let left = request.pending_expires_at - now;
+        let meaning = if left < chrono::TimeDelta::hours(1) {
+            Meaning::Warn
+        } else {
+            Meaning::Text
+        };
+        let text = if left > chrono::TimeDelta::zero() {
+            format!("expires in {} unless reviewed", text::countdown(left))
+        } else {
+            format!("deadline passed {} ago; expiring", text::age(-left))
+        };
+        w.field("deadline", &text, theme.style(meaning));
+    }
+    if let Some(access) = &request.access {
+        let text = match access.returned_at {
+            Some(at) => format!("returned {} ago", text::age(now - at)),
+            None if access.ends_at > now => {
+                format!("ends in {}", text::countdown(access.ends_at - now))
+            }
+            None => format!("ended {} ago", text::age(now - access.ends_at)),
+        };
+        w.field("access", &text, plain);
+    }
+    let mut wanted = Vec::new();
+    if let Some(d) = request.max_duration {
+        wanted.push(format!("access for {d}"));
+    }
+    if let Some(d) = request.estimate {
+        wanted.push(format!("task estimate {d}"));
+    }
+    if !wanted.is_empty() {
+        w.field("wants", &wanted.join(", "), plain);
+    }
+
+    let flags = state.flags_of(&request.id);
+    if flags != Default::default() {
+        w.gap();
+        w.heading("Flags");
+        if flags.emergency {
+            w.item("!", theme.style(Meaning::Emergency), "emergency: the reason starts with EMERGENCY:, so it is listed first; a post-incident review is owed once approved", plain);
+        }
+        if flags.no_ticket {
+            w.item(
+                "?",
+                theme.style(Meaning::Warn),
+                "no ticket: the reason names no ticket or incident (#47, INC-123)",
+                plain,
+            );
+        }
+        if let Some(count) = flags.repeat {
+            let text = format!(
+                "repeat: {} asked for these roles {count} times in {} days; should the access be permanent?",
+                text::inline(&request.user),
+                REPEAT_WINDOW_HOURS / 24
+            );
+            w.item("↻", theme.style(Meaning::Warn), &text, plain);
+        }
+        if flags.post_incident_owed {
+            w.item(
+                "↻",
+                theme.style(Meaning::Warn),
+                "post-incident review owed: approved emergency access not reviewed yet",
+                plain,
+            );
+        }
+    }
+
+    w.gap();
+    w.heading("Reason");
+    w.block(&text::multiline(&request.reason), plain);
+
+    w.gap();
+    w.heading("Roles");
+    for role in &request.roles {
+        let (have, need) = listing::role_progress(request, role);
+        let mut text = format!("{} {have}/{need} approvals", text::inline(role));
+        if let Some(ttl) = state.roles.get(role).and_then(|r| r.max_session_ttl) {
+            text.push_str(&format!(", sessions up to {ttl}"));
+        }
+        if request.state != RequestState::Pending
+            && !request.granted_roles.is_empty()
+            && !request.granted_roles.contains(role)
+        {
+            text.push_str(", not granted");
+        }
+        let (glyph, meaning) = if have >= need {
+            ("✓", Meaning::Ok)
+        } else {
+            ("·", Meaning::Muted)
+        };
+        w.item(glyph, theme.style(meaning), &text, plain);
+    }
+
+    w.gap();
+    w.heading(&format!("Reviews ({})", request.reviews.len()));
+    if request.reviews.is_empty() {
+        w.block("none yet", muted);
+    }
+    for review in &request.reviews {
+        let (glyph, meaning) = match review.decision {
+            Decision::Approve => ("✓", Meaning::Ok),
+            Decision::Deny => ("✗", Meaning::Error),
+        };
+        let subset = if review.roles.is_empty() {
+            String::new()
+        } else {
+            format!(" (only {})", text::inline(&review.roles.join(", ")))
+        };
+        let text = format!(
+            "{} {}{subset}, {} ago: {}",
+            text::inline(&review.author),
+            match review.decision {
+                Decision::Approve => "approved",
+                Decision::Deny => "denied",
+            },
+            text::age(now - review.created_at),
+            text::multiline(&review.reason)
+        );
+        w.item(glyph, theme.style(meaning), &text, plain);
+    }
+    if let (Some(by), Some(reason)) = (&request.resolved_by, &request.resolve_reason) {
+        let text = format!(
+            "override by {}: {}",
+            text::inline(by),
+            text::multiline(reason)
+        );
+        w.item("»", theme.style(Meaning::Warn), &text, plain);
+    }
+
+    if !request.suggested_reviewers.is_empty() {
+        w.gap();
+        w.field(
+            "suggested",
+            &text::inline(&request.suggested_reviewers.join(", ")),
+            plain,
+        );
+    }
+    if !request.annotations.is_empty() {
+        w.gap();
+        w.heading("Annotations");
+        for (key, values) in &request.annotations {
+            w.field(
+                &text::truncate(&text::inline(key), LABEL),
+                &text::inline(&values.join(", ")),
+                plain,
+            );
+        }
+    }
+
+    let recent: Vec<&Request> = state
+        .by_user
+        .get(&request.user)
+        .into_iter()
+        .flatten()
+        .filter(|id| **id != request.id)
+        .filter_map(|id| state.requests.get(id))
+        .take(RECENT)
+        .collect();
+    w.gap();
+    w.heading(&format!(
+        "Recent requests by {}",
+        text::inline(&request.user)
+    ));
+    if recent.is_empty() {
+        w.block("none", muted);
+    }
+    for other in recent {
+        let text = format!(
+            "{} {} {} ago: {}",
+            text::short_id(&other.id),
+            text::inline(&other.roles.join(",")),
+            text::age(now - other.created_at),
+            other.state
+        );
+        w.item("·", muted, &text, plain);
+    }
+    w.lines
+}

@@ -1,0 +1,116 @@
+//! Drawing: reads the state, never changes it. `now` is passed in so ages and
+//! countdowns are stable under test.
+
+mod audit;
+mod detail;
+mod dialog;
+mod help;
+mod queue;
+mod status;
+mod tabs;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
+use ratatui::widgets::{Clear, Paragraph};
+
+use super::state::State;
+use super::text;
+use super::theme::Meaning;
+use crate::model::Time;
+
+/// Below this the console says so instead of drawing a broken screen.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+/// From this width on, the detail pane sits beside the queue rather than below it.
+pub const WIDE: u16 = 130;
+
+pub struct Areas {
+    pub tabs: Rect,
+    pub queue: Rect,
+    pub detail: Rect,
+    pub status: Rect,
+    pub hints: Rect,
+}
+
+pub fn areas(area: Rect) -> Areas {
+    let [tabs, main, status, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [queue, detail] = if area.width >= WIDE {
+        Layout::horizontal([Constraint::Percentage(62), Constraint::Percentage(38)]).areas(main)
+    } else {
+        Layout::vertical([Constraint::Percentage(50), Constraint::Percentage(50)]).areas(main)
+    };
+    Areas {
+        tabs,
+        queue,
+        detail,
+        status,
+        hints,
+    }
+}
+
+/// How many request rows the table shows on a terminal of this size.
+pub fn table_rows(width: u16, height: u16) -> usize {
+    // Borders and the header row.
+    areas(Rect::new(0, 0, width, height))
+        .queue
+        .height
+        .saturating_sub(3) as usize
+}
+
+pub fn draw(state: &State, frame: &mut Frame, now: Time) {
+    let area = frame.area();
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(state, frame, area);
+        return;
+    }
+    let areas = areas(area);
+    tabs::draw(state, frame, areas.tabs);
+    queue::draw(state, frame, areas.queue, now);
+    detail::draw(state, frame, areas.detail, now);
+    status::draw(state, frame, areas.status, now);
+    status::draw_hints(state, frame, areas.hints);
+    if state.dialog.is_some() {
+        dialog::draw(state, frame, area);
+    }
+    if state.help {
+        help::draw(state, frame, area);
+    }
+}
+
+fn too_small(state: &State, frame: &mut Frame, area: Rect) {
+    let message = format!(
+        "countersign needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press {} to quit.",
+        area.width,
+        area.height,
+        state.keymap.label(super::keymap::Command::Quit)
+    );
+    let lines: Vec<Line> = text::wrap(&message, area.width as usize)
+        .into_iter()
+        .take(area.height as usize)
+        .map(|l| Line::styled(l, state.theme.style(Meaning::Warn)))
+        .collect();
+    frame.render_widget(Clear, area);
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// A rectangle of at most `width`×`height` centred in `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let width = width.min(area.width);
+    let height = height.min(area.height);
+    Rect::new(
+        area.x + (area.width - width) / 2,
+        area.y + (area.height - height) / 2,
+        width,
+        height,
+    )
+}
+
+#[cfg(test)]
+mod tests;

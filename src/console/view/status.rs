@@ -1,0 +1,166 @@
+//! The status bar (connection, user, freshness, counts, filter) and the hint bar,
+//! which is generated from the keymap.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use crate::console::keymap::Context;
+use crate::console::state::{Connection, State};
+use crate::console::text;
+use crate::console::theme::Meaning;
+use crate::model::{State as RequestState, Time};
+
+/// How long a notice stays in the status bar.
+const NOTICE_SECS: i64 = 10;
+
+pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
+    let theme = &state.theme;
+    let (glyph, word, meaning) = match state.connection {
+        Connection::Connecting => ("…", "connecting", Meaning::Muted),
+        Connection::Live => ("●", "live", Meaning::Ok),
+        Connection::Polling => ("◐", "polling", Meaning::Warn),
+        Connection::Offline => ("○", "offline", Meaning::Error),
+    };
+    let sep = || Span::styled(" │ ", theme.style(Meaning::Border));
+    let mut spans = vec![Span::styled(
+        format!("{glyph} {word}"),
+        theme.style(meaning),
+    )];
+    spans.push(sep());
+    spans.push(Span::raw(text::inline(&state.broker)));
+    if let Some(me) = state.me() {
+        spans.push(sep());
+        spans.push(Span::raw(text::inline(me)));
+    }
+    spans.push(sep());
+    spans.push(Span::styled(
+        match state.last_update {
+            Some(at) => format!("updated {} ago", text::age(now - at)),
+            None => "no data yet".into(),
+        },
+        theme.style(Meaning::Muted),
+    ));
+    spans.push(sep());
+    spans.push(Span::raw(format!("{} pending", state.counts.pending)));
+    if state.counts.emergency > 0 {
+        spans.push(Span::styled(
+            format!(" (! {} emergency)", state.counts.emergency),
+            theme.style(Meaning::Emergency),
+        ));
+    }
+    let unseen = state
+        .unseen
+        .iter()
+        .filter(|id| {
+            state
+                .requests
+                .get(id)
+                .is_some_and(|r| r.state == RequestState::Pending)
+        })
+        .count();
+    if unseen > 0 {
+        spans.push(sep());
+        let plural = if unseen == 1 { "" } else { "s" };
+        spans.push(Span::styled(
+            format!("+ {unseen} new request{plural}"),
+            theme.style(Meaning::Accent),
+        ));
+    }
+    if !state.marked.is_empty() {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("● {} marked", state.marked.len()),
+            theme.style(Meaning::Marked),
+        ));
+    }
+    if let Some(held) = &state.frozen {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!("FROZEN ({} updates waiting)", held.len()),
+            theme.style(Meaning::Warn),
+        ));
+    }
+    if !state.filter.is_empty() && state.filter_input.is_none() {
+        spans.push(sep());
+        spans.push(Span::raw(format!(
+            "filter {:?}",
+            text::inline(&state.filter)
+        )));
+    }
+    if let Some(notice) = &state.notice
+        && (now - notice.at).num_seconds() < NOTICE_SECS
+    {
+        spans.push(sep());
+        let meaning = if notice.error {
+            Meaning::Error
+        } else {
+            Meaning::Ok
+        };
+        spans.push(Span::styled(
+            text::inline(&notice.text),
+            theme.style(meaning),
+        ));
+    }
+    frame.render_widget(Paragraph::new(fit(spans, area.width as usize)), area);
+}
+
+/// Drops what does not fit, cutting the last span with an ellipsis.
+fn fit(spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
+    let mut used = 0;
+    let mut out = Vec::new();
+    for span in spans {
+        let w = text::width(&span.content);
+        if used + w <= width {
+            used += w;
+            out.push(span);
+        } else {
+            let rest = width.saturating_sub(used);
+            if rest > 0 {
+                out.push(Span::styled(
+                    text::truncate(&span.content, rest),
+                    span.style,
+                ));
+            }
+            break;
+        }
+    }
+    Line::from(out)
+}
+
+pub fn draw_hints(state: &State, frame: &mut Frame, area: Rect) {
+    let theme = &state.theme;
+    let key = theme.style(Meaning::Accent);
+    let muted = theme.style(Meaning::Muted);
+    let spans: Vec<Span<'static>> = if let Some(input) = &state.filter_input {
+        vec![
+            Span::styled("filter / ", key),
+            Span::raw(text::inline(input)),
+            Span::styled("█", muted),
+            Span::styled("   Enter apply · Esc clear", muted),
+        ]
+    } else {
+        let context = if state.dialog.is_some() {
+            Context::Dialog
+        } else {
+            Context::Queue
+        };
+        // Without a role picker, its keys mean nothing.
+        let picker = state.dialog.as_ref().is_some_and(|d| !d.roles.is_empty());
+        state
+            .keymap
+            .hints(context)
+            .into_iter()
+            .filter(|(_, name)| picker || !matches!(*name, "switch_focus" | "toggle_role"))
+            .flat_map(|(keys, name)| {
+                [
+                    Span::styled(keys, key),
+                    Span::styled(format!(" {} ", name.replace('_', " ")), muted),
+                    Span::raw(" "),
+                ]
+            })
+            .collect()
+    };
+    frame.render_widget(Paragraph::new(fit(spans, area.width as usize)), area);
+}

@@ -1,0 +1,374 @@
+//! Rendered screens pinned with insta, drawn with a fixed clock on a TestBackend.
+
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+use unicode_width::UnicodeWidthStr;
+
+use crate::console::action::Action;
+use crate::console::fixtures::{RequestFixture, id, now, queue};
+use crate::console::keymap::{Command, Keymap};
+use crate::console::state::{Connection, RoleInfo, State};
+use crate::console::theme::{Meaning, Theme};
+use crate::console::update;
+use crate::model::api::WhoAmI;
+use crate::model::{Duration, Request};
+
+fn state_with(requests: Vec<Request>, theme: Theme, width: u16, height: u16) -> State {
+    let mut state = State::new("http://127.0.0.1:7800", Keymap::default(), theme);
+    let mut act = |action| {
+        update(&mut state, action, now());
+    };
+    act(Action::Resize { width, height });
+    act(Action::WhoAmI(WhoAmI {
+        user: "carrot".into(),
+        roles: vec!["reviewer".into()],
+        reviewable_roles: vec![
+            "production-access".into(),
+            "production-db-access".into(),
+            "developer-db".into(),
+        ],
+        ..WhoAmI::default()
+    }));
+    act(Action::Roles(vec![
+        RoleInfo {
+            name: "production-access".into(),
+            request_prompt: Some("Name the incident or ticket, and what you will touch.".into()),
+            max_session_ttl: Some(Duration::from_hours(4)),
+        },
+        RoleInfo {
+            name: "production-db-access".into(),
+            request_prompt: None,
+            max_session_ttl: Some(Duration::from_hours(1)),
+        },
+    ]));
+    act(Action::Connection(Connection::Live));
+    act(Action::Loaded(requests));
+    state
+}
+
+fn render(state: &State, width: u16, height: u16) -> Buffer {
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| super::draw(state, frame, now()))
+        .unwrap();
+    terminal.backend().buffer().clone()
+}
+
+/// The screen as text, one line per row, wide characters counted once.
+fn screen(buffer: &Buffer) -> String {
+    let area = buffer.area;
+    let mut out = String::new();
+    for y in 0..area.height {
+        let mut x = 0;
+        while x < area.width {
+            let symbol = buffer[(x, y)].symbol();
+            out.push_str(symbol);
+            x += symbol.width().max(1) as u16;
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Every row is exactly the terminal's width and no cell holds a control char.
+fn assert_sound(buffer: &Buffer) {
+    let area = buffer.area;
+    for y in 0..area.height {
+        let mut x = 0;
+        let mut cells = 0;
+        while x < area.width {
+            let symbol = buffer[(x, y)].symbol();
+            assert!(
+                !symbol.chars().any(char::is_control),
+                "control char at {x},{y}: {symbol:?}"
+            );
+            for c in symbol.chars() {
+                assert!(
+                    !matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'),
+                    "bidi override at {x},{y}"
+                );
+            }
+            let w = symbol.width().max(1);
+            cells += w;
+            x += w as u16;
+        }
+        assert_eq!(cells, area.width as usize, "row {y} is {cells} cells wide");
+    }
+}
+
+fn type_text(state: &mut State, text: &str) {
+    for c in text.chars() {
+        let key = if c == '\n' {
+            ratatui_textarea::Key::Enter
+        } else {
+            ratatui_textarea::Key::Char(c)
+        };
+        update(
+            state,
+            Action::Editor(ratatui_textarea::Input {
+                key,
+                ..Default::default()
+            }),
+            now(),
+        );
+    }
+}
+
+#[test]
+fn queue_wide() {
+    let state = state_with(queue(), Theme::no_color(), 160, 40);
+    let buffer = render(&state, 160, 40);
+    assert_sound(&buffer);
+    insta::assert_snapshot!(screen(&buffer));
+}
+
+#[test]
+fn detail_narrow_layout() {
+    let mut state = state_with(queue(), Theme::no_color(), 100, 44);
+    update(&mut state, Action::Command(Command::Down), now());
+    let buffer = render(&state, 100, 44);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    // The detail is below the list, not beside it.
+    let table_row = text.lines().position(|l| l.contains("requester")).unwrap();
+    let detail_row = text.lines().position(|l| l.contains(" Detail ")).unwrap();
+    assert!(detail_row > table_row);
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn review_dialog_with_role_picker() {
+    let mut state = state_with(queue(), Theme::no_color(), 120, 40);
+    let index = state.rows.iter().position(|r| *r == id(6)).unwrap();
+    state.select_index(index);
+    update(&mut state, Action::Command(Command::Approve), now());
+    type_text(
+        &mut state,
+        "Checked #512 with Ponder.\nProduction only, not the db.",
+    );
+    update(&mut state, Action::Command(Command::SwitchFocus), now());
+    update(&mut state, Action::Command(Command::ToggleRole), now());
+    let buffer = render(&state, 120, 40);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("Ctrl-S submit"), "the submit key is shown");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn review_dialog_shows_refusal_and_prompt() {
+    let mut state = state_with(queue(), Theme::no_color(), 120, 40);
+    update(&mut state, Action::Command(Command::Deny), now());
+    update(&mut state, Action::Command(Command::Submit), now());
+    let buffer = render(&state, 120, 40);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("✗ a reason is required"));
+    assert!(text.contains("Name the incident or ticket"));
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn too_small_says_so() {
+    let state = state_with(queue(), Theme::no_color(), 50, 12);
+    let buffer = render(&state, 50, 12);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("at least 60×15"));
+    assert!(!text.contains("requester"), "nothing else is drawn");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn help_overlay_lists_every_command() {
+    let mut state = state_with(queue(), Theme::no_color(), 120, 45);
+    update(&mut state, Action::Command(Command::Help), now());
+    let buffer = render(&state, 120, 45);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    for command in Command::ALL {
+        assert!(
+            text.contains(command.info().about),
+            "{:?} missing from help",
+            command
+        );
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn status_shows_frozen_filter_new_and_offline() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(&mut state, Action::Command(Command::Freeze), now());
+    update(
+        &mut state,
+        Action::Upserted(RequestFixture::new(7, "vimes").build()),
+        now(),
+    );
+    update(&mut state, Action::Connection(Connection::Offline), now());
+    let later = now() + chrono::TimeDelta::seconds(3);
+    let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
+    terminal
+        .draw(|frame| super::draw(&state, frame, later))
+        .unwrap();
+    let text = screen(terminal.backend().buffer());
+    let status = text.lines().nth(28).unwrap();
+    assert!(status.contains("○ offline"), "{status}");
+    assert!(status.contains("updated 3s ago"), "{status}");
+    assert!(status.contains("FROZEN (1 updates waiting)"), "{status}");
+    update(&mut state, Action::Command(Command::Freeze), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(text.lines().nth(28).unwrap().contains("+ 1 new request"));
+}
+
+#[test]
+fn emergency_rows_carry_style_and_glyph() {
+    let state = state_with(queue(), Theme::default(), 160, 40);
+    let buffer = render(&state, 160, 40);
+    let emergency = Theme::default().style(Meaning::Emergency);
+    let text = screen(&buffer);
+    // Row 3 of the screen is the first table row (tabs, border, header).
+    let row = text.lines().nth(3).unwrap();
+    assert!(row.contains("angua") && row.contains('!'), "{row}");
+    let y = 3;
+    let x_requester = (0..buffer.area.width)
+        .find(|&x| buffer[(x, y)].symbol() == "a" && buffer[(x + 1, y)].symbol() == "n")
+        .unwrap();
+    let cell = &buffer[(x_requester, y)];
+    assert_eq!(cell.fg, emergency.fg.unwrap());
+    assert!(cell.modifier.contains(Modifier::BOLD));
+    let x_flag = (0..buffer.area.width)
+        .find(|&x| buffer[(x, y)].symbol() == "!")
+        .unwrap();
+    assert_eq!(buffer[(x_flag, y)].fg, Color::Red);
+    // A plain row does not.
+    let plain_y = text.lines().position(|l| l.contains("vimes")).unwrap() as u16;
+    let x = (0..buffer.area.width)
+        .find(|&x| buffer[(x, plain_y)].symbol() == "v")
+        .unwrap();
+    assert_ne!(buffer[(x, plain_y)].fg, Color::Red);
+}
+
+#[test]
+fn selection_is_visible_without_colour() {
+    let state = state_with(queue(), Theme::no_color(), 160, 40);
+    let buffer = render(&state, 160, 40);
+    for x in 0..buffer.area.width {
+        for y in 0..buffer.area.height {
+            assert_eq!(buffer[(x, y)].fg, Color::Reset, "no colour at {x},{y}");
+        }
+    }
+    let row = screen(&buffer).lines().nth(3).unwrap().to_string();
+    assert!(row.contains('▶'), "{row}");
+    assert!(buffer[(10, 3)].modifier.contains(Modifier::REVERSED));
+    assert!(!buffer[(10, 4)].modifier.contains(Modifier::REVERSED));
+}
+
+fn hostile() -> Vec<Request> {
+    let long: String = "EMERGENCY: ".to_string() + &"数据库 overflow ".repeat(300);
+    assert!(long.len() > 4096);
+    vec![
+        RequestFixture::new(1, "mallory\u{1b}[2J\u{1b}]0;pwned\u{7}")
+            .roles(["production-access\u{1b}[31m"])
+            .reason("\u{1b}[2J\u{1b}]0;pwned\u{7} please \u{202e}gnp.exe\r\nsecond line\u{9b}31m")
+            .build(),
+        RequestFixture::new(2, "李小龍")
+            .roles(["数据库-访问"])
+            .reason(&long)
+            .build(),
+        RequestFixture::new(3, "zalgo")
+            .reason("Z\u{336}\u{31b}\u{30d}a\u{335}\u{30f}l\u{334}g\u{337}o\u{338} e\u{301}\u{301}\u{301} ﷽ 👩‍👩‍👧 #1")
+            .build(),
+    ]
+}
+
+#[test]
+fn hostile_strings_render_inert_and_in_bounds() {
+    for (width, height) in [(160, 40), (100, 30), (60, 15)] {
+        for n in 1..=3 {
+            let mut state = state_with(hostile(), Theme::no_color(), width, height);
+            let index = state.rows.iter().position(|r| *r == id(n)).unwrap();
+            state.select_index(index);
+            assert_sound(&render(&state, width, height));
+            update(&mut state, Action::Command(Command::Approve), now());
+            type_text(&mut state, "\u{1b}[2J 数据库 \u{202e}x");
+            assert_sound(&render(&state, width, height));
+        }
+    }
+}
+
+#[test]
+fn hostile_queue_snapshot() {
+    let state = state_with(hostile(), Theme::no_color(), 120, 30);
+    let buffer = render(&state, 120, 30);
+    assert_sound(&buffer);
+    insta::assert_snapshot!(screen(&buffer));
+}
+
+#[test]
+fn active_tab_counts_down_the_access_window() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(&mut state, Action::Command(Command::NextTab), now());
+    let text = screen(&render(&state, 160, 30));
+    let row = text.lines().find(|l| l.contains("detritus")).unwrap();
+    // Approved a minute ago for two hours.
+    assert!(row.contains("1h59m"), "{row}");
+    assert!(text.contains("ends in 1h59m"), "the detail counts down too");
+    // An hour later, the countdown moved.
+    let later = now() + chrono::TimeDelta::hours(1);
+    let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
+    terminal
+        .draw(|frame| super::draw(&state, frame, later))
+        .unwrap();
+    assert!(screen(terminal.backend().buffer()).contains("ends in 59m00s"));
+}
+
+#[test]
+fn audit_tab_lists_findings_and_explains_the_selected_one() {
+    use crate::model::{Finding, FindingKind, Severity};
+    let mut state = state_with(queue(), Theme::no_color(), 160, 36);
+    update(&mut state, Action::Command(Command::PrevTab), now());
+    let loading = screen(&render(&state, 160, 36));
+    assert!(loading.contains("loading findings"));
+    let finding = |kind, severity, n: u64, detail: &str| Finding {
+        kind,
+        severity,
+        request_id: Some(id(n)),
+        user: "detritus".into(),
+        reviewer: Some("carrot".into()),
+        roles: vec!["production-access".into()],
+        detail: detail.into(),
+        at: now() - chrono::TimeDelta::hours(3),
+        reviewed: None,
+    };
+    let report = crate::model::api::FindingsReport {
+        findings: vec![
+            finding(
+                FindingKind::NoTicket,
+                Severity::Low,
+                5,
+                "the reason names no ticket or incident",
+            ),
+            finding(
+                FindingKind::RepeatRequest,
+                Severity::Medium,
+                4,
+                "detritus asked for production-access 3 times in 7 days: make it permanent, or ask why",
+            ),
+        ],
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let buffer = render(&state, 160, 36);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("[Audit 2]"));
+    assert!(
+        text.contains("The request"),
+        "the finding's request is shown below it"
+    );
+    insta::assert_snapshot!(text);
+}
