@@ -154,11 +154,26 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    let dir = tempfile::tempdir().expect("tempdir");
-    let store = SqliteStore::open(dir.path()).expect("open");
-    let now = chrono::Utc::now();
+    // COUNTERSIGN_BENCH_DIR keeps the populated store between runs (it takes minutes
+    // to build); its first run populates it.
+    let kept = std::env::var_os("COUNTERSIGN_BENCH_DIR").map(std::path::PathBuf::from);
+    let temp = tempfile::tempdir().expect("tempdir");
+    let path = kept.clone().unwrap_or_else(|| temp.path().to_path_buf());
+    let reuse = kept.is_some() && path.join("countersign.db").is_file();
+    let store = SqliteStore::open(&path).expect("open");
+    let stamp = path.join("populated-at");
+    let now = match std::fs::read_to_string(&stamp)
+        .ok()
+        .and_then(|t| t.trim().parse::<chrono::DateTime<chrono::Utc>>().ok())
+    {
+        Some(t) if reuse => t,
+        _ => chrono::Utc::now(),
+    };
     let started = Instant::now();
-    populate(&store, now);
+    if !reuse {
+        populate(&store, now);
+        let _ = std::fs::write(&stamp, now.to_rfc3339());
+    }
     let events = store.head_seq().expect("head");
     println!(
         "populated {REQUESTS} requests and {events} events in {:.1} s ({:.0} writes/s through the store)",
