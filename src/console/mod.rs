@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod link;
 pub mod listing;
 pub mod notify;
+mod review;
 pub mod runtime;
 pub mod state;
 pub mod text;
