@@ -66,6 +66,7 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
             }
         }
         Action::Connection(connection) => state.connection = connection,
+        Action::Trouble(text) => notice(state, text, now, true),
         Action::Reviewed { id, result } => review::reviewed(state, id, result, now),
         Action::Findings(result) => {
             let audit = &mut state.audit;
