@@ -111,6 +111,7 @@ fn pooled_request(rng: &mut Lcg, i: usize) -> (Request, Shape) {
         resolved_by: overridden.then(|| "vimes".to_string()),
         suggested_reviewers: vec![],
         annotations: BTreeMap::new(),
+        requester_annotations: BTreeMap::new(),
         post_incident_review: None,
     };
     (

@@ -83,6 +83,7 @@ fn populate(store: &SqliteStore, now: chrono::DateTime<chrono::Utc>) {
                         resolved_by: None,
                         suggested_reviewers: Vec::new(),
                         annotations: BTreeMap::new(),
+                        requester_annotations: BTreeMap::new(),
                         post_incident_review: None,
                     };
                     let id = request.id;

@@ -221,10 +221,11 @@ async fn refused_reviews_are_answered_and_audited() {
         (403, Some("self_review"))
     );
 
+    // Dora may not see it: she learns nothing, but the attempt is on record.
     let (status, body) = b.review("dora", &id, "approve", "not my role").await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (403, Some("forbidden"))
+        (404, Some("not_found"))
     );
 
     let db = b.create("alice", &["production-db-access"], "OPS-1").await;
@@ -489,4 +490,31 @@ async fn whoami_and_openapi() {
             "{path} missing from the schema"
         );
     }
+}
+
+#[tokio::test]
+async fn past_the_deadline_nothing_approves_and_requester_annotations_stay_apart() {
+    let b = TestBroker::start();
+    let (status, body) = b
+        .post(
+            "bob",
+            "/v1/requests",
+            json!({"roles": ["production-access"], "reason": "incident #3", "pending_ttl": "1s",
+                   "annotations": {"tier": ["low"]}}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    assert_eq!(body["requester_annotations"]["tier"], json!(["low"]));
+    assert!(
+        body["annotations"].get("tier").is_none(),
+        "policy never reads what the requester adds"
+    );
+    let id = body["id"].as_str().unwrap().to_string();
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let (status, body) = b.review("carrot", &id, "approve", "too late").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("not_pending")),
+        "{body}"
+    );
 }

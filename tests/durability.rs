@@ -212,3 +212,17 @@ async fn tampering_is_detected_offline_naming_the_first_broken_link() {
     assert!(!intact);
     assert!(report.contains("BROKEN at event 3"), "{report}");
 }
+
+#[test]
+fn verifying_a_mistyped_directory_fails_instead_of_passing_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-dir");
+    let out = std::process::Command::new(common::BIN)
+        .args(["audit", "verify", "--data-dir"])
+        .arg(&missing)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no countersign database"));
+    assert!(!missing.exists(), "verification created nothing");
+}

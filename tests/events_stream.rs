@@ -121,3 +121,21 @@ async fn idle_streams_get_keep_alives() {
         "a comment line keeps the stream alive: {text:?}"
     );
 }
+
+#[tokio::test]
+async fn a_revoked_token_ends_an_open_stream() {
+    let b = TestBroker::start();
+    let mut stream = subscribe(&b, "carrot", None).await;
+    let out = common::admin(b.dir.path(), &["tokens", "rotate", "carrot"]);
+    assert!(out.status.success());
+    let ended = tokio::time::timeout(Duration::from_secs(12), async {
+        loop {
+            match stream.chunk().await {
+                Ok(Some(_)) => continue,
+                _ => return,
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the stream outlived the token");
+}

@@ -52,6 +52,7 @@ pub fn request(id: u128) -> Request {
         resolved_by: None,
         suggested_reviewers: vec![],
         annotations: BTreeMap::new(),
+        requester_annotations: BTreeMap::new(),
         post_incident_review: None,
     }
 }

@@ -17,7 +17,13 @@ pub fn report(
     store.scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
     // An owed post-incident review stays owed however long ago access was granted.
     store.scan_owed_post_incident_reviews(&mut |r| analyzer.add_request(&r))?;
-    store.scan_events_since(start, &mut |e| analyzer.add_event(&e))?;
+    // Requests carry creation, reviews and overrides; of the events only refusals and
+    // overrides add anything.
+    store.scan_events_since(
+        start,
+        Some(&[EventType::ReviewRefused, EventType::Update]),
+        &mut |e| analyzer.add_event(&e),
+    )?;
     let mut report = analyzer.finish();
     // Marks from earlier weeks still count: the review resumes where it ended.
     let marks = store.events(&EventQuery {

@@ -150,10 +150,10 @@ pub fn new_request(
             suggested.push(name);
         }
     }
-    let mut annotations = frozen.annotations;
-    for (key, values) in body.annotations {
-        annotations.entry(key).or_default().extend(values);
-    }
+    // Policy predicates read `annotations`, so only roles may set them; what the
+    // requester adds is kept apart, shown, and never consulted.
+    let annotations = frozen.annotations;
+    let requester_annotations = body.annotations;
     Ok(Request {
         id: uuid::Uuid::now_v7(),
         user: user.name.clone(),
@@ -175,6 +175,7 @@ pub fn new_request(
         resolved_by: None,
         suggested_reviewers: suggested,
         annotations,
+        requester_annotations,
         post_incident_review: None,
     })
 }
@@ -198,12 +199,23 @@ pub fn can_see(roles: &RoleSet, user: &User, request: &Request) -> bool {
     request.user == user.name
         || roles.allows(user, Resource::AccessRequest, Verb::List)
         || roles.allows(user, Resource::AccessRequest, Verb::Read)
+        || roles.allows(user, Resource::AccessRequest, Verb::Update)
         || roles.check_review(user, request).is_ok()
+}
+
+/// At most `MAX_REASON_BYTES` of a text, cut at a character boundary: refused
+/// attempts are recorded even when their text was too long to accept.
+fn bounded(text: &str) -> String {
+    let mut end = text.len().min(MAX_REASON_BYTES);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
 }
 
 fn refused_review(reviewer: &User, body: &SubmitReview, now: Time, refusal: Refusal) -> Verdict {
     let record = EventDraft::new(EventType::ReviewRefused, &reviewer.name, now)
-        .reason(body.reason.clone())
+        .reason(bounded(&body.reason))
         .field("decision", body.decision.as_str());
     Verdict::Refuse {
         refusal,
@@ -258,6 +270,14 @@ pub fn review(
                 ErrorCode::NotPending,
                 format!("the request is already {}", request.state),
             ),
+        );
+    }
+    if request.pending_expires_at <= now {
+        return refused_review(
+            reviewer,
+            body,
+            now,
+            Refusal::new(ErrorCode::NotPending, "the review deadline has passed"),
         );
     }
     if request.review_by(&reviewer.name).is_some() {
@@ -440,7 +460,7 @@ pub fn give_back(user: &User, now: Time, request: &mut Request) -> Verdict {
         };
     }
     match (request.state, request.access.as_mut()) {
-        (State::Approved, Some(access)) => {
+        (State::Approved, Some(access)) if access.ends_at > now => {
             access.returned_at = Some(now);
             request.state = State::Returned;
             Verdict::Commit(
@@ -499,10 +519,17 @@ pub fn post_incident_review(
         record: None,
     };
     if request.user == user.name {
-        return refuse(
-            ErrorCode::SelfReview,
-            "the post-incident review must come from someone other than the requester".into(),
-        );
+        return Verdict::Refuse {
+            refusal: Refusal::new(
+                ErrorCode::SelfReview,
+                "the post-incident review must come from someone other than the requester",
+            ),
+            record: Some(
+                EventDraft::new(EventType::ReviewRefused, &user.name, now)
+                    .reason(bounded(&body.notes))
+                    .field("action", "post_incident_review"),
+            ),
+        };
     }
     if roles.check_review(user, request).is_err()
         && !roles.allows(user, Resource::AccessRequest, Verb::Update)

@@ -11,14 +11,14 @@ use tokio::task::JoinHandle;
 use super::config::BrokerConfig;
 use super::error::ApiError;
 use super::roles::RolesCache;
-use super::store::{Published, SqliteStore, Store};
+use super::store::{SqliteStore, Store};
 use crate::model::api::ErrorCode;
 
 /// Everything a handler needs.
 pub struct Broker {
     pub store: Arc<dyn Store>,
     pub roles: RolesCache,
-    pub bus: broadcast::Sender<Arc<Published>>,
+    pub bus: broadcast::Sender<Arc<super::stream::Outgoing>>,
     pub config: BrokerConfig,
     /// The weekly review's thresholds, compiled once.
     pub audit: crate::audit::CompiledConfig,
@@ -59,7 +59,16 @@ impl RunningBroker {
     /// flushes the store.
     pub async fn stop(self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
-        let served = self.server.await;
+        let mut server = self.server;
+        // In-flight calls get ten seconds; then the server is stopped regardless.
+        let served =
+            match tokio::time::timeout(std::time::Duration::from_secs(10), &mut server).await {
+                Ok(result) => result,
+                Err(_) => {
+                    server.abort();
+                    Ok(Ok(()))
+                }
+            };
         for task in self.background {
             task.abort();
         }
@@ -95,13 +104,13 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         tokio::task::spawn_blocking(move || SqliteStore::open(&dir)).await??
     };
     let store = Arc::new(store);
-    let (bus, _) = broadcast::channel::<Arc<Published>>(4096);
+    let (bus, _) = broadcast::channel::<Arc<super::stream::Outgoing>>(4096);
     {
         let bus = bus.clone();
         store.on_commit(move |published| {
             for item in published {
                 // No subscribers is fine.
-                let _ = bus.send(Arc::new(item.clone()));
+                let _ = bus.send(Arc::new(super::stream::Outgoing::new(item.clone())));
             }
         });
     }

@@ -3,7 +3,7 @@
 //! exactly once and in order, and only those about requests it may see.
 
 use std::convert::Infallible;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -17,8 +17,8 @@ use super::lifecycle;
 use super::routes::{Caller, Params};
 use super::server::Broker;
 use super::store::{EventQuery, Published};
+use crate::model::User;
 use crate::model::api::StreamMessage;
-use crate::model::{AuditEvent, User};
 use crate::policy::{Resource, Verb};
 
 const BACKLOG_PAGE: usize = 500;
@@ -40,12 +40,25 @@ pub async fn events(
         .and_then(|v| v.trim().parse::<u64>().ok());
     // Subscribe before reading the head so nothing falls between the two.
     let live = broker.bus.subscribe();
-    let after = match from_header.or(query.after) {
-        Some(seq) => seq,
-        None => broker.blocking(|b| Ok(b.store.head_seq()?)).await?,
-    };
+    let head = broker.blocking(|b| Ok(b.store.head_seq()?)).await?;
+    // An id beyond the head (a restored or different log) resumes from the head
+    // rather than silently skipping everything up to it.
+    let after = from_header.or(query.after).unwrap_or(head).min(head);
+    let token_hash = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(|t| super::tokens::hash(t.trim()))
+        .unwrap_or_default();
     let (tx, rx) = mpsc::channel(256);
-    tokio::spawn(feed(broker.clone(), caller.user, after, live, tx));
+    tokio::spawn(feed(
+        broker.clone(),
+        caller.user,
+        token_hash,
+        after,
+        live,
+        tx,
+    ));
     let keep_alive = KeepAlive::new()
         .interval(
             broker
@@ -62,41 +75,98 @@ pub async fn events(
 
 type Sink = mpsc::Sender<Result<Event, Infallible>>;
 
+/// An event on its way to subscribers, serialised once however many receive it.
+pub struct Outgoing {
+    published: Published,
+    data: OnceLock<Option<String>>,
+}
+
+impl Outgoing {
+    pub fn new(published: Published) -> Self {
+        Outgoing {
+            published,
+            data: OnceLock::new(),
+        }
+    }
+
+    fn data(&self) -> Option<&str> {
+        self.data
+            .get_or_init(|| {
+                let message = StreamMessage {
+                    event: self.published.event.clone(),
+                    request: self.published.request.clone(),
+                };
+                serde_json::to_string(&message).ok()
+            })
+            .as_deref()
+    }
+}
+
+/// How often an open stream re-checks that its token still names the same user
+/// with the same roles; a revoked token or changed roles end the stream.
+const RECHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn feed(
     broker: Arc<Broker>,
     user: User,
-    mut last: u64,
-    mut live: broadcast::Receiver<Arc<Published>>,
+    token_hash: String,
+    last: u64,
+    live: broadcast::Receiver<Arc<Outgoing>>,
     tx: Sink,
 ) {
+    // Everything, backlog and sends included, gives way to shutdown.
     let stop = super::server::stopped(broker.shutdown.clone());
-    tokio::pin!(stop);
-    if catch_up(&broker, &user, &mut last, None, &tx)
-        .await
-        .is_err()
-    {
+    tokio::select! {
+        _ = stop => {}
+        _ = deliver(&broker, &user, &token_hash, last, live, &tx) => {}
+    }
+}
+
+async fn still_valid(broker: &Arc<Broker>, user: &User, token_hash: &str) -> bool {
+    let hash = token_hash.to_string();
+    let current = broker
+        .blocking(move |b| Ok(b.store.user_by_token_hash(&hash)?))
+        .await;
+    matches!(current, Ok(Some(now)) if now == *user)
+}
+
+async fn deliver(
+    broker: &Arc<Broker>,
+    user: &User,
+    token_hash: &str,
+    mut last: u64,
+    mut live: broadcast::Receiver<Arc<Outgoing>>,
+    tx: &Sink,
+) {
+    if catch_up(broker, user, &mut last, None, tx).await.is_err() {
         return;
     }
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.tick().await;
     loop {
         tokio::select! {
-            _ = &mut stop => return,
+            _ = recheck.tick() => {
+                if !still_valid(broker, user, token_hash).await {
+                    return;
+                }
+            }
             _ = tx.closed() => return,
             received = live.recv() => match received {
-                Ok(published) => {
-                    let seq = published.event.seq;
+                Ok(outgoing) => {
+                    let seq = outgoing.published.event.seq;
                     if seq <= last {
                         continue;
                     }
-                    if seq > last + 1 && catch_up(&broker, &user, &mut last, Some(seq - 1), &tx).await.is_err() {
+                    if seq > last + 1 && catch_up(broker, user, &mut last, Some(seq - 1), tx).await.is_err() {
                         return;
                     }
-                    if send(&broker, &user, &published.event, published.request.clone(), &tx).await.is_err() {
+                    if send(broker, user, &outgoing, tx).await.is_err() {
                         return;
                     }
                     last = seq;
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => {
-                    if catch_up(&broker, &user, &mut last, None, &tx).await.is_err() {
+                    if catch_up(broker, user, &mut last, None, tx).await.is_err() {
                         return;
                     }
                 }
@@ -139,7 +209,13 @@ async fn catch_up(
                 .request_id
                 .and_then(|id| requests.iter().find(|r| r.id == id).cloned());
             let seq = event.seq;
-            send(broker, user, &event, request, tx).await?;
+            send(
+                broker,
+                user,
+                &Outgoing::new(Published { event, request }),
+                tx,
+            )
+            .await?;
             *last = seq;
         }
         if !full {
@@ -148,26 +224,17 @@ async fn catch_up(
     }
 }
 
-async fn send(
-    broker: &Broker,
-    user: &User,
-    event: &AuditEvent,
-    request: Option<crate::model::Request>,
-    tx: &Sink,
-) -> Result<(), ()> {
+async fn send(broker: &Broker, user: &User, outgoing: &Outgoing, tx: &Sink) -> Result<(), ()> {
     let roles = broker.roles.cached();
-    let visible = match &request {
+    let event = &outgoing.published.event;
+    let visible = match &outgoing.published.request {
         Some(request) => lifecycle::can_see(&roles, user, request),
         None => roles.allows(user, Resource::Event, Verb::List),
     };
     if !visible {
         return Ok(());
     }
-    let message = StreamMessage {
-        event: event.clone(),
-        request,
-    };
-    let data = serde_json::to_string(&message).map_err(|_| ())?;
+    let data = outgoing.data().ok_or(())?;
     let sse = Event::default()
         .id(event.seq.to_string())
         .event(event.kind.as_str())

@@ -136,7 +136,7 @@ async fn verify(data_dir: Option<PathBuf>, client: super::ClientArgs) -> anyhow:
     let report = match data_dir {
         Some(dir) => {
             tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let store = SqliteStore::open(&dir)?;
+                let store = SqliteStore::open_existing(&dir)?;
                 Ok(store.verify_chain()?)
             })
             .await??

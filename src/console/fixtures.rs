@@ -57,6 +57,7 @@ impl RequestFixture {
                 resolved_by: None,
                 suggested_reviewers: Vec::new(),
                 annotations: BTreeMap::new(),
+                requester_annotations: BTreeMap::new(),
                 post_incident_review: None,
             },
         }

@@ -190,8 +190,12 @@ pub struct Request {
     pub resolved_by: Option<String>,
     #[serde(default)]
     pub suggested_reviewers: Vec<String>,
+    /// Set by the requester's roles; threshold filters and review conditions read these.
     #[serde(default)]
     pub annotations: BTreeMap<String, Vec<String>>,
+    /// Added by the requester when asking; shown to reviewers, never read by policy.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub requester_annotations: BTreeMap<String, Vec<String>>,
     pub post_incident_review: Option<PostIncidentReview>,
 }
 

@@ -216,7 +216,7 @@ impl RoleSet {
     }
 
     /// How long access lasts once approved: `requested` capped by the smallest
-    /// `max_session_ttl` of the granted roles; 1h when nothing says otherwise.
+    /// `max_session_ttl` of the granted roles; without a role cap, at most 1h.
     pub fn access_length(&self, granted: &[String], requested: Option<Duration>) -> Duration {
         let ttl = granted
             .iter()
@@ -224,7 +224,8 @@ impl RoleSet {
             .min();
         match (requested, ttl) {
             (Some(wanted), Some(cap)) => wanted.min(cap),
-            (Some(only), None) | (None, Some(only)) => only,
+            (None, Some(cap)) => cap,
+            (Some(wanted), None) => wanted.min(Duration::from_hours(1)),
             (None, None) => Duration::from_hours(1),
         }
     }

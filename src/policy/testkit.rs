@@ -86,6 +86,7 @@ pub(crate) fn blank_request(requester: &str, roles: &[&str], reason: &str) -> Re
         resolved_by: None,
         suggested_reviewers: Vec::new(),
         annotations: BTreeMap::new(),
+        requester_annotations: BTreeMap::new(),
         post_incident_review: None,
     }
 }

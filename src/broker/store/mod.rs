@@ -160,9 +160,11 @@ pub trait Store: Send + Sync + 'static {
     // Audit log.
     fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError>;
     fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// Feeds events at or after `since`, in order; only of `kinds` when given.
     fn scan_events_since(
         &self,
         since: Time,
+        kinds: Option<&[EventType]>,
         each: &mut dyn FnMut(AuditEvent),
     ) -> Result<(), StoreError>;
     fn head_seq(&self) -> Result<u64, StoreError>;

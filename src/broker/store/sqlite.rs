@@ -19,7 +19,7 @@ use super::{
     StoreError, StoredRoles, UserRecord, Verdict,
 };
 use crate::model::event::{ChainReport, ChainVerifier};
-use crate::model::{AuditEvent, Request, Time, User};
+use crate::model::{AuditEvent, EventType, Request, Time, User};
 
 const DB_FILE: &str = "countersign.db";
 /// Most jobs committed in one transaction.
@@ -170,6 +170,19 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             publisher,
         })
+    }
+
+    /// Opens a store that must already exist (for verification: a mistyped path must
+    /// not pass as an empty, intact log).
+    pub fn open_existing(data_dir: &Path) -> Result<SqliteStore, StoreError> {
+        let path = data_dir.join(DB_FILE);
+        if !path.is_file() {
+            return Err(StoreError::DataDir {
+                path: data_dir.to_path_buf(),
+                why: format!("no countersign database ({DB_FILE}) there"),
+            });
+        }
+        SqliteStore::open(data_dir)
     }
 
     /// Sets the function told about every committed event, in commit order. Once.
@@ -325,7 +338,11 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Pu
         tx.execute_batch("SAVEPOINT job")
             .map_err(|e| e.to_string())?;
         let before = (head.seq, head.hash.clone());
-        match job.run(&tx, &mut head) {
+        // A bug in one mutation must not take the writer, and every later write, down.
+        let ran =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run(&tx, &mut head)))
+                .unwrap_or_else(|_| Err("the change panicked; rolled back".to_string()));
+        match ran {
             Ok(mut events) => {
                 tx.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
                 published.append(&mut events);
@@ -340,6 +357,55 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Pu
     }
     tx.commit().map_err(|e| e.to_string())?;
     Ok(published)
+}
+
+/// Rows decoded per parallel batch in window scans.
+const DECODE_CHUNK: usize = 4096;
+
+/// Feeds the JSON bodies of `rows` to `each` in order, decoding them on every core:
+/// big window scans spend most of their time in JSON.
+fn decode_rows_in_parallel<T: serde::de::DeserializeOwned + Send>(
+    mut rows: rusqlite::Rows<'_>,
+    each: &mut dyn FnMut(T),
+) -> Result<(), StoreError> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 8);
+    let mut chunk: Vec<String> = Vec::with_capacity(DECODE_CHUNK);
+    let mut done = false;
+    while !done {
+        chunk.clear();
+        while chunk.len() < DECODE_CHUNK {
+            match rows.next()? {
+                Some(row) => chunk.push(row.get(0)?),
+                None => {
+                    done = true;
+                    break;
+                }
+            }
+        }
+        let per_worker = chunk.len().div_ceil(workers).max(1);
+        let decoded: Vec<Result<Vec<T>, StoreError>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .chunks(per_worker)
+                .map(|part| scope.spawn(move || part.iter().map(|b| decode(b)).collect()))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|_| Err(StoreError::Corrupt("decoder panicked".into())))
+                })
+                .collect()
+        });
+        for part in decoded {
+            for value in part? {
+                each(value);
+            }
+        }
+    }
+    Ok(())
 }
 
 fn millis(time: Time) -> i64 {
@@ -694,12 +760,8 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT body FROM requests WHERE touched_ms >= ?1")?;
-            let mut rows = stmt.query([millis(since)])?;
-            while let Some(row) = rows.next()? {
-                let body: String = row.get(0)?;
-                each(decode(&body)?);
-            }
-            Ok(())
+            let rows = stmt.query([millis(since)])?;
+            decode_rows_in_parallel(rows, each)
         })
     }
 
@@ -757,7 +819,7 @@ impl Store for SqliteStore {
                 conditions.push(format!("time_ms < ?{}", args.len()));
             }
             if let Some(after) = query.after_seq {
-                args.push(Box::new(after as i64));
+                args.push(Box::new(after.min(i64::MAX as u64) as i64));
                 conditions.push(format!("seq > ?{}", args.len()));
             }
             if !conditions.is_empty() {
@@ -780,17 +842,20 @@ impl Store for SqliteStore {
     fn scan_events_since(
         &self,
         since: Time,
+        kinds: Option<&[EventType]>,
         each: &mut dyn FnMut(AuditEvent),
     ) -> Result<(), StoreError> {
         self.read(|conn| {
-            let mut stmt =
-                conn.prepare("SELECT body FROM events WHERE time_ms >= ?1 ORDER BY seq")?;
-            let mut rows = stmt.query([millis(since)])?;
-            while let Some(row) = rows.next()? {
-                let body: String = row.get(0)?;
-                each(decode(&body)?);
+            let mut sql = String::from("SELECT body FROM events WHERE time_ms >= ?1");
+            if let Some(kinds) = kinds {
+                let names: Vec<String> =
+                    kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
+                sql.push_str(&format!(" AND type IN ({})", names.join(", ")));
             }
-            Ok(())
+            sql.push_str(" ORDER BY seq");
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query([millis(since)])?;
+            decode_rows_in_parallel(rows, each)
         })
     }
 

@@ -35,6 +35,7 @@ fn request(user: &str, created: Time) -> Request {
         resolved_by: None,
         suggested_reviewers: Vec::new(),
         annotations: BTreeMap::new(),
+        requester_annotations: BTreeMap::new(),
         post_incident_review: None,
     }
 }
@@ -216,7 +217,9 @@ fn events_filter_and_scans_respect_windows() {
         .unwrap();
     assert_eq!(scanned, 2);
     let mut seen = 0;
-    store.scan_events_since(t(300), &mut |_| seen += 1).unwrap();
+    store
+        .scan_events_since(t(300), None, &mut |_| seen += 1)
+        .unwrap();
     assert_eq!(seen, 3);
     assert_eq!(store.head_seq().unwrap(), 6);
 }

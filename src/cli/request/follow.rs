@@ -242,6 +242,7 @@ mod tests {
             resolved_by: None,
             suggested_reviewers: vec![],
             annotations: BTreeMap::new(),
+            requester_annotations: BTreeMap::new(),
             post_incident_review: None,
         }
     }
