@@ -181,6 +181,36 @@ async fn live_queue_and_reviews_through_the_link() {
 }
 
 #[tokio::test]
+async fn a_refused_token_is_explained() {
+    let broker = TestBroker::start();
+    let (action_tx, mut actions) = mpsc::unbounded_channel();
+    let (effects, effect_rx) = mpsc::unbounded_channel();
+    let client = Client::new(&Connection {
+        broker: broker.url.clone(),
+        token: "not-a-token".into(),
+        ca_pem: None,
+    })
+    .unwrap();
+    link::spawn(
+        client,
+        action_tx,
+        effect_rx,
+        NotifyPolicy {
+            enabled: false,
+            urgent_only: false,
+        },
+    );
+    let mut state = State::new(broker.url.clone(), Keymap::default(), Theme::no_color());
+    until(&mut state, &mut actions, &effects, "the refusal", |s| {
+        s.notice.is_some()
+    })
+    .await;
+    let text = &state.notice.as_ref().unwrap().text;
+    assert!(text.contains("who you are"), "{text}");
+    assert_ne!(state.connection, Link::Offline, "the broker answered");
+}
+
+#[tokio::test]
 async fn an_unreachable_broker_shows_offline() {
     let (action_tx, mut actions) = mpsc::unbounded_channel();
     let (effects, effect_rx) = mpsc::unbounded_channel();

@@ -37,6 +37,8 @@ pub enum Action {
     /// What is known about roles: request prompts, session lengths.
     Roles(Vec<RoleInfo>),
     Connection(Connection),
+    /// Something went wrong talking to the broker that the user should read.
+    Trouble(String),
     /// The weekly review's findings, or why they could not be had.
     Findings(Result<FindingsReport, String>),
     /// The broker answered a review the console submitted.

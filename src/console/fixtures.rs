@@ -156,6 +156,13 @@ impl RequestFixture {
         self
     }
 
+    pub fn requester_annotation(mut self, key: &str, value: &str) -> Self {
+        self.request
+            .requester_annotations
+            .insert(key.into(), vec![value.into()]);
+        self
+    }
+
     pub fn build(self) -> Request {
         self.request
     }
@@ -178,6 +185,7 @@ pub fn queue() -> Vec<Request> {
             .age_mins(42)
             .approved_by("adora-belle", "Checked OPS-118, read-only is fine", 20)
             .annotation("ticket", "OPS-118")
+            .requester_annotation("runbook", "evidence-room/ledger-audit")
             .build(),
         RequestFixture::new(3, "detritus")
             .reason("need to restart the thing again")

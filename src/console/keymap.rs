@@ -293,6 +293,10 @@ pub enum KeymapError {
         "keys: {command}: cannot read key {key:?} (use forms like a, G, space, ctrl-s, alt-enter, pgdn)"
     )]
     BadKey { command: String, key: String },
+    #[error(
+        "keys: {command}: {key} would be typed into the reason instead; use a key with Ctrl or Alt, Esc, Tab or F1–F12"
+    )]
+    Typed { command: String, key: String },
     #[error("keys: {key} is bound to both {first} and {second}")]
     Conflict {
         key: String,
@@ -373,6 +377,22 @@ impl Keymap {
     }
 
     fn check(&self) -> Result<(), KeymapError> {
+        for (key, command) in &self.bindings {
+            let typed = matches!(
+                key.code,
+                KeyCode::Char(_) | KeyCode::Enter | KeyCode::Backspace
+            ) && !key
+                .modifiers
+                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+            // The picker's toggle is only read while the picker has focus.
+            if typed && command.info().context == Context::Dialog && *command != Command::ToggleRole
+            {
+                return Err(KeymapError::Typed {
+                    command: command.info().name.into(),
+                    key: key.to_string(),
+                });
+            }
+        }
         for (i, (key, first)) in self.bindings.iter().enumerate() {
             for (other, second) in &self.bindings[i + 1..] {
                 if key == other && first.info().context == second.info().context && first != second
@@ -560,6 +580,13 @@ mod tests {
             Keymap::with_overrides(&unknown),
             Err(KeymapError::UnknownCommand(_))
         ));
+        let typed = BTreeMap::from([("submit".to_string(), vec!["s".to_string()])]);
+        assert!(matches!(
+            Keymap::with_overrides(&typed),
+            Err(KeymapError::Typed { .. })
+        ));
+        let fine = BTreeMap::from([("submit".to_string(), vec!["alt-s".to_string()])]);
+        assert!(Keymap::with_overrides(&fine).is_ok());
         let bad = BTreeMap::from([("quit".to_string(), vec!["meta-q".to_string()])]);
         assert!(matches!(
             Keymap::with_overrides(&bad),

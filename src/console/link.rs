@@ -49,6 +49,9 @@ async fn load(client: &Client, actions: &UnboundedSender<Action>) -> bool {
         Ok(requests) => actions.send(Action::Loaded(requests)).is_ok(),
         Err(error) => {
             let _ = actions.send(Action::Connection(offline_or_live(&error)));
+            if !error.is_unreachable() {
+                let _ = actions.send(Action::Trouble(format!("cannot list requests: {error}")));
+            }
             false
         }
     }
@@ -72,11 +75,14 @@ async fn feed(client: Client, actions: UnboundedSender<Action>) {
                 }
                 break;
             }
-            Err(_) => {
-                if actions
-                    .send(Action::Connection(Connection::Offline))
-                    .is_err()
-                {
+            Err(error) => {
+                // A refused token is not "offline": say what the broker said.
+                let action = if error.is_unreachable() {
+                    Action::Connection(Connection::Offline)
+                } else {
+                    Action::Trouble(format!("cannot ask the broker who you are: {error}"))
+                };
+                if actions.send(action).is_err() {
                     return;
                 }
                 tokio::time::sleep(RETRY_EVERY).await;

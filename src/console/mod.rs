@@ -10,6 +10,7 @@ pub mod keymap;
 pub mod link;
 pub mod listing;
 pub mod notify;
+mod review;
 pub mod runtime;
 pub mod state;
 pub mod text;
@@ -71,6 +72,11 @@ pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
 }
 
 pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+    // Keys and theme from console.toml, if there is one; its broker and token are not used.
+    let (config, _) = crate::client::Config::load(None)?;
+    let keymap = keymap::Keymap::with_overrides(&config.key_overrides())?;
+    let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref())
+        .with_overrides(&config.theme)?;
     let options = crate::demo::DemoOptions {
         live: !args.still,
         seed: args.seed,
@@ -89,8 +95,7 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         ca_pem: None,
     };
     let client = crate::client::Client::new(&connection)?;
-    let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref());
-    let state = State::new(client.broker(), keymap::Keymap::default(), theme);
+    let state = State::new(client.broker(), keymap, theme);
     let (actions, network) = tokio::sync::mpsc::unbounded_channel();
     let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
     // What the demo's role file says about each role: prompts and session lengths.

@@ -300,7 +300,15 @@ impl State {
             .selected
             .and_then(|id| self.rows.iter().position(|row| *row == id));
         match found {
-            Some(index) => self.selected_index = index,
+            Some(index) => {
+                // Rows arriving or leaving above move a scrolled window with the
+                // selection, so the selected row stays where the eye is; an unscrolled
+                // window stays at the top, where new emergencies appear.
+                if self.offset > 0 {
+                    self.offset = (self.offset + index).saturating_sub(self.selected_index);
+                }
+                self.selected_index = index;
+            }
             None if self.rows.is_empty() => {
                 self.selected = None;
                 self.selected_index = 0;

@@ -652,3 +652,37 @@ fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
         "the last findings are kept"
     );
 }
+
+#[test]
+fn the_selected_row_keeps_its_place_on_screen_when_rows_arrive_above() {
+    let requests = (0..60)
+        .map(|i| pending(i, "vimes", 600 - i as i64))
+        .collect();
+    let mut state = loaded(requests);
+    for _ in 0..40 {
+        cmd(&mut state, Command::Down);
+    }
+    let on_screen = state.selected_index - state.offset;
+    let selected = state.selected;
+    // Three older requests arrive: they sort above everything.
+    for n in 100..103 {
+        update(
+            &mut state,
+            Action::Upserted(pending(n, "angua", 2000)),
+            now(),
+        );
+    }
+    assert_eq!(state.selected, selected);
+    assert_eq!(
+        state.selected_index - state.offset,
+        on_screen,
+        "the row did not move on screen"
+    );
+    // One leaves above: still in place.
+    let gone = RequestFixture::new(100, "angua")
+        .age_mins(2000)
+        .state(RequestState::Withdrawn)
+        .build();
+    update(&mut state, Action::Upserted(gone), now());
+    assert_eq!(state.selected_index - state.offset, on_screen);
+}

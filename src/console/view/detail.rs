@@ -270,10 +270,20 @@ pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<L
             plain,
         );
     }
-    if !request.annotations.is_empty() {
+    let annotated = [
+        ("Annotations (from the roles)", &request.annotations),
+        (
+            "Annotations (from the requester)",
+            &request.requester_annotations,
+        ),
+    ];
+    for (heading, annotations) in annotated {
+        if annotations.is_empty() {
+            continue;
+        }
         w.gap();
-        w.heading("Annotations");
-        for (key, values) in &request.annotations {
+        w.heading(heading);
+        for (key, values) in annotations {
             w.field(
                 &text::truncate(&text::inline(key), LABEL),
                 &text::inline(&values.join(", ")),

@@ -372,3 +372,13 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
     );
     insta::assert_snapshot!(text);
 }
+
+#[test]
+fn detail_shows_both_kinds_of_annotations() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 60);
+    update(&mut state, Action::Command(Command::Down), now());
+    let text = screen(&render(&state, 160, 60));
+    assert!(text.contains("Annotations (from the roles)"), "{text}");
+    assert!(text.contains("Annotations (from the requester)"));
+    assert!(text.contains("evidence-room/ledger-audit"));
+}

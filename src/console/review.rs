@@ -1,0 +1,273 @@
+//! Reviewing from the console: the dialog pinned to its requests, drafts kept per
+//! request, blank reasons refused, one review per request, and the broker's answer.
+
+use std::collections::BTreeSet;
+
+use ratatui_textarea::TextArea;
+use uuid::Uuid;
+
+use super::action::{Effect, ReviewError};
+use super::listing;
+use super::state::{Dialog, DialogFocus, Draft, RoleChoice, State};
+use super::text;
+use super::update::notice;
+use crate::model::api::{MAX_REASON_BYTES, SubmitReview};
+use crate::model::{Decision, Request, State as RequestState, Time};
+
+fn editor(lines: Vec<String>) -> TextArea<'static> {
+    if lines.is_empty() {
+        TextArea::default()
+    } else {
+        TextArea::new(lines)
+    }
+}
+
+pub(super) fn open_dialog(state: &mut State, decision: Decision, now: Time) {
+    let marked: Vec<Uuid> = state
+        .marked
+        .iter()
+        .filter(|id| {
+            state
+                .requests
+                .get(id)
+                .is_some_and(|r| r.state == RequestState::Pending)
+        })
+        .copied()
+        .collect();
+    let targets = if marked.is_empty() {
+        match state.selected_request() {
+            Some(request) if request.state == RequestState::Pending => vec![request.id],
+            Some(request) => {
+                let text = format!(
+                    "{} is {}: only pending requests can be reviewed",
+                    text::short_id(&request.id),
+                    request.state
+                );
+                notice(state, text, now, true);
+                return;
+            }
+            None => return,
+        }
+    } else {
+        marked
+    };
+    let dialog = if let [id] = targets[..] {
+        let requested = state
+            .requests
+            .get(&id)
+            .map(|r| r.roles.clone())
+            .unwrap_or_default();
+        let draft = state.drafts.get(&id);
+        let roles = match draft {
+            Some(draft) if !draft.roles.is_empty() => draft.roles.clone(),
+            _ => requested
+                .iter()
+                .map(|name| RoleChoice {
+                    name: name.clone(),
+                    granted: true,
+                })
+                .collect(),
+        };
+        Dialog {
+            decision,
+            targets,
+            roles: if decision == Decision::Approve {
+                roles
+            } else {
+                Vec::new()
+            },
+            role_cursor: 0,
+            focus: DialogFocus::Reason,
+            editor: editor(draft.map(|d| d.lines.clone()).unwrap_or_default()),
+            error: None,
+            in_flight: BTreeSet::new(),
+        }
+    } else {
+        Dialog {
+            decision,
+            targets,
+            roles: Vec::new(),
+            role_cursor: 0,
+            focus: DialogFocus::Reason,
+            editor: editor(state.bulk_draft.clone().unwrap_or_default()),
+            error: None,
+            in_flight: BTreeSet::new(),
+        }
+    };
+    state.dialog = Some(dialog);
+}
+
+pub(super) fn cancel(state: &mut State) {
+    let Some(dialog) = state.dialog.take() else {
+        return;
+    };
+    let lines: Vec<String> = dialog.editor.lines().to_vec();
+    let empty = lines.iter().all(|l| l.trim().is_empty());
+    match dialog.targets[..] {
+        [id] => {
+            if empty && dialog.roles.iter().all(|r| r.granted) {
+                state.drafts.remove(&id);
+            } else {
+                let roles = if dialog.roles.is_empty() {
+                    state
+                        .drafts
+                        .get(&id)
+                        .map(|d| d.roles.clone())
+                        .unwrap_or_default()
+                } else {
+                    dialog.roles
+                };
+                state.drafts.insert(
+                    id,
+                    Draft {
+                        decision: dialog.decision,
+                        lines,
+                        roles,
+                    },
+                );
+            }
+        }
+        _ => state.bulk_draft = (!empty).then_some(lines),
+    }
+}
+
+pub(super) fn submit(state: &mut State) -> Vec<Effect> {
+    let Some(dialog) = &mut state.dialog else {
+        return Vec::new();
+    };
+    if !dialog.in_flight.is_empty() {
+        dialog.error = Some("still waiting for the broker's answer".into());
+        return Vec::new();
+    }
+    let reason = dialog.reason();
+    if reason.trim().is_empty() {
+        dialog.error =
+            Some("a reason is required: say why, for the requester and the audit log".into());
+        return Vec::new();
+    }
+    if reason.len() > MAX_REASON_BYTES {
+        dialog.error = Some(format!(
+            "the reason is {} bytes; the broker accepts at most {MAX_REASON_BYTES}",
+            reason.len()
+        ));
+        return Vec::new();
+    }
+    let granted: Vec<String> = dialog
+        .roles
+        .iter()
+        .filter(|r| r.granted)
+        .map(|r| r.name.clone())
+        .collect();
+    if dialog.decision == Decision::Approve && !dialog.roles.is_empty() && granted.is_empty() {
+        dialog.error = Some("grant at least one role, or deny the request".into());
+        return Vec::new();
+    }
+    // All roles granted is sent as no subset: the broker reads that as "all of them".
+    let roles = if granted.len() == dialog.roles.len() {
+        Vec::new()
+    } else {
+        granted
+    };
+    dialog.error = None;
+    dialog.in_flight = dialog.targets.iter().copied().collect();
+    dialog
+        .targets
+        .iter()
+        .map(|&id| Effect::SubmitReview {
+            id,
+            review: SubmitReview {
+                decision: dialog.decision,
+                reason: reason.clone(),
+                roles: roles.clone(),
+            },
+        })
+        .collect()
+}
+
+pub(super) fn reviewed(
+    state: &mut State,
+    id: Uuid,
+    result: Result<Request, ReviewError>,
+    now: Time,
+) {
+    let decision = state.dialog.as_ref().map(|d| d.decision);
+    match result {
+        Ok(request) => {
+            // Our own review is shown at once, even while frozen.
+            listing::upsert(state, request, now);
+            state.reorder();
+            state.drafts.remove(&id);
+            state.marked.remove(&id);
+            let mut done = None;
+            if let Some(dialog) = &mut state.dialog
+                && dialog.in_flight.remove(&id)
+            {
+                dialog.targets.retain(|t| *t != id);
+                if dialog.targets.is_empty() {
+                    done = Some(dialog.decision);
+                }
+            }
+            if let Some(decision) = done {
+                state.dialog = None;
+                state.bulk_draft = None;
+                let verb = if decision == Decision::Approve {
+                    "approved"
+                } else {
+                    "denied"
+                };
+                notice(state, format!("{verb} {}", text::short_id(&id)), now, false);
+            }
+        }
+        Err(error) => {
+            let message = format!("{}: {}", text::short_id(&id), explain(&error));
+            if let Some(dialog) = &mut state.dialog
+                && dialog.in_flight.remove(&id)
+            {
+                dialog.error = Some(match dialog.error.take() {
+                    Some(previous) => format!("{previous}\n{message}"),
+                    None => message,
+                });
+            } else {
+                let verb = decision.map(Decision::as_str).unwrap_or("review");
+                notice(state, format!("{verb} failed: {message}"), now, true);
+            }
+        }
+    }
+}
+
+/// A broker refusal in words a reviewer can act on.
+fn explain(error: &ReviewError) -> String {
+    use crate::model::api::ErrorCode as C;
+    let why = match error.code {
+        None => "the broker cannot be reached; your draft is kept, try again",
+        Some(C::SelfReview) => "you cannot review your own request",
+        Some(C::AlreadyReviewed) => "you have already reviewed this request",
+        Some(C::NotPending) => "the request was resolved meanwhile",
+        Some(C::Forbidden) => "your roles do not allow reviewing this request",
+        Some(C::ReasonRequired) => "the broker wants a reason",
+        Some(_) => "",
+    };
+    match (why, error.message.is_empty()) {
+        ("", _) => text::inline(&error.message),
+        (why, true) => why.to_string(),
+        (why, false) => format!("{why} ({})", text::inline(&error.message)),
+    }
+}
+
+/// Tells the dialog when its request was resolved by someone else meanwhile.
+pub(super) fn check_dialog(state: &mut State) {
+    let Some(dialog) = &mut state.dialog else {
+        return;
+    };
+    let resolved: Vec<String> = dialog
+        .targets
+        .iter()
+        .filter(|id| !dialog.in_flight.contains(id))
+        .filter_map(|id| state.requests.get(id))
+        .filter(|r| r.state != RequestState::Pending)
+        .map(|r| format!("{} was {} meanwhile", text::short_id(&r.id), r.state))
+        .collect();
+    if !resolved.is_empty() {
+        dialog.error = Some(resolved.join("\n"));
+    }
+}
