@@ -183,6 +183,29 @@ fn main() {
     let config = countersign::audit::AuditConfig::default()
         .compile()
         .expect("config");
+    let since = now - TimeDelta::hours(168);
+    let t = Instant::now();
+    let mut n = 0;
+    store
+        .scan_requests_since(since, &mut |_| n += 1)
+        .expect("scan");
+    println!(
+        "  reading and decoding {n} requests: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
+    let t = Instant::now();
+    let mut n = 0;
+    store
+        .scan_events_since(
+            since,
+            Some(&[EventType::ReviewRefused, EventType::Update]),
+            &mut |_| n += 1,
+        )
+        .expect("scan");
+    println!(
+        "  reading and decoding {n} events: {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
     for run in 1..=3 {
         // Reset the peak so VmHWM measures this step only.
         let _ = std::fs::write("/proc/self/clear_refs", "5");

@@ -274,6 +274,9 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 16 MiB of page cache per connection (the default is 2 MiB): window scans read
+    // hundreds of megabytes through it.
+    conn.pragma_update(None, "cache_size", -16_384)?;
     Ok(conn)
 }
 
@@ -846,11 +849,17 @@ impl Store for SqliteStore {
         each: &mut dyn FnMut(AuditEvent),
     ) -> Result<(), StoreError> {
         self.read(|conn| {
-            let mut sql = String::from("SELECT body FROM events WHERE time_ms >= ?1");
+            // Walk the log in seq order from the first event in the window: a range of
+            // the primary key, so there is nothing to sort.
+            let mut sql = String::from(
+                "SELECT body FROM events
+                 WHERE seq >= (SELECT COALESCE(MIN(seq), 0) FROM events WHERE time_ms >= ?1)
+                   AND +time_ms >= ?1",
+            );
             if let Some(kinds) = kinds {
                 let names: Vec<String> =
                     kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
-                sql.push_str(&format!(" AND type IN ({})", names.join(", ")));
+                sql.push_str(&format!(" AND +type IN ({})", names.join(", ")));
             }
             sql.push_str(" ORDER BY seq");
             let mut stmt = conn.prepare(&sql)?;
