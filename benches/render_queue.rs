@@ -1,5 +1,6 @@
 //! Drawing the queue screen (200×60) with 100 and 100,000 known requests: the table
-//! builds rows for the visible slice only, so both should cost about the same.
+//! builds rows for the visible slice only, so both should cost about the same. Also a
+//! filter keystroke over 100,000 requests.
 
 use std::hint::black_box;
 
@@ -50,5 +51,21 @@ fn render_queue(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, render_queue);
+/// One filter keystroke and its backspace over 100,000 requests: each re-filters
+/// and re-sorts the whole queue, as typing in `/` does.
+fn refilter(c: &mut Criterion) {
+    let mut group = c.benchmark_group("refilter");
+    let mut state = loaded(100_000);
+    let now = fixtures::now();
+    group.bench_function("100000_two_keystrokes", |b| {
+        b.iter(|| {
+            update(&mut state, Action::FilterChar('a'), now);
+            update(&mut state, Action::FilterBackspace, now);
+            black_box(state.rows.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, render_queue, refilter);
 criterion_main!(benches);

@@ -140,6 +140,8 @@ impl TestBroker {
     /// Starts again on the same data dir and, if it is free, the same port.
     pub fn restart(&mut self) {
         self.kill();
+        // Pooled connections to the killed process would fail the first call.
+        self.http = reqwest::Client::new();
         let addr = self.addr();
         self.launch(&addr);
     }
