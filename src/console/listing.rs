@@ -54,6 +54,7 @@ pub fn index(state: &mut State, now: Time) {
     }
     state.by_user = by_user;
     state.flags.clear();
+    state.search.clear();
     let users: Vec<String> = state.by_user.keys().cloned().collect();
     for user in users {
         index_user(state, &user, now);
@@ -97,7 +98,25 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
             post_incident_owed: request.post_incident_review_owed(),
         };
         state.flags.insert(*id, flags);
+        state.search.insert(*id, search_text(request));
     }
+    state.generation += 1;
+}
+
+/// What the `/` filter looks in, lowercased once: requester, roles, reason, id.
+fn search_text(request: &Request) -> String {
+    let mut text = request.user.to_lowercase();
+    for role in &request.roles {
+        text.push('\n');
+        text.push_str(&role.to_lowercase());
+    }
+    text.push('\n');
+    text.push_str(&request.reason.to_lowercase());
+    text.push('\n');
+    text.push_str(&request.id.to_string());
+    text.push('\n');
+    text.push_str(&request.id.simple().to_string());
+    text
 }
 
 /// Adds or replaces one request and refreshes what depends on it.
@@ -148,10 +167,35 @@ pub fn matches(request: &Request, needle: &str) -> bool {
 /// The current tab's rows, filtered and sorted.
 pub fn rows(state: &State) -> Vec<Uuid> {
     let needle = state.active_filter().trim().to_lowercase();
+    sorted(state)
+        .into_iter()
+        .filter(|id| state.requests.get(id).is_some_and(|r| matches(r, &needle)))
+        .collect()
+}
+
+/// The sorted rows kept in `state.sorted`, narrowed by the filter.
+pub fn filtered(state: &State) -> Vec<Uuid> {
+    let needle = state.active_filter().trim().to_lowercase();
+    if needle.is_empty() {
+        return state.sorted.clone();
+    }
+    state
+        .sorted
+        .iter()
+        .filter(|id| match state.search.get(*id) {
+            Some(text) => text.contains(needle.as_str()),
+            None => state.requests.get(*id).is_some_and(|r| matches(r, &needle)),
+        })
+        .copied()
+        .collect()
+}
+
+/// The current tab's requests in display order, before any filter.
+pub fn sorted(state: &State) -> Vec<Uuid> {
     let mut rows: Vec<&Request> = state
         .requests
         .values()
-        .filter(|r| tab_of(r) == state.tab && matches(r, &needle))
+        .filter(|r| tab_of(r) == state.tab)
         .collect();
     let queue = state.tab == Tab::Queue;
     rows.sort_by(|a, b| {

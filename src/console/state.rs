@@ -171,6 +171,13 @@ pub struct State {
     /// The current tab's rows, filtered and sorted: recomputed when data, tab,
     /// filter or sort change, never while drawing.
     pub rows: Vec<Uuid>,
+    /// Each request's lowercase text for the `/` filter, built when data changes.
+    pub search: HashMap<Uuid, String>,
+    /// Bumped whenever requests change, so the sorted tab below can be reused.
+    pub generation: u64,
+    /// The current tab's requests in order, before the filter, and what for.
+    pub sorted: Vec<Uuid>,
+    pub sorted_for: Option<(Tab, SortKey, u64)>,
     pub selected: Option<Uuid>,
     /// Where the selection was, to pick a neighbour when its row leaves.
     pub selected_index: usize,
@@ -233,6 +240,10 @@ impl State {
             counts: Counts::default(),
             tab: Tab::Queue,
             rows: Vec::new(),
+            search: HashMap::new(),
+            generation: 0,
+            sorted: Vec::new(),
+            sorted_for: None,
             selected: None,
             selected_index: 0,
             offset: 0,
@@ -291,7 +302,14 @@ impl State {
 
     /// Recomputes the current tab's rows after the tab, filter or sort changed.
     pub fn reorder(&mut self) {
-        self.rows = listing::rows(self);
+        // A filter keystroke only filters: the sort is redone when data, tab or
+        // sort key change.
+        let key = (self.tab, self.sort, self.generation);
+        if self.sorted_for != Some(key) {
+            self.sorted = listing::sorted(self);
+            self.sorted_for = Some(key);
+        }
+        self.rows = listing::filtered(self);
         self.keep_selection();
     }
 
