@@ -112,6 +112,7 @@ fn pooled_request(rng: &mut Lcg, i: usize) -> (Request, Shape) {
         suggested_reviewers: vec![],
         annotations: BTreeMap::new(),
         requester_annotations: BTreeMap::new(),
+        request_prompt: None,
         post_incident_review: None,
     };
     (

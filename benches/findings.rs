@@ -84,6 +84,7 @@ fn populate(store: &SqliteStore, now: chrono::DateTime<chrono::Utc>) {
                         suggested_reviewers: Vec::new(),
                         annotations: BTreeMap::new(),
                         requester_annotations: BTreeMap::new(),
+                        request_prompt: None,
                         post_incident_review: None,
                     };
                     let id = request.id;

@@ -518,3 +518,42 @@ async fn past_the_deadline_nothing_approves_and_requester_annotations_stay_apart
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn roles_summary_and_the_requesters_prompt_travel_with_the_request() {
+    let b = TestBroker::start();
+    let (status, roles) = b.get("carrot", "/v1/roles").await;
+    assert_eq!(status, 200, "{roles}");
+    let prod = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "production-access")
+        .cloned()
+        .unwrap();
+    assert_eq!(prod["max_session_ttl"], "4h");
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        !names.contains(&"admin"),
+        "only roles carrot deals with: {names:?}"
+    );
+    let id = b
+        .create("bob", &["production-access"], "incident #47")
+        .await;
+    let (_, request) = b.get("carrot", &format!("/v1/requests/{id}")).await;
+    assert_eq!(
+        request["request_prompt"],
+        "Name the incident or ticket (e.g. incident #47)"
+    );
+    assert_eq!(
+        b.call(None, reqwest::Method::GET, "/v1/roles", None)
+            .await
+            .0,
+        401
+    );
+}

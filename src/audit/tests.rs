@@ -53,6 +53,7 @@ pub fn request(id: u128) -> Request {
         suggested_reviewers: vec![],
         annotations: BTreeMap::new(),
         requester_annotations: BTreeMap::new(),
+        request_prompt: None,
         post_incident_review: None,
     }
 }

@@ -175,6 +175,7 @@ pub fn new_request(
         resolved_by: None,
         suggested_reviewers: suggested,
         annotations,
+        request_prompt: roles.request_prompt(user),
         requester_annotations,
         post_incident_review: None,
     })

@@ -179,6 +179,7 @@ pub fn spec() -> Value {
         "paths": {
             "/healthz": { "get": { "summary": "Liveness", "security": [], "responses": { "200": { "description": "ok" } } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
+            "/v1/roles": { "get": { "summary": "Session lengths and request prompts of the roles the caller holds, may request or may review", "responses": { "200": { "description": "[{name, max_session_ttl, request_prompt}]" }, "401": { "description": "error" } } } },
             "/v1/whoami": { "get": { "summary": "The caller, its roles and what it may request and review", "responses": responses(("200", ok("WhoAmI")), &[401]) } },
             "/v1/requests": {
                 "post": { "summary": "Create an access request", "requestBody": body("CreateRequest"),

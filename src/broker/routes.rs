@@ -18,8 +18,8 @@ use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
 use crate::audit::mark_fields;
 use crate::model::api::{
     CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
-    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, Resolve, Scope, SubmitPostIncidentReview,
-    SubmitReview, WhoAmI,
+    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, Resolve, RoleSummary, Scope,
+    SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
 use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest, Time, User};
 use crate::policy::{Resource, RoleSet, Verb};
@@ -29,6 +29,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/healthz", get(healthz))
         .route("/v1/openapi.json", get(super::openapi::document))
         .route("/v1/whoami", get(whoami))
+        .route("/v1/roles", get(role_summaries))
         .route("/v1/requests", post(create).get(list))
         .route("/v1/requests/{id}", get(show))
         .route("/v1/requests/{id}/reviews", post(review))
@@ -171,6 +172,26 @@ async fn whoami(caller: Caller) -> Json<WhoAmI> {
         roles: user.roles,
         traits: user.traits,
     })
+}
+
+/// The roles the caller holds, may request or may review: session lengths and
+/// prompts, for front ends to show beside requests.
+async fn role_summaries(caller: Caller) -> Json<Vec<RoleSummary>> {
+    let Caller { user, roles } = caller;
+    let mut names: std::collections::BTreeSet<String> = user.roles.iter().cloned().collect();
+    names.extend(roles.requestable_roles(&user));
+    names.extend(roles.reviewable_roles(&user));
+    let visible_all = roles.allows(&user, Resource::AccessRequest, Verb::List);
+    let summaries = roles
+        .roles()
+        .filter(|role| visible_all || names.contains(&role.name))
+        .map(|role| RoleSummary {
+            name: role.name.clone(),
+            max_session_ttl: role.max_session_ttl,
+            request_prompt: role.request_prompt.clone(),
+        })
+        .collect();
+    Json(summaries)
 }
 
 async fn create(

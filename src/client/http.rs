@@ -182,6 +182,10 @@ impl Client {
         self.get("/v1/whoami", &NO_QUERY).await
     }
 
+    pub async fn roles(&self) -> Result<Vec<crate::model::api::RoleSummary>, ClientError> {
+        self.get("/v1/roles", &NO_QUERY).await
+    }
+
     pub async fn create_request(&self, body: &CreateRequest) -> Result<Request, ClientError> {
         self.post("/v1/requests", body).await
     }

@@ -58,6 +58,7 @@ impl RequestFixture {
                 suggested_reviewers: Vec::new(),
                 annotations: BTreeMap::new(),
                 requester_annotations: BTreeMap::new(),
+                request_prompt: None,
                 post_incident_review: None,
             },
         }

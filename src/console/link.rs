@@ -89,6 +89,21 @@ async fn feed(client: Client, actions: UnboundedSender<Action>) {
             }
         }
     }
+    // Session lengths and prompts of the roles we deal with; without them the
+    // console simply shows less.
+    if let Ok(roles) = client.roles().await {
+        let info = roles
+            .into_iter()
+            .map(|role| crate::console::state::RoleInfo {
+                name: role.name,
+                request_prompt: role.request_prompt,
+                max_session_ttl: role.max_session_ttl,
+            })
+            .collect();
+        if actions.send(Action::Roles(info)).is_err() {
+            return;
+        }
+    }
     // Subscribe first, then list: whatever happens while listing arrives after the
     // listing and is applied on top of it.
     let mut subscriber = Subscriber::spawn(client.clone(), None);

@@ -242,3 +242,11 @@ pub struct ApiError {
 
 /// `GET /v1/audit/verify`.
 pub type VerifyReport = super::event::ChainReport;
+
+/// `GET /v1/roles`: what a front end shows about the roles the caller deals with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleSummary {
+    pub name: String,
+    pub max_session_ttl: Option<Duration>,
+    pub request_prompt: Option<String>,
+}

@@ -193,6 +193,10 @@ pub struct Request {
     /// Set by the requester's roles; threshold filters and review conditions read these.
     #[serde(default)]
     pub annotations: BTreeMap<String, Vec<String>>,
+    /// The `request_prompt` of the requester's roles when they asked: what the reason
+    /// was supposed to say, shown to reviewers beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_prompt: Option<String>,
     /// Added by the requester when asking; shown to reviewers, never read by policy.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub requester_annotations: BTreeMap<String, Vec<String>>,

@@ -87,6 +87,7 @@ pub(crate) fn blank_request(requester: &str, roles: &[&str], reason: &str) -> Re
         suggested_reviewers: Vec::new(),
         annotations: BTreeMap::new(),
         requester_annotations: BTreeMap::new(),
+        request_prompt: None,
         post_incident_review: None,
     }
 }

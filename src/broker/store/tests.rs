@@ -36,6 +36,7 @@ fn request(user: &str, created: Time) -> Request {
         suggested_reviewers: Vec::new(),
         annotations: BTreeMap::new(),
         requester_annotations: BTreeMap::new(),
+        request_prompt: None,
         post_incident_review: None,
     }
 }

@@ -672,6 +672,7 @@ mod tests {
             suggested_reviewers: vec![],
             annotations: BTreeMap::new(),
             requester_annotations: BTreeMap::new(),
+            request_prompt: None,
             post_incident_review: None,
         }
     }

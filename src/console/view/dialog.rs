@@ -136,11 +136,14 @@ fn context_lines(state: &State, dialog: &Dialog, width: usize) -> Vec<Line<'stat
                 .iter()
                 .filter_map(|role| state.roles.get(role).and_then(|r| r.request_prompt.clone()))
                 .collect();
-            let prompt = if prompts.is_empty() {
-                state.whoami.as_ref().and_then(|w| w.request_prompt.clone())
-            } else {
-                Some(prompts.join(" / "))
-            };
+            // What the requester's roles asked them to say, frozen when they asked.
+            let prompt = request.request_prompt.clone().or_else(|| {
+                if prompts.is_empty() {
+                    state.whoami.as_ref().and_then(|w| w.request_prompt.clone())
+                } else {
+                    Some(prompts.join(" / "))
+                }
+            });
             if let Some(prompt) = prompt {
                 field("prompt", &text::inline(&prompt), 2, muted);
             }
