@@ -20,6 +20,11 @@ const MAX_NAME_BYTES: usize = 256;
 const MAX_ANNOTATIONS: usize = 32;
 const MAX_SUGGESTED_REVIEWERS: usize = 32;
 
+/// A refusal left off the record.
+fn refuse(code: ErrorCode, message: impl Into<String>) -> Verdict {
+    Refusal::new(code, message).into()
+}
+
 fn invalid(message: impl Into<String>) -> Refusal {
     Refusal::new(ErrorCode::InvalidRequest, message)
 }
@@ -294,18 +299,10 @@ pub fn review(
     }
     let reason = match required_text("review reason", &body.reason) {
         Ok(reason) => reason,
-        Err(refusal) => {
-            return Verdict::Refuse {
-                refusal,
-                record: None,
-            };
-        }
+        Err(refusal) => return refusal.into(),
     };
     if let Err(refusal) = check_subset(request, body.decision, &body.roles) {
-        return Verdict::Refuse {
-            refusal,
-            record: None,
-        };
+        return refusal.into();
     }
     let threshold_indexes = policy::matching_thresholds(request, reviewer, &reason);
     request.reviews.push(Review {
@@ -359,21 +356,14 @@ pub fn resolve(
     now: Time,
     request: &mut Request,
 ) -> Verdict {
-    let refuse = |code, message: String| Verdict::Refuse {
-        refusal: Refusal::new(code, message),
-        record: None,
-    };
     if !roles.allows(admin, Resource::AccessRequest, Verb::Update) {
         return refuse(
             ErrorCode::Forbidden,
-            "resolving a request directly needs rule access_request: update".into(),
+            "resolving a request directly needs rule access_request: update",
         );
     }
     if request.user == admin.name {
-        return refuse(
-            ErrorCode::SelfReview,
-            "you cannot resolve your own request".into(),
-        );
+        return refuse(ErrorCode::SelfReview, "you cannot resolve your own request");
     }
     if request.state != State::Pending {
         return refuse(
@@ -384,17 +374,12 @@ pub fn resolve(
     if !matches!(body.state, State::Approved | State::Denied) {
         return refuse(
             ErrorCode::InvalidRequest,
-            "state must be approved or denied".into(),
+            "state must be approved or denied",
         );
     }
     let reason = match required_text("reason", &body.reason) {
         Ok(reason) => reason,
-        Err(refusal) => {
-            return Verdict::Refuse {
-                refusal,
-                record: None,
-            };
-        }
+        Err(refusal) => return refusal.into(),
     };
     let decision = if body.state == State::Approved {
         Decision::Approve
@@ -402,10 +387,7 @@ pub fn resolve(
         Decision::Deny
     };
     if let Err(refusal) = check_subset(request, decision, &body.roles) {
-        return Verdict::Refuse {
-            refusal,
-            record: None,
-        };
+        return refusal.into();
     }
     if !body.roles.is_empty() {
         request.granted_roles.retain(|r| body.roles.contains(r));
@@ -431,10 +413,7 @@ fn requester_only(user: &User, request: &Request, verb: &str) -> Result<(), Refu
 
 pub fn withdraw(user: &User, now: Time, request: &mut Request) -> Verdict {
     if let Err(refusal) = requester_only(user, request, "withdraw") {
-        return Verdict::Refuse {
-            refusal,
-            record: None,
-        };
+        return refusal.into();
     }
     if request.state != State::Pending {
         return Verdict::Refuse {
@@ -455,10 +434,7 @@ pub fn withdraw(user: &User, now: Time, request: &mut Request) -> Verdict {
 
 pub fn give_back(user: &User, now: Time, request: &mut Request) -> Verdict {
     if let Err(refusal) = requester_only(user, request, "return") {
-        return Verdict::Refuse {
-            refusal,
-            record: None,
-        };
+        return refusal.into();
     }
     match (request.state, request.access.as_mut()) {
         (State::Approved, Some(access)) if access.ends_at > now => {
@@ -515,10 +491,6 @@ pub fn post_incident_review(
     now: Time,
     request: &mut Request,
 ) -> Verdict {
-    let refuse = |code, message: String| Verdict::Refuse {
-        refusal: Refusal::new(code, message),
-        record: None,
-    };
     if request.user == user.name {
         return Verdict::Refuse {
             refusal: Refusal::new(
@@ -537,13 +509,13 @@ pub fn post_incident_review(
     {
         return refuse(
             ErrorCode::Forbidden,
-            "only a reviewer of these roles or an administrator may record the post-incident review".into(),
+            "only a reviewer of these roles or an administrator may record the post-incident review",
         );
     }
     if !request.emergency {
         return refuse(
             ErrorCode::InvalidRequest,
-            "post-incident reviews are for emergency requests".into(),
+            "post-incident reviews are for emergency requests",
         );
     }
     if !matches!(
@@ -561,17 +533,12 @@ pub fn post_incident_review(
     if request.post_incident_review.is_some() {
         return refuse(
             ErrorCode::AlreadyReviewed,
-            "this request already has its post-incident review".into(),
+            "this request already has its post-incident review",
         );
     }
     let notes = match required_text("notes", &body.notes) {
         Ok(notes) => notes,
-        Err(refusal) => {
-            return Verdict::Refuse {
-                refusal,
-                record: None,
-            };
-        }
+        Err(refusal) => return refusal.into(),
     };
     request.post_incident_review = Some(PostIncidentReview {
         author: user.name.clone(),

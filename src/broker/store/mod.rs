@@ -55,6 +55,16 @@ pub enum Verdict {
     },
 }
 
+/// A refusal that leaves nothing on the record.
+impl From<Refusal> for Verdict {
+    fn from(refusal: Refusal) -> Self {
+        Verdict::Refuse {
+            refusal,
+            record: None,
+        }
+    }
+}
+
 pub type Mutation = Box<dyn FnOnce(&mut Request) -> Verdict + Send>;
 
 /// The result of a mutation: the saved request and its event, or the refusal.
