@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::TestBroker;
@@ -224,23 +223,7 @@ async fn subscriber_follows_a_real_broker_across_a_restart() {
 #[tokio::test]
 async fn tls_broker_with_a_trusted_ca_file() {
     let certs = tempfile::tempdir().unwrap();
-    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-        ])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        // A leaf, not a CA: webpki refuses a CA certificate used as the server's own.
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is on the machine");
-    assert!(made.success());
+    let (cert, key) = common::self_signed_cert(certs.path());
     let broker = TestBroker::start_with(
         &[],
         &[

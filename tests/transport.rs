@@ -52,29 +52,7 @@ fn insecure_http_is_an_explicit_choice() {
 #[tokio::test]
 async fn tls_with_a_certificate_serves_https() {
     let certs = tempfile::tempdir().unwrap();
-    let (cert, key) = (certs.path().join("cert.pem"), certs.path().join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "1",
-            "-subj",
-            "/CN=localhost",
-        ])
-        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
-        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
-        .stderr(Stdio::null())
-        .status()
-        .expect("openssl is on the machine");
-    assert!(made.success());
+    let (cert, key) = common::self_signed_cert(certs.path());
     let b = TestBroker::start_with(
         &[],
         &[

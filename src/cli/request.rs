@@ -14,7 +14,7 @@ use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 use super::ClientArgs;
-use crate::client::{Client, ClientError, Config};
+use crate::client::{Client, ClientError};
 use crate::model::api::{
     CreateRequest, ErrorCode, ListRequests, MAX_REASON_BYTES, Resolve, Scope,
     SubmitPostIncidentReview, SubmitReview,
@@ -306,11 +306,12 @@ pub async fn whoami(args: WhoamiArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds a client from the subcommand's flags, then the outer ones, then the file.
 fn connect(inner: &ClientArgs, outer: &ClientArgs) -> anyhow::Result<Client> {
-    let broker = inner.broker.as_deref().or(outer.broker.as_deref());
-    let token = inner.token.as_deref().or(outer.token.as_deref());
-    let path = inner.config.as_deref().or(outer.config.as_deref());
-    let resolved = Config::resolve(broker, token, path)?;
-    Ok(Client::new(&resolved.connection)?)
+    ClientArgs {
+        broker: inner.broker.clone().or_else(|| outer.broker.clone()),
+        token: inner.token.clone().or_else(|| outer.token.clone()),
+        config: inner.config.clone().or_else(|| outer.config.clone()),
+    }
+    .connect()
 }
 
 /// A reason or note: refused locally when blank or too long, before anything is sent.

@@ -164,15 +164,6 @@ pub fn matches(request: &Request, needle: &str) -> bool {
         || request.id.simple().to_string().contains(needle)
 }
 
-/// The current tab's rows, filtered and sorted.
-pub fn rows(state: &State) -> Vec<Uuid> {
-    let needle = state.active_filter().trim().to_lowercase();
-    sorted(state)
-        .into_iter()
-        .filter(|id| state.requests.get(id).is_some_and(|r| matches(r, &needle)))
-        .collect()
-}
-
 /// The sorted rows kept in `state.sorted`, narrowed by the filter.
 pub fn filtered(state: &State) -> Vec<Uuid> {
     let needle = state.active_filter().trim().to_lowercase();

@@ -278,3 +278,26 @@ pub async fn read_sse(
     }
     out
 }
+
+/// A self-signed leaf certificate for 127.0.0.1 made with the `openssl` command:
+/// (cert.pem, key.pem) in `dir`. A leaf, not a CA: webpki refuses a CA certificate
+/// used as the server's own.
+pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is on the machine");
+    assert!(made.success(), "openssl could not make a certificate");
+    (cert, key)
+}
