@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use chrono::TimeDelta;
-use countersign::broker::store::{EventDraft, SqliteStore, Store, Verdict};
+use countersign::broker::store::{EventDraft, EventSelector, SqliteStore, Store, Verdict};
 use countersign::model::{Access, Decision, EventType, Request, Review, State, Threshold};
 
 const REQUESTS: usize = 250_000;
@@ -41,6 +42,22 @@ fn peak_rss_kib() -> Option<u64> {
         .nth(1)?
         .parse()
         .ok()
+}
+
+/// CPU seconds this process has used, user and system, on all its threads.
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 here.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn populate(store: &SqliteStore, now: chrono::DateTime<chrono::Utc>) {
@@ -186,25 +203,34 @@ fn main() {
         .expect("config");
     let since = now - TimeDelta::hours(168);
     let t = Instant::now();
-    let mut n = 0;
+    let n = AtomicUsize::new(0);
     store
-        .scan_requests_since(since, &mut |_| n += 1)
+        .scan_requests_since(since, &|_| {
+            n.fetch_add(1, Ordering::Relaxed);
+        })
         .expect("scan");
     println!(
-        "  reading and decoding {n} requests: {:.2} s",
+        "  reading and decoding {} requests: {:.2} s",
+        n.into_inner(),
         t.elapsed().as_secs_f64()
     );
     let t = Instant::now();
-    let mut n = 0;
+    let n = AtomicUsize::new(0);
     store
         .scan_events_since(
             since,
-            Some(&[EventType::ReviewRefused, EventType::Update]),
-            &mut |_| n += 1,
+            Some(&[
+                EventSelector::kind(EventType::ReviewRefused),
+                EventSelector::action(EventType::Update, "override"),
+            ]),
+            &|_| {
+                n.fetch_add(1, Ordering::Relaxed);
+            },
         )
         .expect("scan");
     println!(
-        "  reading and decoding {n} events: {:.2} s",
+        "  reading and decoding {} refusals and overrides: {:.2} s",
+        n.into_inner(),
         t.elapsed().as_secs_f64()
     );
     for run in 1..=3 {
@@ -212,6 +238,7 @@ fn main() {
         let _ = std::fs::write("/proc/self/clear_refs", "5");
         let before = peak_rss_kib();
         let started = Instant::now();
+        let cpu = cpu_secs();
         let report = countersign::broker::findings::report(
             &store,
             &config,
@@ -220,9 +247,10 @@ fn main() {
         )
         .expect("findings");
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu_secs() - cpu;
         let peak = peak_rss_kib();
         println!(
-            "run {run}: findings over 168h ({REQUESTS} requests, {events} events): {:.2} s, {} findings, peak RSS {} MiB (was {} MiB before)",
+            "run {run}: findings over 168h ({REQUESTS} requests, {events} events): {:.2} s ({cpu:.2} s of CPU), {} findings, peak RSS {} MiB (was {} MiB before)",
             elapsed,
             report.findings.len(),
             peak.map(|k| k / 1024).unwrap_or(0),

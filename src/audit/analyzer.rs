@@ -1,17 +1,22 @@
 //! The streaming analyzer: feed it the window's requests and events one at a time,
 //! in any order, then `finish` for the findings and the reviewer summary.
+//!
+//! Requests can be digested elsewhere (on other threads) with [`Analyzer::digester`]
+//! and added with [`Analyzer::add_digest`]; `add_request` does both in one step.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering;
 
+use rustc_hash::FxHashMap as HashMap;
 use uuid::Uuid;
 
 use crate::model::api::{FindingsReport, ReviewerSummary};
 use crate::model::{
-    AuditEvent, Decision, Duration, EventType, Finding, FindingKind, Request, Severity, State, Time,
+    AuditEvent, Duration, EventType, Finding, FindingKind, Request, Severity, State, Time,
 };
 
 use super::CompiledConfig;
-use super::heuristics::{self, Window, span};
+use super::digest::{Digester, Override, RequestDigest};
+use super::heuristics::Window;
 use super::reviewers::ReviewerTally;
 use super::text::{before, roles_phrase, snippet, window_phrase};
 
@@ -68,16 +73,6 @@ struct Refusal {
     requester: Option<String>,
 }
 
-/// An override, from the request (`resolved_by`) or its `access_request.update` event.
-#[derive(Debug, Clone)]
-struct Override {
-    by: String,
-    at: Time,
-    approved: bool,
-    roles: Vec<String>,
-    reason: Option<String>,
-}
-
 /// Builds a [`FindingsReport`] from a stream of requests and audit events.
 ///
 /// Requests are those created, resolved or holding access in the window; events are
@@ -105,12 +100,12 @@ impl<'c> Analyzer<'c> {
                 now,
             },
             names: Names::default(),
-            seen: HashMap::new(),
+            seen: HashMap::default(),
             findings: Vec::new(),
-            repeats: HashMap::new(),
-            reviewers: HashMap::new(),
-            refusals: HashMap::new(),
-            overrides: HashMap::new(),
+            repeats: HashMap::default(),
+            reviewers: HashMap::default(),
+            refusals: HashMap::default(),
+            overrides: HashMap::default(),
         }
     }
 
@@ -128,9 +123,23 @@ impl<'c> Analyzer<'c> {
         self.window.start
     }
 
+    /// What digests requests for this analyzer's window, on any thread.
+    pub fn digester(&self) -> Digester<'c> {
+        Digester {
+            config: self.config,
+            window: self.window,
+        }
+    }
+
     pub fn add_request(&mut self, request: &Request) {
-        let requester = self.names.intern(&request.user);
-        let seen = self.seen.entry(request.id).or_insert(Seen {
+        let digest = self.digester().digest(request);
+        self.add_digest(digest);
+    }
+
+    /// Adds a request digested by [`Analyzer::digester`].
+    pub fn add_digest(&mut self, digest: RequestDigest) {
+        let requester = self.names.intern(&digest.requester);
+        let seen = self.seen.entry(digest.id).or_insert(Seen {
             requester,
             fed: false,
         });
@@ -141,133 +150,41 @@ impl<'c> Analyzer<'c> {
             requester,
             fed: true,
         };
-
-        let (config, window) = (self.config, self.window);
-        self.findings.extend(
-            [
-                heuristics::no_ticket(config, request, window),
-                heuristics::overheld(config, request, window),
-                heuristics::emergency_unreviewed(config, request, window),
-            ]
-            .into_iter()
-            .flatten(),
-        );
-        self.count_reviews(request);
-        self.count_override(request);
-        self.count_repeats(request, requester);
-    }
-
-    /// Votes in the window, for the reviewer summary and `fast_approval`.
-    fn count_reviews(&mut self, request: &Request) {
-        for review in &request.reviews {
-            if !self.window.contains(review.created_at) {
-                continue;
-            }
-            let reviewer = self.names.intern(&review.author);
-            match review.decision {
-                Decision::Approve => {
-                    let after = Duration::from_chrono(review.created_at - request.created_at);
-                    let fast = after < self.config.fast_approval;
-                    self.reviewers
-                        .entry(reviewer)
-                        .or_default()
-                        .approve(after, fast);
-                    if fast {
-                        let finding =
-                            self.fast_approval(request, &review.author, review.created_at, "");
-                        self.findings.push(finding);
-                    }
-                }
-                Decision::Deny => self.reviewers.entry(reviewer).or_default().deny(),
+        self.findings.extend(digest.findings);
+        for vote in digest.votes {
+            let tally = self
+                .reviewers
+                .entry(self.names.intern(&vote.reviewer))
+                .or_default();
+            match vote.approval {
+                Some((after, fast)) => tally.approve(after, fast),
+                None => tally.deny(),
             }
         }
+        if let Some(overridden) = digest.overridden {
+            // The request says more than its update event does.
+            self.overrides.insert(digest.id, overridden);
+        }
+        if let Some((at, roles)) = digest.asked {
+            self.count_repeats(digest.id, requester, at, &roles);
+        }
     }
 
-    fn fast_approval(&self, request: &Request, by: &str, at: Time, how: &str) -> Finding {
-        let after = span(request.created_at, at);
-        let (severity, why) = if request.emergency {
-            // The emergency procedure is meant to be fast; its post-incident review is
-            // where it gets looked at.
-            (
-                Severity::Low,
-                " (an emergency: check its post-incident review)",
-            )
-        } else {
-            (Severity::Medium, "")
-        };
-        heuristics::finding(
-            FindingKind::FastApproval,
-            severity,
-            request,
-            Some(by),
-            request.roles.clone(),
-            format!("approved by {by}{how} {after} after it was asked for{why}"),
-            at,
-        )
-    }
-
-    /// A request resolved directly by someone with `access_request: update`.
-    fn count_override(&mut self, request: &Request) {
-        let (Some(by), Some(at)) = (request.resolved_by.as_deref(), request.resolved_at) else {
-            return;
-        };
-        if !self.window.contains(at) {
-            return;
-        }
-        let approved = heuristics::was_approved(request);
-        let reviewer = self.names.intern(by);
-        if approved {
-            let after = Duration::from_chrono(at - request.created_at);
-            let fast = after < self.config.fast_approval;
-            self.reviewers
-                .entry(reviewer)
-                .or_default()
-                .approve(after, fast);
-            if fast {
-                let finding = self.fast_approval(request, by, at, " (override)");
-                self.findings.push(finding);
-            }
-        } else {
-            self.reviewers.entry(reviewer).or_default().deny();
-        }
-        self.overrides.insert(
-            request.id,
-            Override {
-                by: by.to_string(),
-                at,
-                approved,
-                roles: if approved && !request.granted_roles.is_empty() {
-                    request.granted_roles.clone()
-                } else {
-                    request.roles.clone()
-                },
-                reason: request.resolve_reason.clone(),
-            },
-        );
-    }
-
-    fn count_repeats(&mut self, request: &Request, requester: u32) {
-        if !self.window.contains(request.created_at) {
-            return;
-        }
-        let mut roles: Vec<&str> = request.roles.iter().map(String::as_str).collect();
-        roles.sort_unstable();
-        roles.dedup();
+    fn count_repeats(&mut self, id: Uuid, requester: u32, at: Time, roles: &[String]) {
         for role in roles {
             let role = self.names.intern(role);
-            let latest = (request.created_at, request.id);
             self.repeats
                 .entry((requester, role))
                 .and_modify(|repeat| {
                     repeat.count += 1;
-                    if latest > (repeat.latest_at, repeat.latest_id) {
-                        (repeat.latest_at, repeat.latest_id) = latest;
+                    if (at, id) > (repeat.latest_at, repeat.latest_id) {
+                        (repeat.latest_at, repeat.latest_id) = (at, id);
                     }
                 })
                 .or_insert(Repeat {
                     count: 1,
-                    latest_at: request.created_at,
-                    latest_id: request.id,
+                    latest_at: at,
+                    latest_id: id,
                 });
         }
     }
@@ -336,17 +253,13 @@ impl<'c> Analyzer<'c> {
         self.finish_refusals();
         self.finish_overrides();
 
-        let mut keys = HashSet::new();
-        let mut findings: Vec<Finding> = std::mem::take(&mut self.findings)
-            .into_iter()
-            .filter(|finding| keys.insert(finding.key()))
-            .collect();
+        let mut findings = dedup_by_key(std::mem::take(&mut self.findings));
         findings.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then(a.at.cmp(&b.at))
                 .then(a.kind.cmp(&b.kind))
-                .then_with(|| a.key().cmp(&b.key()))
+                .then_with(|| by_key(a, b))
         });
 
         let names = &self.names;
@@ -367,7 +280,7 @@ impl<'c> Analyzer<'c> {
     /// One finding per latest request: roles repeated up to the same request share it.
     fn finish_repeats(&mut self) {
         let threshold = self.config.repeat_threshold;
-        let mut by_latest: HashMap<Uuid, LatestRepeat> = HashMap::new();
+        let mut by_latest: HashMap<Uuid, LatestRepeat> = HashMap::default();
         for (&(user, role), repeat) in &self.repeats {
             if repeat.count < threshold {
                 continue;
@@ -470,6 +383,39 @@ impl<'c> Analyzer<'c> {
             });
         }
     }
+}
+
+/// Orders findings as their [`Finding::key`]s would order, without building them.
+fn by_key(a: &Finding, b: &Finding) -> Ordering {
+    a.kind
+        .as_str()
+        .cmp(b.kind.as_str())
+        .then(a.request_id.cmp(&b.request_id))
+        .then_with(|| reviewer(a).cmp(reviewer(b)))
+}
+
+fn reviewer(finding: &Finding) -> &str {
+    finding.reviewer.as_deref().unwrap_or("")
+}
+
+/// Keeps the first finding of each key, in their order.
+fn dedup_by_key(findings: Vec<Finding>) -> Vec<Finding> {
+    let mut order: Vec<usize> = (0..findings.len()).collect();
+    // Stable: among equal keys the first comes first.
+    order.sort_by(|&a, &b| by_key(&findings[a], &findings[b]));
+    let mut keep = vec![false; findings.len()];
+    let mut previous: Option<usize> = None;
+    for i in order {
+        if previous.is_none_or(|p| by_key(&findings[p], &findings[i]) != Ordering::Equal) {
+            keep[i] = true;
+            previous = Some(i);
+        }
+    }
+    findings
+        .into_iter()
+        .zip(keep)
+        .filter_map(|(finding, keep)| keep.then_some(finding))
+        .collect()
 }
 
 /// Trying to review one's own request is the refusal that matters most.

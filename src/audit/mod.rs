@@ -27,6 +27,7 @@
 
 mod analyzer;
 mod config;
+mod digest;
 mod heuristics;
 pub mod report;
 mod reviewed;
@@ -38,6 +39,7 @@ mod tests;
 
 pub use analyzer::{Analyzer, analyze};
 pub use config::{AuditConfig, CompiledConfig};
+pub use digest::{Digester, RequestDigest};
 pub use report::{Format, render, render_events};
 pub use reviewed::{apply_reviews, mark_fields, reviews_from_events};
 pub use reviewers::median;

@@ -1,10 +1,22 @@
 //! The weekly review over the store: stream the window's requests and events
 //! through the analyzer without holding them, then apply the marks of past reviews.
+//!
+//! The store decodes on every core; each request is digested on the thread that
+//! decoded it, and only adding the digests up is done one at a time.
 
-use super::store::{EventQuery, Store, StoreError};
+use std::sync::Mutex;
+
+use super::store::{EventQuery, EventSelector, Store, StoreError};
 use crate::audit::{Analyzer, CompiledConfig, apply_reviews, reviews_from_events};
 use crate::model::api::FindingsReport;
 use crate::model::{Duration, EventType, Time};
+
+/// Of the events, only refusals and overrides add anything: requests carry their
+/// creation, reviews and the rest of their updates.
+const EVENTS_READ: [EventSelector; 2] = [
+    EventSelector::kind(EventType::ReviewRefused),
+    EventSelector::action(EventType::Update, "override"),
+];
 
 pub fn report(
     store: &dyn Store,
@@ -13,17 +25,23 @@ pub fn report(
     now: Time,
 ) -> Result<FindingsReport, StoreError> {
     let start = now - window.to_chrono();
-    let mut analyzer = Analyzer::new(config, start, now);
-    store.scan_requests_since(start, &mut |r| analyzer.add_request(&r))?;
+    let analyzer = Analyzer::new(config, start, now);
+    let digester = analyzer.digester();
+    let analyzer = Mutex::new(analyzer);
+    store.scan_requests_since(start, &|request| {
+        let digest = digester.digest(&request);
+        with(&analyzer, |analyzer| analyzer.add_digest(digest));
+    })?;
     // An owed post-incident review stays owed however long ago access was granted.
-    store.scan_owed_post_incident_reviews(&mut |r| analyzer.add_request(&r))?;
-    // Requests carry creation, reviews and overrides; of the events only refusals and
-    // overrides add anything.
-    store.scan_events_since(
-        start,
-        Some(&[EventType::ReviewRefused, EventType::Update]),
-        &mut |e| analyzer.add_event(&e),
-    )?;
+    store.scan_owed_post_incident_reviews(&mut |request| {
+        with(&analyzer, |analyzer| analyzer.add_request(&request));
+    })?;
+    store.scan_events_since(start, Some(&EVENTS_READ), &|event| {
+        with(&analyzer, |analyzer| analyzer.add_event(&event));
+    })?;
+    let analyzer = analyzer
+        .into_inner()
+        .map_err(|_| StoreError::Corrupt("the weekly review failed part way".into()))?;
     let mut report = analyzer.finish();
     // Marks from earlier weeks still count: the review resumes where it ended.
     let marks = store.events(&EventQuery {
@@ -33,4 +51,12 @@ pub fn report(
     })?;
     apply_reviews(&mut report.findings, &reviews_from_events(&marks));
     Ok(report)
+}
+
+/// Runs `work` on the analyzer. A poisoned lock means an earlier step panicked;
+/// `report` says so when it takes the analyzer back.
+fn with(analyzer: &Mutex<Analyzer>, work: impl FnOnce(&mut Analyzer)) {
+    if let Ok(mut analyzer) = analyzer.lock() {
+        work(&mut analyzer);
+    }
 }

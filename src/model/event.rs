@@ -85,7 +85,8 @@ impl FromStr for EventType {
 
 /// One entry of the audit log. `fields` holds the type-specific extras (for a
 /// review: `decision`; for an update: `action`; for a refusal: `error`, ...).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// Read from JSON by hand (see `event_json`), written by serde.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AuditEvent {
     pub seq: u64,
     pub id: Uuid,

@@ -4,8 +4,10 @@
 pub mod api;
 pub mod duration;
 pub mod event;
+mod event_json;
 pub mod finding;
 pub mod request;
+pub mod time;
 pub mod user;
 
 pub use duration::Duration;

@@ -122,6 +122,7 @@ pub struct Review {
     /// empty means all of them.
     #[serde(default)]
     pub roles: Vec<String>,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub created_at: Time,
     /// Indexes into `Request::thresholds` whose filter matched this reviewer.
     #[serde(default)]
@@ -131,8 +132,11 @@ pub struct Review {
 /// The access window granted by an approval.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Access {
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub starts_at: Time,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub ends_at: Time,
+    #[serde(default, deserialize_with = "super::time::deserialize_option")]
     pub returned_at: Option<Time>,
 }
 
@@ -159,6 +163,7 @@ pub struct PostIncidentReview {
     pub author: String,
     pub outcome: IncidentOutcome,
     pub notes: String,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub created_at: Time,
 }
 
@@ -173,7 +178,9 @@ pub struct Request {
     pub state: State,
     pub reason: String,
     pub emergency: bool,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub created_at: Time,
+    #[serde(deserialize_with = "super::time::deserialize")]
     pub pending_expires_at: Time,
     pub max_duration: Option<Duration>,
     pub estimate: Option<Duration>,
@@ -183,6 +190,7 @@ pub struct Request {
     /// any one of its thresholds (indexes into `thresholds`) has its approvals.
     pub role_thresholds: BTreeMap<String, Vec<Vec<usize>>>,
     pub reviews: Vec<Review>,
+    #[serde(default, deserialize_with = "super::time::deserialize_option")]
     pub resolved_at: Option<Time>,
     pub resolve_reason: Option<String>,
     /// Who resolved it by override, when it was not resolved by reviews.

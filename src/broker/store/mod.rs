@@ -27,6 +27,29 @@ pub enum StoreError {
     Closed,
 }
 
+/// Picks events for a scan by type and, for types whose `action` field says what
+/// happened (`access_request.update`: return, withdraw, override…), by action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventSelector {
+    pub kind: EventType,
+    pub action: Option<&'static str>,
+}
+
+impl EventSelector {
+    /// Every event of `kind`.
+    pub const fn kind(kind: EventType) -> Self {
+        EventSelector { kind, action: None }
+    }
+
+    /// The events of `kind` whose `action` is `action`.
+    pub const fn action(kind: EventType, action: &'static str) -> Self {
+        EventSelector {
+            kind,
+            action: Some(action),
+        }
+    }
+}
+
 /// A client-facing refusal decided inside a transaction: the request is left as it
 /// was, and `record` (if any) is appended to the audit log anyway.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,11 +176,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ids of pending requests past their deadline and approved ones past their end.
     fn due(&self, now: Time) -> Result<Vec<uuid::Uuid>, StoreError>;
     /// Feeds every request touched at or after `since` (created, resolved or with
-    /// access ending then) to `each`, without holding them all.
+    /// access ending then) to `each`, without holding them all. `each` is called
+    /// from several threads at once, in no particular order: big scans decode on
+    /// every core.
     fn scan_requests_since(
         &self,
         since: Time,
-        each: &mut dyn FnMut(Request),
+        each: &(dyn Fn(Request) + Sync),
     ) -> Result<(), StoreError>;
 
     /// Feeds every approved emergency request still owed its post-incident review,
@@ -170,12 +195,14 @@ pub trait Store: Send + Sync + 'static {
     // Audit log.
     fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError>;
     fn events(&self, query: &EventQuery) -> Result<Vec<AuditEvent>, StoreError>;
-    /// Feeds events at or after `since`, in order; only of `kinds` when given.
+    /// Feeds events at or after `since` to `each`; only those `select` picks, when
+    /// given. Like [`Store::scan_requests_since`], `each` is called from several
+    /// threads at once, in no particular order.
     fn scan_events_since(
         &self,
         since: Time,
-        kinds: Option<&[EventType]>,
-        each: &mut dyn FnMut(AuditEvent),
+        select: Option<&[EventSelector]>,
+        each: &(dyn Fn(AuditEvent) + Sync),
     ) -> Result<(), StoreError>;
     fn head_seq(&self) -> Result<u64, StoreError>;
     fn verify_chain(&self) -> Result<ChainReport, StoreError>;

@@ -4,6 +4,7 @@
 //! one fsync per request, and the audit chain has a single author.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -15,11 +16,11 @@ use uuid::Uuid;
 
 use super::chain::Head;
 use super::{
-    EventDraft, EventQuery, Mutated, Mutation, Published, RequestQuery, RequestRow, Store,
-    StoreError, StoredRoles, UserRecord, Verdict,
+    EventDraft, EventQuery, EventSelector, Mutated, Mutation, Published, RequestQuery, RequestRow,
+    Store, StoreError, StoredRoles, UserRecord, Verdict,
 };
 use crate::model::event::{ChainReport, ChainVerifier};
-use crate::model::{AuditEvent, EventType, Request, Time, User};
+use crate::model::{AuditEvent, Request, Time, User};
 
 const DB_FILE: &str = "countersign.db";
 /// Most jobs committed in one transaction.
@@ -362,53 +363,89 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Pu
     Ok(published)
 }
 
-/// Rows decoded per parallel batch in window scans.
-const DECODE_CHUNK: usize = 4096;
+/// Rows handed to a decoding thread at a time in window scans.
+const DECODE_CHUNK: usize = 1024;
 
-/// Feeds the JSON bodies of `rows` to `each` in order, decoding them on every core:
-/// big window scans spend most of their time in JSON.
-fn decode_rows_in_parallel<T: serde::de::DeserializeOwned + Send>(
+/// Feeds the JSON bodies of `rows` to `each`, decoded on every core while this
+/// thread goes on reading: big window scans spend most of their time in JSON.
+/// Stops at the first row that will not decode, and reports it.
+fn decode_rows_in_parallel<T: serde::de::DeserializeOwned>(
     mut rows: rusqlite::Rows<'_>,
-    each: &mut dyn FnMut(T),
+    each: &(dyn Fn(T) + Sync),
 ) -> Result<(), StoreError> {
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    let mut chunk: Vec<String> = Vec::with_capacity(DECODE_CHUNK);
-    let mut done = false;
-    while !done {
-        chunk.clear();
-        while chunk.len() < DECODE_CHUNK {
-            match rows.next()? {
-                Some(row) => chunk.push(row.get(0)?),
-                None => {
-                    done = true;
-                    break;
+    let (chunks, to_decode) = sync_channel::<Vec<String>>(workers * 2);
+    // Each decoder holds the receiver: should they all die, sending fails rather
+    // than waiting for ever.
+    let to_decode = Arc::new(Mutex::new(to_decode));
+    let failure: Mutex<Option<StoreError>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
+    let decode_chunks = |to_decode: Arc<Mutex<Receiver<Vec<String>>>>| {
+        loop {
+            let chunk = match to_decode.lock() {
+                Ok(receiver) => receiver.recv(),
+                Err(_) => return,
+            };
+            let Ok(chunk) = chunk else { return };
+            for body in &chunk {
+                match decode(body) {
+                    Ok(value) => each(value),
+                    Err(err) => {
+                        stop.store(true, AtomicOrdering::Relaxed);
+                        if let Ok(mut failure) = failure.lock() {
+                            failure.get_or_insert(err);
+                        }
+                        return;
+                    }
                 }
             }
         }
-        let per_worker = chunk.len().div_ceil(workers).max(1);
-        let decoded: Vec<Result<Vec<T>, StoreError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .chunks(per_worker)
-                .map(|part| scope.spawn(move || part.iter().map(|b| decode(b)).collect()))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join()
-                        .unwrap_or_else(|_| Err(StoreError::Corrupt("decoder panicked".into())))
-                })
-                .collect()
-        });
-        for part in decoded {
-            for value in part? {
-                each(value);
+    };
+    std::thread::scope(|scope| {
+        let decoders: Vec<_> = (0..workers)
+            .map(|_| {
+                let to_decode = to_decode.clone();
+                scope.spawn(move || decode_chunks(to_decode))
+            })
+            .collect();
+        drop(to_decode);
+        let read = (|| {
+            let mut chunk = Vec::with_capacity(DECODE_CHUNK);
+            while let Some(row) = rows.next()? {
+                chunk.push(row.get::<_, String>(0)?);
+                if chunk.len() == DECODE_CHUNK {
+                    let full = std::mem::replace(&mut chunk, Vec::with_capacity(DECODE_CHUNK));
+                    if stop.load(AtomicOrdering::Relaxed) || chunks.send(full).is_err() {
+                        return Ok(());
+                    }
+                }
             }
+            if !chunk.is_empty() {
+                let _ = chunks.send(chunk);
+            }
+            Ok::<(), StoreError>(())
+        })();
+        drop(chunks);
+        // Join every decoder (one that panicked and was left unjoined would panic
+        // the scope).
+        let mut panicked = false;
+        for decoder in decoders {
+            panicked |= decoder.join().is_err();
         }
-    }
-    Ok(())
+        read?;
+        if panicked {
+            return Err(StoreError::Corrupt(
+                "a thread decoding the scan panicked".into(),
+            ));
+        }
+        match failure.lock().map(|mut failure| failure.take()) {
+            Ok(Some(err)) => Err(err),
+            _ => Ok(()),
+        }
+    })
 }
 
 fn millis(time: Time) -> i64 {
@@ -759,7 +796,7 @@ impl Store for SqliteStore {
     fn scan_requests_since(
         &self,
         since: Time,
-        each: &mut dyn FnMut(Request),
+        each: &(dyn Fn(Request) + Sync),
     ) -> Result<(), StoreError> {
         self.read(|conn| {
             let mut stmt = conn.prepare("SELECT body FROM requests WHERE touched_ms >= ?1")?;
@@ -845,8 +882,8 @@ impl Store for SqliteStore {
     fn scan_events_since(
         &self,
         since: Time,
-        kinds: Option<&[EventType]>,
-        each: &mut dyn FnMut(AuditEvent),
+        select: Option<&[EventSelector]>,
+        each: &(dyn Fn(AuditEvent) + Sync),
     ) -> Result<(), StoreError> {
         self.read(|conn| {
             // Walk the log in seq order from the first event in the window: a range of
@@ -856,14 +893,30 @@ impl Store for SqliteStore {
                  WHERE seq >= (SELECT COALESCE(MIN(seq), 0) FROM events WHERE time_ms >= ?1)
                    AND +time_ms >= ?1",
             );
-            if let Some(kinds) = kinds {
-                let names: Vec<String> =
-                    kinds.iter().map(|k| format!("'{}'", k.as_str())).collect();
-                sql.push_str(&format!(" AND +type IN ({})", names.join(", ")));
+            let mut args: Vec<Box<dyn rusqlite::ToSql>> = vec![Box::new(millis(since))];
+            if let Some(select) = select {
+                // Rows not picked are never handed to Rust, let alone decoded.
+                let mut picks = Vec::new();
+                for selector in select {
+                    args.push(Box::new(selector.kind.as_str()));
+                    let mut pick = format!("+type = ?{}", args.len());
+                    if let Some(action) = selector.action {
+                        args.push(Box::new(action));
+                        pick.push_str(&format!(
+                            " AND json_extract(body, '$.action') = ?{}",
+                            args.len()
+                        ));
+                    }
+                    picks.push(format!("({pick})"));
+                }
+                if picks.is_empty() {
+                    return Ok(());
+                }
+                sql.push_str(&format!(" AND ({})", picks.join(" OR ")));
             }
-            sql.push_str(" ORDER BY seq");
             let mut stmt = conn.prepare(&sql)?;
-            let rows = stmt.query([millis(since)])?;
+            let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+            let rows = stmt.query(params.as_slice())?;
             decode_rows_in_parallel(rows, each)
         })
     }
