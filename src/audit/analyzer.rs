@@ -67,10 +67,12 @@ type LatestRepeat = (u32, Time, Vec<(u32, u32)>);
 struct Refusal {
     count: u32,
     worst: Severity,
-    worst_code: String,
+    /// The error code of the worst attempt, interned.
+    worst_code: u32,
     first_at: Time,
     roles: Vec<String>,
-    requester: Option<String>,
+    /// Interned.
+    requester: Option<u32>,
 }
 
 /// Builds a [`FindingsReport`] from a stream of requests and audit events.
@@ -86,7 +88,8 @@ pub struct Analyzer<'c> {
     findings: Vec<Finding>,
     repeats: HashMap<(u32, u32), Repeat>,
     reviewers: HashMap<u32, ReviewerTally>,
-    refusals: HashMap<(Option<Uuid>, String), Refusal>,
+    /// By request and (interned) actor.
+    refusals: HashMap<(Option<Uuid>, u32), Refusal>,
     overrides: HashMap<Uuid, Override>,
 }
 
@@ -223,22 +226,25 @@ impl<'c> Analyzer<'c> {
     fn count_refusal(&mut self, event: &AuditEvent) {
         let code = event.field_str("error").unwrap_or("unknown");
         let severity = refusal_severity(code);
+        let actor = self.names.intern(&event.user);
+        let code = self.names.intern(code);
+        let requester = event.field_str("requester").map(|r| self.names.intern(r));
         let refusal = self
             .refusals
-            .entry((event.request_id, event.user.clone()))
+            .entry((event.request_id, actor))
             .or_insert_with(|| Refusal {
                 count: 0,
                 worst: severity,
-                worst_code: code.to_string(),
+                worst_code: code,
                 first_at: event.time,
                 roles: event.roles.clone(),
-                requester: event.field_str("requester").map(str::to_string),
+                requester,
             });
         refusal.count += 1;
         refusal.first_at = refusal.first_at.min(event.time);
         if severity > refusal.worst {
             refusal.worst = severity;
-            refusal.worst_code = code.to_string();
+            refusal.worst_code = code;
         }
     }
 
@@ -253,8 +259,10 @@ impl<'c> Analyzer<'c> {
         self.finish_refusals();
         self.finish_overrides();
 
-        let mut findings = dedup_by_key(std::mem::take(&mut self.findings));
-        findings.sort_by(|a, b| {
+        // One finding per key by construction: a request counts once, and each
+        // window-wide heuristic makes one finding per request (and actor).
+        let mut findings = std::mem::take(&mut self.findings);
+        findings.sort_unstable_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
                 .then(a.at.cmp(&b.at))
@@ -320,21 +328,17 @@ impl<'c> Analyzer<'c> {
     }
 
     fn finish_refusals(&mut self) {
+        self.findings.reserve(self.refusals.len());
         for ((request_id, actor), refusal) in std::mem::take(&mut self.refusals) {
+            let (actor, code) = (self.names.name(actor), self.names.name(refusal.worst_code));
             // Who asked is known from the request or its create event when they were
             // fed; a self-review names them anyway.
             let user = self
                 .requester_of(request_id)
-                .map(str::to_string)
-                .or(refusal.requester)
-                .unwrap_or_else(|| {
-                    if refusal.worst_code == "self_review" {
-                        actor.clone()
-                    } else {
-                        String::new()
-                    }
-                });
-            let mut detail = refusal_detail(&actor, &refusal.worst_code);
+                .or(refusal.requester.map(|r| self.names.name(r)))
+                .unwrap_or(if code == "self_review" { actor } else { "" })
+                .to_string();
+            let mut detail = refusal_detail(actor, code);
             if refusal.count > 1 {
                 detail.push_str(&format!(" ({} refused attempts)", refusal.count));
             }
@@ -343,7 +347,7 @@ impl<'c> Analyzer<'c> {
                 severity: refusal.worst,
                 request_id,
                 user,
-                reviewer: Some(actor),
+                reviewer: Some(actor.to_string()),
                 roles: refusal.roles,
                 detail,
                 at: refusal.first_at,
@@ -396,26 +400,6 @@ fn by_key(a: &Finding, b: &Finding) -> Ordering {
 
 fn reviewer(finding: &Finding) -> &str {
     finding.reviewer.as_deref().unwrap_or("")
-}
-
-/// Keeps the first finding of each key, in their order.
-fn dedup_by_key(findings: Vec<Finding>) -> Vec<Finding> {
-    let mut order: Vec<usize> = (0..findings.len()).collect();
-    // Stable: among equal keys the first comes first.
-    order.sort_by(|&a, &b| by_key(&findings[a], &findings[b]));
-    let mut keep = vec![false; findings.len()];
-    let mut previous: Option<usize> = None;
-    for i in order {
-        if previous.is_none_or(|p| by_key(&findings[p], &findings[i]) != Ordering::Equal) {
-            keep[i] = true;
-            previous = Some(i);
-        }
-    }
-    findings
-        .into_iter()
-        .zip(keep)
-        .filter_map(|(finding, keep)| keep.then_some(finding))
-        .collect()
 }
 
 /// Trying to review one's own request is the refusal that matters most.

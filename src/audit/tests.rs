@@ -207,6 +207,37 @@ fn quick_override_is_a_fast_approval_and_an_override() {
 }
 
 #[test]
+fn approving_then_overriding_is_one_fast_approval_per_reviewer() {
+    // vimes approves at 30s (the request needs two approvals), then overrides at 50s;
+    // angua approves at 40s.
+    let mut r = request(1);
+    r.reviews
+        .push(review("vimes", Decision::Approve, after(r.created_at, 30)));
+    r.reviews
+        .push(review("angua", Decision::Approve, after(r.created_at, 40)));
+    r.state = State::Approved;
+    r.resolved_by = Some("vimes".into());
+    r.resolved_at = Some(after(r.created_at, 50));
+    r.granted_roles = r.roles.clone();
+    let report = run(&[r.clone(), r], &[]);
+    let mut fast: Vec<(&str, &str)> = of_kind(&report, FindingKind::FastApproval)
+        .iter()
+        .map(|f| (f.reviewer.as_deref().unwrap_or(""), f.detail.as_str()))
+        .collect();
+    fast.sort();
+    assert_eq!(
+        fast,
+        vec![
+            ("angua", "approved by angua 40s after it was asked for"),
+            ("vimes", "approved by vimes 30s after it was asked for"),
+        ]
+    );
+    let keys: std::collections::HashSet<String> =
+        report.findings.iter().map(Finding::key).collect();
+    assert_eq!(keys.len(), report.findings.len(), "one finding per key");
+}
+
+#[test]
 fn no_ticket_checks_the_reason_against_the_patterns() {
     let cases = [
         ("error spike, see incident #47", false),

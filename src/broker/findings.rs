@@ -28,6 +28,7 @@ pub fn report(
     let analyzer = Analyzer::new(config, start, now);
     let digester = analyzer.digester();
     let analyzer = Mutex::new(analyzer);
+    let started = std::time::Instant::now();
     store.scan_requests_since(start, &|request| {
         let digest = digester.digest(&request);
         with(&analyzer, |analyzer| analyzer.add_digest(digest));
@@ -36,12 +37,14 @@ pub fn report(
     store.scan_owed_post_incident_reviews(&mut |request| {
         with(&analyzer, |analyzer| analyzer.add_request(&request));
     })?;
+    let requests_read = started.elapsed();
     store.scan_events_since(start, Some(&EVENTS_READ), &|event| {
         with(&analyzer, |analyzer| analyzer.add_event(&event));
     })?;
     let analyzer = analyzer
         .into_inner()
         .map_err(|_| StoreError::Corrupt("the weekly review failed part way".into()))?;
+    let events_read = started.elapsed();
     let mut report = analyzer.finish();
     // Marks from earlier weeks still count: the review resumes where it ended.
     let marks = store.events(&EventQuery {
@@ -50,6 +53,13 @@ pub fn report(
         ..EventQuery::default()
     })?;
     apply_reviews(&mut report.findings, &reviews_from_events(&marks));
+    tracing::debug!(
+        requests_ms = requests_read.as_millis() as u64,
+        events_ms = (events_read - requests_read).as_millis() as u64,
+        rest_ms = (started.elapsed() - events_read).as_millis() as u64,
+        findings = report.findings.len(),
+        "weekly review"
+    );
     Ok(report)
 }
 

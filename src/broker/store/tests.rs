@@ -297,6 +297,13 @@ fn event_scans_pick_by_type_and_action() {
         2
     );
     assert!(collect_events(&store, t(0), Some(&[])).is_empty());
+    // Overlapping selectors feed each event once.
+    let overlapping = [
+        EventSelector::action(EventType::Update, "override"),
+        EventSelector::kind(EventType::Update),
+        EventSelector::kind(EventType::Update),
+    ];
+    assert_eq!(collect_events(&store, t(0), Some(&overlapping)).len(), 4);
     assert_eq!(collect_events(&store, t(0), None).len(), 6);
 }
 
