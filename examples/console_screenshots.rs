@@ -102,7 +102,7 @@ fn screens() -> Vec<(&'static str, u16, u16, State)> {
     command(&mut audit, Command::PrevTab);
     update(
         &mut audit,
-        Action::Findings(Ok(findings())),
+        Action::Findings(Ok(findings().into())),
         fixtures::now(),
     );
     screens.push(("audit", 160, 36, audit));
