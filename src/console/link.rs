@@ -187,10 +187,13 @@ async fn carry_out(
                         .await
                         .map_err(|error| refusal(&error, &actions))
                         .and_then(|answer| {
+                            // Not "offline": the broker answered, just not with a mark.
                             serde_json::from_value::<FindingReview>(answer).map_err(|error| {
                                 ReviewError {
-                                    code: None,
-                                    message: format!("the broker's answer is not a mark: {error}"),
+                                    code: Some(ErrorCode::Internal),
+                                    message: format!(
+                                        "the broker's answer is not a mark ({error}); refresh to see whether it was recorded"
+                                    ),
                                 }
                             })
                         });

@@ -92,6 +92,14 @@ impl Tickets {
         &self.patterns
     }
 
+    /// Whether the audit defaults are in effect.
+    pub fn are_defaults(&self) -> bool {
+        self.patterns
+            .iter()
+            .map(String::as_str)
+            .eq(DEFAULT_TICKET_PATTERNS)
+    }
+
     /// Whether the broker last sent exactly these patterns.
     pub fn was_told(&self, patterns: &[String]) -> bool {
         self.told.as_deref() == Some(patterns)

@@ -221,12 +221,12 @@ fn write(
             w.item("!", theme.style(Meaning::Emergency), "emergency: the reason starts with EMERGENCY:, so it is listed first; a post-incident review is owed once approved", plain);
         }
         if flags.no_ticket {
-            w.item(
-                "?",
-                theme.style(Meaning::Warn),
-                "no ticket: the reason names no ticket or incident (#47, INC-123)",
-                plain,
-            );
+            let text = if state.tickets.are_defaults() {
+                "no ticket: the reason names no ticket or incident (#47, INC-123)"
+            } else {
+                "no ticket: the reason matches none of the broker's ticket patterns"
+            };
+            w.item("?", theme.style(Meaning::Warn), text, plain);
         }
         if let Some(count) = flags.repeat {
             let text = format!(
