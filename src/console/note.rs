@@ -96,7 +96,7 @@ fn not_owed(request: &Request, me: Option<&str>) -> Option<String> {
 /// request, or the selected request.
 pub(super) fn open_post_incident(state: &mut State, now: Time) {
     let (id, finding_kind) = if let Some(inspect) = &state.inspect {
-        (inspect.id, None)
+        (inspect.id, inspect.from)
     } else if state.tab == Tab::Audit {
         let Some(finding) = state.audit.selected_finding() else {
             notice(state, "no finding selected", now, true);

@@ -129,7 +129,8 @@ fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The Audit tab: the keys move through findings, sort them, mark them reviewed.
+/// The Audit tab: the keys move through findings and sort them; the rest mean what
+/// they mean in every tab.
 fn run_audit(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
     let page = state.page.max(1);
     let at = state.audit.selected;
