@@ -302,10 +302,14 @@ fn write(
     if full {
         w.gap();
         w.heading("Thresholds (frozen when asked)");
-        for threshold in &request.thresholds {
+        for (i, threshold) in request.thresholds.iter().enumerate() {
+            let name = if threshold.name.is_empty() {
+                format!("threshold {}", i + 1)
+            } else {
+                text::inline(&threshold.name)
+            };
             let mut text = format!(
-                "{}: approved by {} approval{}, denied by {} denial{}",
-                text::inline(&threshold.name),
+                "{name}: approved by {} approval{}, denied by {} denial{}",
                 threshold.approve,
                 if threshold.approve == 1 { "" } else { "s" },
                 threshold.deny,
