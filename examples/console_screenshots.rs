@@ -98,15 +98,106 @@ fn screens() -> Vec<(&'static str, u16, u16, State)> {
     command(&mut history, Command::NextTab);
     command(&mut history, Command::NextTab);
     screens.push(("history", 160, 30, history));
-    let mut audit = state(160, 36);
+    screens.push(("audit", 160, 36, audit(160, 36)));
+
+    let mut grouped = audit(160, 36);
+    command(&mut grouped, Command::Sort);
+    screens.push(("audit-grouped", 160, 36, grouped));
+
+    let mut marking = audit(140, 36);
+    command(&mut marking, Command::Down);
+    command(&mut marking, Command::MarkReviewed);
+    type_text(
+        &mut marking,
+        "Asked carrot: pre-arranged for the release window, see OPS-204.",
+    );
+    screens.push(("mark-reviewed", 140, 36, marking));
+
+    let mut incident = audit(140, 36);
+    command(&mut incident, Command::PostIncident);
+    command(&mut incident, Command::SwitchFocus);
+    type_text(
+        &mut incident,
+        "The relay was down for 40 minutes; access was used for the restart only.",
+    );
+    screens.push(("post-incident-review", 140, 36, incident));
+
+    let mut history = audit(160, 40);
+    command(&mut history, Command::Down);
+    command(&mut history, Command::Open);
+    update(
+        &mut history,
+        Action::History {
+            id: fixtures::id(4),
+            result: Ok(events()),
+        },
+        fixtures::now(),
+    );
+    screens.push(("request-history", 160, 40, history));
+    screens
+}
+
+fn type_text(state: &mut State, text: &str) {
+    for c in text.chars() {
+        let input = ratatui_textarea::Input {
+            key: ratatui_textarea::Key::Char(c),
+            ..Default::default()
+        };
+        update(state, Action::Editor(input), fixtures::now());
+    }
+}
+
+/// The Audit tab with `findings()`, over the queue and an emergency that owes its
+/// post-incident review.
+fn audit(width: u16, height: u16) -> State {
+    let mut audit = state(width, height);
+    update(
+        &mut audit,
+        Action::Upserted(fixtures::owed_emergency(7, "angua")),
+        fixtures::now(),
+    );
     command(&mut audit, Command::PrevTab);
     update(
         &mut audit,
-        Action::Findings(Ok(findings())),
+        Action::Findings(Ok(findings().into())),
         fixtures::now(),
     );
-    screens.push(("audit", 160, 36, audit));
-    screens
+    audit
+}
+
+/// Request 4's audit events: asked, a refused self-approval, approved.
+fn events() -> Vec<countersign::model::AuditEvent> {
+    use countersign::model::{EventType, State as RequestState};
+    let mut created = fixtures::event(
+        31,
+        EventType::Create,
+        "detritus",
+        4,
+        60 * 26,
+        Some("restart again"),
+        &[],
+    );
+    created.state = Some(RequestState::Pending);
+    let refused = fixtures::event(
+        32,
+        EventType::ReviewRefused,
+        "detritus",
+        4,
+        60 * 26 - 1,
+        Some("approving my own, it's urgent"),
+        &[("error", "self_review")],
+    );
+    let mut approved = fixtures::event(
+        33,
+        EventType::Review,
+        "carrot",
+        4,
+        60 * 25,
+        Some("ok, but let's talk about making this permanent"),
+        &[("decision", "approve")],
+    );
+    approved.state = Some(RequestState::Approved);
+    vec![created, refused, approved]
 }
 
 fn findings() -> countersign::model::api::FindingsReport {
@@ -124,6 +215,17 @@ fn findings() -> countersign::model::api::FindingsReport {
     };
     countersign::model::api::FindingsReport {
         findings: vec![
+            Finding {
+                user: "angua".into(),
+                ..finding(
+                    FindingKind::EmergencyUnreviewed,
+                    Severity::High,
+                    7,
+                    None,
+                    "emergency access approved 1d ago has no post-incident review",
+                    23,
+                )
+            },
             finding(
                 FindingKind::FastApproval,
                 Severity::Medium,

@@ -88,6 +88,11 @@ async fn history_built_through_the_api_yields_every_kind_of_finding() {
 
     let (status, report) = b.get("ponder", "/v1/audit/findings?window=1h").await;
     assert_eq!(status, 200, "{report}");
+    // The patterns no_ticket used come with the report, for front ends to share.
+    assert_eq!(
+        report["ticket_patterns"],
+        json!(countersign::audit::DEFAULT_TICKET_PATTERNS)
+    );
     let findings = report["findings"].as_array().unwrap().clone();
     assert!(kinds_for(&findings, &fast).contains("fast_approval"));
     let fast_finding = findings

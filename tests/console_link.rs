@@ -298,3 +298,310 @@ async fn without_an_event_stream_the_link_polls() {
     assert_eq!(state.requests.len(), requests.len());
     assert_eq!(state.me(), Some("carrot"));
 }
+
+/// A broker whose weekly review flags emergencies after a second and knows only
+/// JIRA tickets, with `lead` (auditor and security reviewer) to run the review.
+fn review_broker(dir: &tempfile::TempDir) -> TestBroker {
+    let config = dir.path().join("broker.toml");
+    std::fs::write(
+        &config,
+        "[audit]\nemergency_review_due = \"1s\"\nticket_patterns = ['\\bJIRA-\\d+\\b']\n",
+    )
+    .unwrap();
+    TestBroker::start_with(
+        &[("lead", "auditor,security")],
+        &["--config", config.to_str().unwrap()],
+    )
+}
+
+/// A console for `user` on the broker, loaded and live.
+async fn console(
+    broker: &TestBroker,
+    user: &str,
+) -> (
+    State,
+    mpsc::UnboundedReceiver<Action>,
+    mpsc::UnboundedSender<Effect>,
+) {
+    let (action_tx, mut actions) = mpsc::unbounded_channel();
+    let (effects, effect_rx) = mpsc::unbounded_channel();
+    let notify = NotifyPolicy {
+        enabled: false,
+        urgent_only: false,
+    };
+    link::spawn(client(broker, user), action_tx, effect_rx, notify);
+    let mut state = State::new(broker.url.clone(), Keymap::default(), Theme::no_color());
+    update(
+        &mut state,
+        Action::Resize {
+            width: 160,
+            height: 40,
+        },
+        chrono::Utc::now(),
+    );
+    until(&mut state, &mut actions, &effects, "the listing", |s| {
+        s.loaded && s.connection == Link::Live && s.whoami.is_some()
+    })
+    .await;
+    (state, actions, effects)
+}
+
+/// Runs a command and hands its effects to the link.
+fn press(state: &mut State, effects: &mpsc::UnboundedSender<Effect>, command: Command) {
+    for effect in update(state, Action::Command(command), chrono::Utc::now()) {
+        effects.send(effect).expect("effects open");
+    }
+}
+
+fn type_text(state: &mut State, text: &str) {
+    for c in text.chars() {
+        let input = ratatui_textarea::Input {
+            key: ratatui_textarea::Key::Char(c),
+            ..Default::default()
+        };
+        update(state, Action::Editor(input), chrono::Utc::now());
+    }
+}
+
+/// Moves the Audit tab's selection to the first finding matching `wanted`.
+fn select_finding(state: &mut State, wanted: impl Fn(&countersign::model::Finding) -> bool) {
+    let index = state
+        .audit
+        .findings
+        .iter()
+        .flatten()
+        .position(wanted)
+        .expect("the finding is listed");
+    update(state, Action::Command(Command::Top), chrono::Utc::now());
+    for _ in 0..index {
+        update(state, Action::Command(Command::Down), chrono::Utc::now());
+    }
+}
+
+#[tokio::test]
+async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
+    use countersign::model::FindingKind;
+    let dir = tempfile::tempdir().unwrap();
+    let broker = review_broker(&dir);
+    let vague = broker
+        .create(
+            "alice",
+            &["production-access"],
+            "deploy hotfix, incident #47",
+        )
+        .await;
+    let ticketed = broker
+        .create("alice", &["production-access"], "deploy hotfix, JIRA-47")
+        .await;
+    let (mut state, mut actions, effects) = console(&broker, "lead").await;
+    let id_of = |text: &str| text.parse::<uuid::Uuid>().unwrap();
+    // Before the findings, the console's default patterns: #47 is a ticket.
+    assert!(!state.flags_of(&id_of(&vague)).no_ticket);
+
+    press(&mut state, &effects, Command::PrevTab);
+    until(&mut state, &mut actions, &effects, "the findings", |s| {
+        s.audit.findings.is_some()
+    })
+    .await;
+    // The broker's patterns arrived with them: only JIRA tickets count now.
+    assert_eq!(state.tickets.patterns(), [r"\bJIRA-\d+\b".to_string()]);
+    assert!(state.flags_of(&id_of(&vague)).no_ticket);
+    assert!(!state.flags_of(&id_of(&ticketed)).no_ticket);
+
+    select_finding(&mut state, |f| {
+        f.kind == FindingKind::NoTicket && f.request_id == Some(id_of(&vague))
+    });
+    let key = state.audit.selected_finding().unwrap().key();
+    press(&mut state, &effects, Command::MarkReviewed);
+    type_text(
+        &mut state,
+        "asked alice: the incident is #47 in the old tracker",
+    );
+    press(&mut state, &effects, Command::Submit);
+    until(&mut state, &mut actions, &effects, "the mark", |s| {
+        s.note.is_none()
+    })
+    .await;
+    let marked = state
+        .audit
+        .findings
+        .iter()
+        .flatten()
+        .find(|f| f.key() == key)
+        .unwrap();
+    let review = marked.reviewed.as_ref().expect("shown as reviewed");
+    assert_eq!(review.by, "lead");
+    assert_eq!(
+        review.note,
+        "asked alice: the incident is #47 in the old tracker"
+    );
+
+    // Reloaded from the broker, the mark is still there.
+    update(
+        &mut state,
+        Action::Findings(Err("stale".into())),
+        chrono::Utc::now(),
+    );
+    press(&mut state, &effects, Command::Refresh);
+    until(&mut state, &mut actions, &effects, "the reload", |s| {
+        s.audit.error.is_none()
+    })
+    .await;
+    let reloaded = state.audit.selected_finding().unwrap();
+    assert_eq!(reloaded.key(), key, "the selection followed the finding");
+    assert_eq!(
+        reloaded.reviewed.as_ref().map(|r| r.by.as_str()),
+        Some("lead")
+    );
+
+    // carrot may read nothing of the audit log: the broker refuses the mark, and
+    // the dialog says why with the note kept.
+    let (mut carrot, mut carrot_actions, carrot_effects) = console(&broker, "carrot").await;
+    let findings = countersign::model::api::FindingsReport {
+        findings: state.audit.findings.clone().unwrap(),
+        window: countersign::model::Duration::from_hours(168),
+        reviewers: Vec::new(),
+    };
+    press(&mut carrot, &carrot_effects, Command::PrevTab);
+    update(
+        &mut carrot,
+        Action::Findings(Ok(findings.into())),
+        chrono::Utc::now(),
+    );
+    press(&mut carrot, &carrot_effects, Command::MarkReviewed);
+    type_text(&mut carrot, "fine by me");
+    press(&mut carrot, &carrot_effects, Command::Submit);
+    until(
+        &mut carrot,
+        &mut carrot_actions,
+        &carrot_effects,
+        "the refusal",
+        |s| s.note.as_ref().is_some_and(|n| !n.in_flight),
+    )
+    .await;
+    let dialog = carrot.note.as_ref().unwrap();
+    let error = dialog.error.as_deref().unwrap_or_default();
+    assert!(
+        error.contains("your roles do not allow marking findings"),
+        "{error}"
+    );
+    assert_eq!(dialog.note(), "fine by me");
+}
+
+#[tokio::test]
+async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_back() {
+    use countersign::model::{EventType, FindingKind};
+    let dir = tempfile::tempdir().unwrap();
+    let broker = review_broker(&dir);
+    let emergency = broker
+        .create(
+            "alice",
+            &["production-access"],
+            "EMERGENCY: payments down, JIRA-9",
+        )
+        .await;
+    let (status, _) = broker
+        .review("carrot", &emergency, "approve", "confirmed by phone")
+        .await;
+    assert_eq!(status, 200);
+    let id: uuid::Uuid = emergency.parse().unwrap();
+    // Past the one-second due date of the review.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // carrot opens the dialog from History before lead records the review.
+    let (mut carrot, mut carrot_actions, carrot_effects) = console(&broker, "carrot").await;
+    assert!(carrot.flags_of(&id).post_incident_owed);
+    press(&mut carrot, &carrot_effects, Command::NextTab);
+    assert_eq!(carrot.selected, Some(id), "approved: on the Active tab");
+    press(&mut carrot, &carrot_effects, Command::PostIncident);
+    assert!(carrot.note.is_some());
+    type_text(&mut carrot, "looked fine to me");
+
+    let (mut state, mut actions, effects) = console(&broker, "lead").await;
+    press(&mut state, &effects, Command::PrevTab);
+    until(&mut state, &mut actions, &effects, "the findings", |s| {
+        s.audit.findings.is_some()
+    })
+    .await;
+    select_finding(&mut state, |f| {
+        f.kind == FindingKind::EmergencyUnreviewed && f.request_id == Some(id)
+    });
+    press(&mut state, &effects, Command::PostIncident);
+    press(&mut state, &effects, Command::SwitchFocus);
+    type_text(
+        &mut state,
+        "payments really were down; access used as asked",
+    );
+    press(&mut state, &effects, Command::Submit);
+    until(&mut state, &mut actions, &effects, "the review", |s| {
+        s.note.is_none()
+    })
+    .await;
+    let request = &state.requests[&id];
+    let review = request.post_incident_review.as_ref().expect("recorded");
+    assert_eq!(review.author, "lead");
+    assert_eq!(
+        review.outcome,
+        countersign::model::IncidentOutcome::Justified
+    );
+    assert!(!state.flags_of(&id).post_incident_owed, "no longer owed");
+
+    // Enter: the request's history, with the review's event in it.
+    press(&mut state, &effects, Command::Open);
+    until(&mut state, &mut actions, &effects, "the history", |s| {
+        s.inspect.as_ref().is_some_and(|i| i.events.is_some())
+    })
+    .await;
+    let events = state.inspect.as_ref().unwrap().events.clone().unwrap();
+    let kinds: Vec<EventType> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            EventType::Create,
+            EventType::Review,
+            EventType::PostIncidentReview
+        ]
+    );
+    assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
+    assert_eq!(events[2].user, "lead");
+    press(&mut state, &effects, Command::Back);
+    assert!(state.inspect.is_none());
+    assert_eq!(
+        state.audit.selected_finding().and_then(|f| f.request_id),
+        Some(id),
+        "back on the same finding"
+    );
+
+    // carrot's open dialog hears of it over the stream, and the broker refuses a
+    // second review; the notes stay.
+    until(
+        &mut carrot,
+        &mut carrot_actions,
+        &carrot_effects,
+        "lead's review on the stream",
+        |s| s.requests[&id].post_incident_review.is_some(),
+    )
+    .await;
+    let error = carrot
+        .note
+        .as_ref()
+        .unwrap()
+        .error
+        .clone()
+        .unwrap_or_default();
+    assert!(error.contains("lead recorded it meanwhile"), "{error}");
+    press(&mut carrot, &carrot_effects, Command::SwitchFocus);
+    press(&mut carrot, &carrot_effects, Command::Submit);
+    until(
+        &mut carrot,
+        &mut carrot_actions,
+        &carrot_effects,
+        "the refusal",
+        |s| s.note.as_ref().is_some_and(|n| !n.in_flight),
+    )
+    .await;
+    let dialog = carrot.note.as_ref().unwrap();
+    let error = dialog.error.as_deref().unwrap_or_default();
+    assert!(error.contains("recorded meanwhile"), "{error}");
+    assert_eq!(dialog.note(), "looked fine to me");
+}

@@ -30,11 +30,15 @@ pub struct AuditConfig {
     pub window: Duration,
 }
 
+/// What names a ticket or incident unless `ticket_patterns` says otherwise: `#47`,
+/// `INC-123`, `OPS-9`. Front ends use these until the broker tells them its own.
+pub const DEFAULT_TICKET_PATTERNS: [&str; 2] = [r"#\d+", r"\b[A-Z][A-Z0-9]+-\d+\b"];
+
 impl Default for AuditConfig {
     fn default() -> Self {
         AuditConfig {
             fast_approval: Duration::from_mins(2),
-            ticket_patterns: vec![r"#\d+".into(), r"\b[A-Z][A-Z0-9]+-\d+\b".into()],
+            ticket_patterns: DEFAULT_TICKET_PATTERNS.map(String::from).to_vec(),
             repeat_threshold: 3,
             overheld_margin_percent: 25,
             overheld_min_window: Duration::from_hours(4),
@@ -46,7 +50,7 @@ impl Default for AuditConfig {
 
 /// Patterns longer than this are refused: they come from a config file, but a
 /// runaway pattern should fail loudly rather than slow every review.
-const MAX_PATTERN_BYTES: usize = 1024;
+pub const MAX_PATTERN_BYTES: usize = 1024;
 
 impl AuditConfig {
     /// Checks the thresholds and compiles the ticket patterns once. The error names

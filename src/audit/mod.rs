@@ -38,7 +38,7 @@ mod text;
 mod tests;
 
 pub use analyzer::{Analyzer, analyze};
-pub use config::{AuditConfig, CompiledConfig};
+pub use config::{AuditConfig, CompiledConfig, DEFAULT_TICKET_PATTERNS, MAX_PATTERN_BYTES};
 pub use digest::{Digester, RequestDigest};
 pub use report::{Format, render, render_events};
 pub use reviewed::{apply_reviews, mark_fields, reviews_from_events};

@@ -172,7 +172,8 @@ pub fn spec() -> Value {
                     "roles": strings(), "detail": string(), "at": time() } },
                 "FindingsReport": { "type": "object", "properties": {
                     "findings": { "type": "array", "items": schema("Finding") }, "window": duration(),
-                    "reviewers": { "type": "array", "items": { "type": "object" } } } }
+                    "reviewers": { "type": "array", "items": { "type": "object" } },
+                    "ticket_patterns": { "type": "array", "items": string(), "description": "the regexes no_ticket used" } } }
             }
         },
         "security": [{ "bearer": [] }],

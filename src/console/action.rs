@@ -6,15 +6,18 @@ use uuid::Uuid;
 
 use super::keymap::Command;
 use super::state::{Connection, RoleInfo};
-use crate::model::Request;
-use crate::model::api::{ErrorCode, FindingsReport, SubmitReview, WhoAmI};
+use crate::model::api::{
+    ErrorCode, FindingsResponse, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview,
+    WhoAmI,
+};
+use crate::model::{AuditEvent, FindingReview, Request};
 
 /// The only way the console's state changes.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// A key bound to a command.
     Command(Command),
-    /// A key typed into the review dialog's reason editor.
+    /// A key typed into the open dialog's editor.
     Editor(Input),
     /// Moves the role picker's cursor in the review dialog.
     RoleCursor(i32),
@@ -39,16 +42,38 @@ pub enum Action {
     Connection(Connection),
     /// Something went wrong talking to the broker that the user should read.
     Trouble(String),
-    /// The weekly review's findings, or why they could not be had.
-    Findings(Result<FindingsReport, String>),
+    /// The weekly review's findings and the broker's ticket patterns, or why they
+    /// could not be had.
+    Findings(Result<FindingsResponse, String>),
     /// The broker answered a review the console submitted.
     Reviewed {
         id: Uuid,
         result: Result<Request, ReviewError>,
     },
+    /// The broker answered marking the finding with this key reviewed.
+    FindingMarked {
+        key: String,
+        result: Result<FindingReview, ReviewError>,
+    },
+    /// The broker answered a post-incident review the console submitted.
+    PostIncidentReviewed {
+        id: Uuid,
+        result: Result<Request, ReviewError>,
+    },
+    /// A request the listing does not hold, fetched for its detail view.
+    RequestFetched {
+        id: Uuid,
+        result: Result<Request, String>,
+    },
+    /// A request's audit events, oldest first.
+    History {
+        id: Uuid,
+        result: Result<Vec<AuditEvent>, String>,
+    },
 }
 
-/// Why the broker refused a review, as shown in the dialog.
+/// Why the broker refused a review, a finding's mark or a post-incident review, as
+/// shown in the dialog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReviewError {
     /// `None` when the broker could not be reached.
@@ -63,6 +88,15 @@ pub enum Effect {
         id: Uuid,
         review: SubmitReview,
     },
+    MarkFindingReviewed(MarkFindingReviewed),
+    SubmitPostIncidentReview {
+        id: Uuid,
+        review: SubmitPostIncidentReview,
+    },
+    /// Fetch one request (for a detail view the listing cannot serve).
+    FetchRequest(Uuid),
+    /// Fetch one request's audit events.
+    FetchHistory(Uuid),
     /// A desktop notification; `urgent` for emergencies.
     Notify {
         title: String,

@@ -6,7 +6,9 @@ use std::collections::BTreeMap;
 use chrono::TimeZone;
 use uuid::Uuid;
 
-use crate::model::{Access, Decision, Duration, Request, Review, State, Threshold, Time};
+use crate::model::{
+    Access, AuditEvent, Decision, Duration, EventType, Request, Review, State, Threshold, Time,
+};
 
 /// The fixed clock of every fixture and snapshot: 2026-03-14 09:30:00 UTC.
 pub fn now() -> Time {
@@ -233,4 +235,50 @@ pub fn many(n: u64) -> Vec<Request> {
                 .build()
         })
         .collect()
+}
+
+/// An audit event about request `n`, `minutes_ago` before [`now`]; `fields` are the
+/// type-specific extras (`decision`, `action`, …).
+pub fn event(
+    seq: u64,
+    kind: EventType,
+    user: &str,
+    n: u64,
+    minutes_ago: i64,
+    reason: Option<&str>,
+    fields: &[(&str, &str)],
+) -> AuditEvent {
+    AuditEvent {
+        seq,
+        id: id(10_000 + seq),
+        kind,
+        code: kind.code().into(),
+        time: now() - chrono::TimeDelta::minutes(minutes_ago),
+        user: user.into(),
+        request_id: Some(id(n)),
+        roles: vec!["production-access".into()],
+        state: None,
+        reason: reason.map(str::to_string),
+        fields: fields
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_json::Value::from(*v)))
+            .collect(),
+        hash: String::new(),
+    }
+}
+
+/// An emergency request approved a day ago whose post-incident review is owed.
+pub fn owed_emergency(n: u64, user: &str) -> Request {
+    let mut request = RequestFixture::new(n, user)
+        .reason("EMERGENCY: clacks tower relay down, INC-77, restarting by hand")
+        .age_mins(60 * 26)
+        .state(State::Approved)
+        .approved_by("carrot", "confirmed with the tower by semaphore", 60 * 25)
+        .build();
+    if let Some(access) = &mut request.access {
+        access.starts_at = now() - chrono::TimeDelta::hours(25);
+        access.ends_at = now() - chrono::TimeDelta::hours(23);
+    }
+    request.state = State::Elapsed;
+    request
 }

@@ -13,7 +13,20 @@ use super::state::{DialogFocus, State};
 /// Where a command applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Context {
+    /// The tabs and a request's history.
     Queue,
+    /// The review, mark and post-incident review dialogs.
+    Dialog,
+}
+
+/// What is on screen, for the hint bar: each command is hinted where it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// Queue, Active and History.
+    Requests,
+    Audit,
+    /// A request's full detail and audit history.
+    Inspect,
     Dialog,
 }
 
@@ -44,19 +57,23 @@ pub enum Command {
     Cancel,
     SwitchFocus,
     ToggleRole,
+    MarkReviewed,
+    PostIncident,
+    Open,
+    Back,
 }
 
-/// What a command is called in console.toml, what it does, where, and whether
-/// the bottom hint bar shows it.
+/// What a command is called in console.toml, what it does, where, and on which
+/// screens the bottom hint bar shows it.
 pub struct CommandInfo {
     pub name: &'static str,
     pub about: &'static str,
     pub context: Context,
-    pub hint: bool,
+    pub hint: &'static [Screen],
 }
 
 impl Command {
-    pub const ALL: [Command; 24] = [
+    pub const ALL: [Command; 28] = [
         Command::Up,
         Command::Down,
         Command::PageUp,
@@ -67,6 +84,10 @@ impl Command {
         Command::Deny,
         Command::Mark,
         Command::ClearMarks,
+        Command::MarkReviewed,
+        Command::PostIncident,
+        Command::Open,
+        Command::Back,
         Command::Filter,
         Command::Sort,
         Command::Freeze,
@@ -85,70 +106,118 @@ impl Command {
 
     pub fn info(self) -> CommandInfo {
         use Context::{Dialog, Queue};
-        let (name, about, context, hint) = match self {
-            Command::Up => ("up", "select the previous request", Queue, false),
-            Command::Down => ("down", "select the next request", Queue, false),
-            Command::PageUp => ("page_up", "scroll up one page", Queue, false),
-            Command::PageDown => ("page_down", "scroll down one page", Queue, false),
-            Command::Top => ("top", "select the first request", Queue, false),
-            Command::Bottom => ("bottom", "select the last request", Queue, false),
+        use Screen::{Audit, Inspect, Requests};
+        const NONE: &[Screen] = &[];
+        const DIALOG: &[Screen] = &[Screen::Dialog];
+        const EVERYWHERE: &[Screen] = &[Requests, Audit, Inspect];
+        let (name, about, context, hint): (_, _, _, &'static [Screen]) = match self {
+            Command::Up => (
+                "up",
+                "select the previous row (in a history: scroll up)",
+                Queue,
+                NONE,
+            ),
+            Command::Down => (
+                "down",
+                "select the next row (in a history: scroll down)",
+                Queue,
+                NONE,
+            ),
+            Command::PageUp => ("page_up", "scroll up one page", Queue, NONE),
+            Command::PageDown => ("page_down", "scroll down one page", Queue, NONE),
+            Command::Top => ("top", "select the first row", Queue, NONE),
+            Command::Bottom => ("bottom", "select the last row", Queue, NONE),
             Command::Approve => (
                 "approve",
                 "approve the selected (or marked) requests",
                 Queue,
-                true,
+                &[Requests],
             ),
             Command::Deny => (
                 "deny",
                 "deny the selected (or marked) requests",
                 Queue,
-                true,
+                &[Requests],
             ),
-            Command::Mark => ("mark", "mark the request for a bulk review", Queue, true),
-            Command::ClearMarks => ("clear_marks", "clear all marks", Queue, false),
+            Command::Mark => (
+                "mark",
+                "mark the request for a bulk review",
+                Queue,
+                &[Requests],
+            ),
+            Command::ClearMarks => ("clear_marks", "clear all marks", Queue, NONE),
             Command::Filter => (
                 "filter",
                 "filter by requester, role, reason or id",
                 Queue,
-                true,
+                &[Requests],
             ),
-            Command::Sort => ("sort", "sort by age, requester or votes", Queue, true),
+            Command::Sort => (
+                "sort",
+                "cycle the sort: age, requester, votes (Audit: severity, kind, user, time)",
+                Queue,
+                &[Requests, Audit],
+            ),
             Command::Freeze => (
                 "freeze",
                 "pause live updates (buffered until resumed)",
                 Queue,
-                true,
+                &[Requests],
             ),
-            Command::NextTab => ("next_tab", "next tab", Queue, true),
-            Command::PrevTab => ("prev_tab", "previous tab", Queue, false),
-            Command::DetailDown => ("detail_down", "scroll the detail pane down", Queue, false),
-            Command::DetailUp => ("detail_up", "scroll the detail pane up", Queue, false),
+            Command::NextTab => ("next_tab", "next tab", Queue, EVERYWHERE),
+            Command::PrevTab => ("prev_tab", "previous tab", Queue, NONE),
+            Command::DetailDown => ("detail_down", "scroll the detail pane down", Queue, NONE),
+            Command::DetailUp => ("detail_up", "scroll the detail pane up", Queue, NONE),
             Command::Refresh => (
                 "refresh",
-                "reload every request from the broker",
+                "reload requests (and findings, or the open history) from the broker",
                 Queue,
-                false,
+                NONE,
             ),
-            Command::Help => ("help", "show or hide this help", Queue, true),
-            Command::Quit => ("quit", "quit", Queue, true),
-            Command::Submit => ("submit", "submit the review", Dialog, true),
+            Command::Help => ("help", "show or hide this help", Queue, EVERYWHERE),
+            Command::Quit => ("quit", "quit", Queue, EVERYWHERE),
+            Command::MarkReviewed => (
+                "mark_reviewed",
+                "mark the selected finding reviewed, with a note (Audit tab)",
+                Queue,
+                &[Audit],
+            ),
+            Command::PostIncident => (
+                "post_incident_review",
+                "record the post-incident review an approved emergency owes",
+                Queue,
+                &[Audit, Inspect],
+            ),
+            Command::Open => (
+                "open",
+                "show the request's full detail and audit history",
+                Queue,
+                &[Requests, Audit],
+            ),
+            Command::Back => (
+                "back",
+                "from a request's history back to the list, selection kept",
+                Queue,
+                &[Inspect],
+            ),
+            Command::Submit => ("submit", "submit the dialog", Dialog, DIALOG),
             Command::Cancel => (
                 "cancel",
                 "close the dialog (the draft is kept)",
                 Dialog,
-                true,
+                DIALOG,
             ),
             Command::SwitchFocus => (
                 "switch_focus",
-                "move between roles and reason",
+                "move between roles and reason (post-incident review: change the outcome)",
                 Dialog,
-                true,
+                DIALOG,
             ),
             Command::ToggleRole => (
                 "toggle_role",
                 "grant or withhold the role under the cursor",
                 Dialog,
-                true,
+                DIALOG,
             ),
         };
         CommandInfo {
@@ -345,6 +414,10 @@ impl Default for Keymap {
             (Key::plain(K::Esc), Command::Cancel),
             (Key::plain(K::Tab), Command::SwitchFocus),
             (Key::char(' '), Command::ToggleRole),
+            (Key::char('m'), Command::MarkReviewed),
+            (Key::char('p'), Command::PostIncident),
+            (Key::plain(K::Enter), Command::Open),
+            (Key::plain(K::Esc), Command::Back),
         ];
         Keymap { bindings }
     }
@@ -432,11 +505,11 @@ impl Keymap {
             .unwrap_or_else(|| "unbound".into())
     }
 
-    /// What the hint bar shows for a context: (keys, short name).
-    pub fn hints(&self, context: Context) -> Vec<(String, &'static str)> {
+    /// What the hint bar shows on a screen: (keys, short name).
+    pub fn hints(&self, screen: Screen) -> Vec<(String, &'static str)> {
         Command::ALL
             .into_iter()
-            .filter(|c| c.info().context == context && c.info().hint)
+            .filter(|c| c.info().hint.contains(&screen))
             .filter(|c| !self.keys(*c).is_empty())
             .map(|c| (self.label(c), c.info().name))
             .collect()
@@ -484,6 +557,13 @@ impl Keymap {
                 Some(Command::Help | Command::Quit) => Some(Action::Command(Command::Help)),
                 _ if key.code == KeyCode::Esc => Some(Action::Command(Command::Help)),
                 _ => None,
+            };
+        }
+        if state.note.is_some() {
+            // A note dialog has no picker: everything but its commands is typed.
+            return match self.command(Context::Dialog, key) {
+                Some(Command::ToggleRole) | None => Some(Action::Editor(event.into())),
+                Some(command) => Some(Action::Command(command)),
             };
         }
         if let Some(dialog) = &state.dialog {
@@ -563,8 +643,15 @@ mod tests {
         );
         assert!(
             keymap
-                .hints(Context::Queue)
+                .hints(Screen::Requests)
                 .contains(&("A".to_string(), "approve"))
+        );
+        assert!(
+            !keymap
+                .hints(Screen::Audit)
+                .iter()
+                .any(|(_, name)| *name == "approve"),
+            "the Audit tab does not hint at reviewing"
         );
     }
 

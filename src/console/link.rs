@@ -10,7 +10,11 @@ use super::action::{Action, Effect, ReviewError};
 use super::notify::Notifier;
 use super::state::Connection;
 use crate::client::{Client, ClientError, Subscriber, SubscriptionEvent};
-use crate::model::api::{ErrorCode, ListRequests, MAX_PAGE};
+use crate::model::api::{ErrorCode, ListEvents, ListRequests, MAX_PAGE};
+use crate::model::{AuditEvent, FindingReview};
+
+/// Most pages of one request's audit events followed, against a broker that loops.
+const MAX_HISTORY_PAGES: usize = 20;
 
 /// How often to list requests when the broker has no event stream.
 const POLL_EVERY: StdDuration = StdDuration::from_secs(5);
@@ -174,6 +178,70 @@ async fn carry_out(
                     let _ = actions.send(Action::Reviewed { id, result });
                 });
             }
+            Effect::MarkFindingReviewed(mark) => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .mark_finding_reviewed(&mark)
+                        .await
+                        .map_err(|error| refusal(&error, &actions))
+                        .and_then(|answer| {
+                            // Not "offline": the broker answered, just not with a mark.
+                            serde_json::from_value::<FindingReview>(answer).map_err(|error| {
+                                ReviewError {
+                                    code: Some(ErrorCode::Internal),
+                                    message: format!(
+                                        "the broker's answer is not a mark ({error}); refresh to see whether it was recorded"
+                                    ),
+                                }
+                            })
+                        });
+                    let _ = actions.send(Action::FindingMarked {
+                        key: mark.key,
+                        result,
+                    });
+                });
+            }
+            Effect::SubmitPostIncidentReview { id, review } => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .post_incident_review(id, &review)
+                        .await
+                        .map_err(|error| refusal(&error, &actions));
+                    let _ = actions.send(Action::PostIncidentReviewed { id, result });
+                });
+            }
+            Effect::FetchRequest(id) => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .get_request(id)
+                        .await
+                        .map_err(|error| format!("cannot fetch the request: {error}"));
+                    let _ = actions.send(Action::RequestFetched { id, result });
+                });
+            }
+            Effect::FetchHistory(id) => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result =
+                        history(&client, id).await.map_err(|error| {
+                            match error.code() {
+                        Some(ErrorCode::Forbidden) => {
+                            "the audit history needs rule event: list, which your roles do not give"
+                                .to_string()
+                        }
+                        _ => format!("cannot fetch the audit history: {error}"),
+                    }
+                        });
+                    let _ = actions.send(Action::History { id, result });
+                });
+            }
             Effect::Refresh => {
                 let client = client.clone();
                 let actions = actions.clone();
@@ -211,4 +279,35 @@ async fn carry_out(
             Effect::Quit => return,
         }
     }
+}
+
+/// A refused or failed submission, as the dialog shows it; says offline when the
+/// broker could not be reached.
+fn refusal(error: &ClientError, actions: &UnboundedSender<Action>) -> ReviewError {
+    if error.code().is_none() && error.is_unreachable() {
+        let _ = actions.send(Action::Connection(Connection::Offline));
+    }
+    ReviewError {
+        code: error.code(),
+        message: error.to_string(),
+    }
+}
+
+/// Every audit event of one request, oldest first.
+async fn history(client: &Client, id: uuid::Uuid) -> Result<Vec<AuditEvent>, ClientError> {
+    let mut query = ListEvents {
+        request_id: Some(id.to_string()),
+        limit: Some(MAX_PAGE),
+        ..ListEvents::default()
+    };
+    let mut events = Vec::new();
+    for _ in 0..MAX_HISTORY_PAGES {
+        let page = client.audit_events(&query).await?;
+        events.extend(page.events);
+        match page.next {
+            Some(next) if query.after != Some(next) => query.after = Some(next),
+            _ => break,
+        }
+    }
+    Ok(events)
 }

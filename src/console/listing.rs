@@ -3,21 +3,116 @@
 
 use std::cmp::Ordering;
 use std::collections::HashMap;
-use std::sync::LazyLock;
 
-use regex::Regex;
+use regex::{RegexSet, RegexSetBuilder};
 use uuid::Uuid;
 
 use super::state::{Counts, SortKey, State, Tab};
+use crate::audit::{DEFAULT_TICKET_PATTERNS, MAX_PATTERN_BYTES};
 use crate::model::{Request, State as RequestState, Time};
 
 /// Same user, same role this many times in [`REPEAT_WINDOW_HOURS`] is worth a question.
 pub const REPEAT_THRESHOLD: usize = 3;
 pub const REPEAT_WINDOW_HOURS: i64 = 168;
 
-/// A ticket or incident reference: `#47`, `INC-123`, `OPS-9`.
-static TICKET: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r"#\d+|\b[A-Z][A-Z0-9]*-\d+\b").ok());
+/// Most ticket patterns taken from the broker.
+const MAX_TICKET_PATTERNS: usize = 64;
+/// The compiled size the broker's patterns may take, together: patterns come over
+/// the network, and a huge one should be refused, not built.
+const TICKET_REGEX_BYTES: usize = 1 << 20;
+
+/// What names a ticket or incident (`#47`, `INC-123`, `OPS-9`): the broker's
+/// `[audit] ticket_patterns` once the findings brought them, the audit defaults
+/// before that. Compiled once, when they change.
+#[derive(Debug, Clone)]
+pub struct Tickets {
+    set: RegexSet,
+    patterns: Vec<String>,
+    /// The patterns the broker last sent, used or not, so a refused list is not
+    /// compiled again on every refresh.
+    told: Option<Vec<String>>,
+}
+
+impl Default for Tickets {
+    fn default() -> Self {
+        let patterns: Vec<String> = DEFAULT_TICKET_PATTERNS.map(String::from).to_vec();
+        // The defaults are constants pinned by tests; should they ever fail to build,
+        // flag nothing rather than panic.
+        let set = compile(&patterns).unwrap_or_else(|_| RegexSet::empty());
+        Tickets {
+            set,
+            patterns,
+            told: None,
+        }
+    }
+}
+
+fn compile(patterns: &[String]) -> Result<RegexSet, String> {
+    if patterns.len() > MAX_TICKET_PATTERNS {
+        return Err(format!(
+            "{} patterns, more than {MAX_TICKET_PATTERNS}",
+            patterns.len()
+        ));
+    }
+    if let Some(long) = patterns.iter().find(|p| p.len() > MAX_PATTERN_BYTES) {
+        return Err(format!(
+            "a pattern of {} bytes, more than {MAX_PATTERN_BYTES}",
+            long.len()
+        ));
+    }
+    RegexSetBuilder::new(patterns)
+        .size_limit(TICKET_REGEX_BYTES)
+        .dfa_size_limit(TICKET_REGEX_BYTES)
+        .build()
+        .map_err(|error| match error {
+            // The full message quotes the pattern over several lines: too much for
+            // the status bar.
+            regex::Error::CompiledTooBig(_) => "a pattern too big once compiled".to_string(),
+            _ => "a pattern that is not a valid regex".to_string(),
+        })
+}
+
+impl Tickets {
+    /// The broker's patterns, compiled; the error says why they cannot be used.
+    pub fn from_broker(patterns: &[String]) -> Result<Tickets, String> {
+        Ok(Tickets {
+            set: compile(patterns)?,
+            patterns: patterns.to_vec(),
+            told: Some(patterns.to_vec()),
+        })
+    }
+
+    /// Whether a reason names a ticket or incident.
+    pub fn names_ticket(&self, reason: &str) -> bool {
+        self.set.is_match(reason)
+    }
+
+    /// The patterns in effect.
+    pub fn patterns(&self) -> &[String] {
+        &self.patterns
+    }
+
+    /// Whether the audit defaults are in effect.
+    pub fn are_defaults(&self) -> bool {
+        self.patterns
+            .iter()
+            .map(String::as_str)
+            .eq(DEFAULT_TICKET_PATTERNS)
+    }
+
+    /// Whether the broker last sent exactly these patterns.
+    pub fn was_told(&self, patterns: &[String]) -> bool {
+        self.told.as_deref() == Some(patterns)
+    }
+
+    /// The defaults, remembering that the broker sent `refused`.
+    pub fn defaults_instead_of(refused: &[String]) -> Tickets {
+        Tickets {
+            told: Some(refused.to_vec()),
+            ..Tickets::default()
+        }
+    }
+}
 
 /// What deserves a second look, each shown as a glyph in the table and in words
 /// in the detail pane.
@@ -29,10 +124,6 @@ pub struct Flags {
     /// at least [`REPEAT_THRESHOLD`].
     pub repeat: Option<usize>,
     pub post_incident_owed: bool,
-}
-
-pub fn names_ticket(reason: &str) -> bool {
-    TICKET.as_ref().is_some_and(|re| re.is_match(reason))
 }
 
 fn tab_of(request: &Request) -> Tab {
@@ -93,7 +184,7 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
             .filter(|n| *n >= REPEAT_THRESHOLD && request.created_at >= window_start);
         let flags = Flags {
             emergency: request.emergency,
-            no_ticket: !names_ticket(&request.reason),
+            no_ticket: !state.tickets.names_ticket(&request.reason),
             repeat,
             post_incident_owed: request.post_incident_review_owed(),
         };
@@ -259,23 +350,49 @@ mod tests {
     use crate::model::{Decision, Review, Threshold};
 
     #[test]
-    fn tickets_are_recognised() {
+    fn tickets_are_recognised_by_the_audit_defaults() {
+        let tickets = Tickets::default();
+        assert_eq!(tickets.patterns(), DEFAULT_TICKET_PATTERNS);
         for reason in [
             "see incident #47",
             "INC-123 pager",
             "per OPS-9",
             "(SEC2-88)",
         ] {
-            assert!(names_ticket(reason), "{reason}");
+            assert!(tickets.names_ticket(reason), "{reason}");
         }
+        // As the broker's no_ticket: a one-letter prefix is not a ticket.
         for reason in [
             "restart the thing",
             "#hashtag",
             "inc-123",
             "A-",
+            "X-1",
             "2-4 hours",
         ] {
-            assert!(!names_ticket(reason), "{reason}");
+            assert!(!tickets.names_ticket(reason), "{reason}");
+        }
+    }
+
+    #[test]
+    fn the_brokers_patterns_replace_the_defaults_and_bad_ones_are_refused() {
+        let tickets = Tickets::from_broker(&[r"\bJIRA-\d+\b".to_string()]).unwrap();
+        assert!(tickets.names_ticket("see JIRA-12"));
+        assert!(!tickets.names_ticket("see #12"));
+        assert!(tickets.was_told(&[r"\bJIRA-\d+\b".to_string()]));
+        // Not a regex, too long, too big once compiled, too many.
+        let refused = [
+            vec!["INC-(".to_string()],
+            vec!["a".repeat(MAX_PATTERN_BYTES + 1)],
+            vec![r"\w{1000}\w{1000}\w{1000}".to_string()],
+            vec!["x".to_string(); MAX_TICKET_PATTERNS + 1],
+        ];
+        for patterns in refused {
+            assert!(
+                Tickets::from_broker(&patterns).is_err(),
+                "{:.40?}",
+                patterns
+            );
         }
     }
 

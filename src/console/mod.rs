@@ -5,10 +5,13 @@
 //! messages into actions and carries out the effects `update` returns.
 
 pub mod action;
+mod findings;
 pub mod fixtures;
+mod inspect;
 pub mod keymap;
 pub mod link;
 pub mod listing;
+mod note;
 pub mod notify;
 mod review;
 pub mod runtime;

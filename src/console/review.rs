@@ -51,6 +51,37 @@ pub(super) fn open_dialog(state: &mut State, decision: Decision, now: Time) {
     } else {
         marked
     };
+    open_on(state, decision, targets);
+}
+
+/// The dialog for one request, whatever is selected or marked: a request's history
+/// view reviews the request it shows.
+pub(super) fn open_dialog_on(state: &mut State, decision: Decision, id: Uuid, now: Time) {
+    match state.requests.get(&id) {
+        Some(request) if request.state == RequestState::Pending => {
+            open_on(state, decision, vec![id]);
+        }
+        Some(request) => {
+            let text = format!(
+                "{} is {}: only pending requests can be reviewed",
+                text::short_id(&request.id),
+                request.state
+            );
+            notice(state, text, now, true);
+        }
+        None => notice(
+            state,
+            format!(
+                "{} is not in the queue: only pending requests can be reviewed",
+                text::short_id(&id)
+            ),
+            now,
+            true,
+        ),
+    }
+}
+
+fn open_on(state: &mut State, decision: Decision, targets: Vec<Uuid>) {
     let dialog = if let [id] = targets[..] {
         let requested = state
             .requests
@@ -247,6 +278,12 @@ fn explain(error: &ReviewError) -> String {
         Some(C::ReasonRequired) => "the broker wants a reason",
         Some(_) => "",
     };
+    in_words(error, why)
+}
+
+/// `why` followed by the broker's own message, or the message alone when there is
+/// no `why`; made inert for drawing.
+pub(super) fn in_words(error: &ReviewError, why: &str) -> String {
     match (why, error.message.is_empty()) {
         ("", _) => text::inline(&error.message),
         (why, true) => why.to_string(),

@@ -6,10 +6,12 @@ use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
 use super::keymap::Keymap;
-use super::listing::{self, Flags};
+use super::listing::{self, Flags, Tickets};
 use super::theme::Theme;
 use crate::model::api::WhoAmI;
-use crate::model::{Decision, Duration, Finding, Request, Time};
+use crate::model::{
+    AuditEvent, Decision, Duration, Finding, FindingKind, IncidentOutcome, Request, Time,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tab {
@@ -61,6 +63,40 @@ impl SortKey {
             SortKey::Age => "age",
             SortKey::Requester => "requester",
             SortKey::Votes => "votes",
+        }
+    }
+}
+
+/// The Audit tab's order. `Kind` groups the findings under a heading per kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FindingSort {
+    /// Most severe first, then newest.
+    #[default]
+    Severity,
+    /// Grouped by kind in the order of DESIGN §6, most severe first within a kind.
+    Kind,
+    /// By the user the finding is about.
+    User,
+    /// Newest first.
+    Time,
+}
+
+impl FindingSort {
+    pub fn next(self) -> FindingSort {
+        match self {
+            FindingSort::Severity => FindingSort::Kind,
+            FindingSort::Kind => FindingSort::User,
+            FindingSort::User => FindingSort::Time,
+            FindingSort::Time => FindingSort::Severity,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingSort::Severity => "severity",
+            FindingSort::Kind => "kind",
+            FindingSort::User => "user",
+            FindingSort::Time => "time",
         }
     }
 }
@@ -127,6 +163,75 @@ impl Dialog {
     pub fn is_bulk(&self) -> bool {
         self.targets.len() > 1
     }
+}
+
+/// What a note dialog records: a finding's mark, or the post-incident review an
+/// approved emergency owes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NoteKind {
+    /// Marks the finding with this key reviewed.
+    Finding { key: String },
+    /// Records the post-incident review of this request; no outcome until chosen.
+    PostIncident {
+        id: Uuid,
+        outcome: Option<IncidentOutcome>,
+    },
+}
+
+/// What a note draft is kept for between openings of its dialog.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NoteTarget {
+    Finding(String),
+    PostIncident(Uuid),
+}
+
+impl NoteKind {
+    pub fn target(&self) -> NoteTarget {
+        match self {
+            NoteKind::Finding { key } => NoteTarget::Finding(key.clone()),
+            NoteKind::PostIncident { id, .. } => NoteTarget::PostIncident(*id),
+        }
+    }
+}
+
+/// A note being written and kept when its dialog is closed unsent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoteDraft {
+    pub kind: NoteKind,
+    pub lines: Vec<String>,
+}
+
+/// The dialog that marks a finding reviewed or records a post-incident review: a
+/// note editor that refuses blank notes, pinned to what it was opened on.
+#[derive(Debug, Clone)]
+pub struct NoteDialog {
+    pub kind: NoteKind,
+    pub editor: TextArea<'static>,
+    pub error: Option<String>,
+    /// Submitted and not answered yet.
+    pub in_flight: bool,
+}
+
+impl NoteDialog {
+    pub fn note(&self) -> String {
+        self.editor.lines().join("\n")
+    }
+}
+
+/// One request's full detail and audit history, opened from a finding or a list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inspect {
+    pub id: Uuid,
+    /// The finding it was opened from, for the title.
+    pub from: Option<FindingKind>,
+    /// The request as fetched, when the listing does not hold it.
+    pub fetched: Option<Request>,
+    pub request_error: Option<String>,
+    /// The request's audit events by `seq`; `None` until the broker answers.
+    pub events: Option<Vec<AuditEvent>>,
+    pub events_error: Option<String>,
+    pub detail_scroll: u16,
+    pub history_scroll: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -199,17 +304,25 @@ pub struct State {
     /// The reason of a bulk review that was cancelled.
     pub bulk_draft: Option<Vec<String>>,
     pub dialog: Option<Dialog>,
+    /// The mark or post-incident review dialog.
+    pub note: Option<NoteDialog>,
+    pub note_drafts: HashMap<NoteTarget, NoteDraft>,
+    /// A request's full detail and audit history, over the current tab.
+    pub inspect: Option<Inspect>,
+    /// What names a ticket, for the no-ticket flag.
+    pub tickets: Tickets,
     pub help: bool,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     pub audit: Audit,
 }
 
-/// The Audit tab: findings of the weekly review, most severe first.
+/// The Audit tab: findings of the weekly review, in the order of `sort`.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Audit {
-    /// `None` until the first answer.
+    /// `None` until the first answer; sorted when they arrive or the sort changes.
     pub findings: Option<Vec<Finding>>,
+    pub sort: FindingSort,
     pub window: Option<Duration>,
     pub error: Option<String>,
     pub selected: usize,
@@ -258,6 +371,10 @@ impl State {
             drafts: HashMap::new(),
             bulk_draft: None,
             dialog: None,
+            note: None,
+            note_drafts: HashMap::new(),
+            inspect: None,
+            tickets: Tickets::default(),
             help: false,
             notice: None,
             size: (0, 0),
@@ -267,6 +384,21 @@ impl State {
 
     pub fn selected_request(&self) -> Option<&Request> {
         self.selected.and_then(|id| self.requests.get(&id))
+    }
+
+    /// A request by id: from the listing, else the one fetched for the open view.
+    pub fn request(&self, id: &Uuid) -> Option<&Request> {
+        self.requests.get(id).or_else(|| {
+            self.inspect
+                .as_ref()
+                .and_then(|i| i.fetched.as_ref())
+                .filter(|r| r.id == *id)
+        })
+    }
+
+    /// The request whose detail and history are open.
+    pub fn inspected_request(&self) -> Option<&Request> {
+        self.inspect.as_ref().and_then(|i| self.request(&i.id))
     }
 
     /// The filter in effect: the one being typed, else the applied one.

@@ -4,14 +4,16 @@
 use super::action::{Action, Effect};
 use super::keymap::Command;
 use super::state::{DialogFocus, Held, Notice, State, Tab};
-use super::{listing, review, text, view};
+use super::{findings, inspect, listing, note, review, text, view};
 use crate::model::{Decision, Request, State as RequestState, Time};
 
 pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
     match action {
         Action::Command(command) => return run(state, command, now),
         Action::Editor(input) => {
-            if let Some(dialog) = &mut state.dialog {
+            if let Some(note) = &mut state.note {
+                note.editor.input(input);
+            } else if let Some(dialog) = &mut state.dialog {
                 dialog.editor.input(input);
             }
         }
@@ -68,43 +70,15 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         Action::Connection(connection) => state.connection = connection,
         Action::Trouble(text) => notice(state, text, now, true),
         Action::Reviewed { id, result } => review::reviewed(state, id, result, now),
-        Action::Findings(result) => {
-            let audit = &mut state.audit;
-            audit.loading = false;
-            match result {
-                Ok(report) => {
-                    let mut findings = report.findings;
-                    findings.sort_by(|a, b| b.severity.cmp(&a.severity).then(b.at.cmp(&a.at)));
-                    audit.selected = audit.selected.min(findings.len().saturating_sub(1));
-                    audit.findings = Some(findings);
-                    audit.window = Some(report.window);
-                    audit.error = None;
-                }
-                Err(error) => audit.error = Some(error),
-            }
+        Action::Findings(result) => findings::loaded(state, result, now),
+        Action::FindingMarked { key, result } => note::finding_marked(state, key, result, now),
+        Action::PostIncidentReviewed { id, result } => {
+            return note::post_incident_reviewed(state, id, result, now);
         }
+        Action::RequestFetched { id, result } => inspect::fetched(state, id, result),
+        Action::History { id, result } => inspect::history(state, id, result),
     }
     Vec::new()
-}
-
-/// Moves the Audit tab's selection, keeping it in the table's window.
-fn select_finding(state: &mut State, index: usize) {
-    let page = state.page.max(1);
-    let audit = &mut state.audit;
-    let count = audit.findings.as_ref().map(Vec::len).unwrap_or(0);
-    if count == 0 {
-        return;
-    }
-    let index = index.min(count - 1);
-    if index != audit.selected {
-        state.detail_scroll = 0;
-    }
-    audit.selected = index;
-    if index < audit.offset {
-        audit.offset = index;
-    } else if index >= audit.offset + page {
-        audit.offset = index + 1 - page;
-    }
 }
 
 fn fetch_findings(state: &mut State) -> Vec<Effect> {
@@ -116,33 +90,77 @@ fn fetch_findings(state: &mut State) -> Vec<Effect> {
 }
 
 fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
-    let page = state.page.max(1);
-    if state.tab == Tab::Audit {
-        let at = state.audit.selected;
-        match command {
-            Command::Up => return move_finding(state, at.saturating_sub(1)),
-            Command::Down => return move_finding(state, at + 1),
-            Command::PageUp => return move_finding(state, at.saturating_sub(page)),
-            Command::PageDown => return move_finding(state, at + page),
-            Command::Top => return move_finding(state, 0),
-            Command::Bottom => return move_finding(state, usize::MAX),
-            Command::Approve | Command::Deny | Command::Mark => {
-                notice(
-                    state,
-                    "findings are read here; review requests in the Queue tab",
-                    now,
-                    true,
-                );
-                return Vec::new();
+    // The dialogs' commands, whichever dialog is open.
+    match command {
+        Command::Submit if state.note.is_some() => return note::submit(state),
+        Command::Submit => return review::submit(state),
+        Command::Cancel if state.note.is_some() => note::cancel(state),
+        Command::Cancel => review::cancel(state),
+        Command::SwitchFocus if state.note.is_some() => note::switch_outcome(state),
+        Command::SwitchFocus => {
+            if let Some(dialog) = &mut state.dialog
+                && !dialog.roles.is_empty()
+            {
+                dialog.focus = match dialog.focus {
+                    DialogFocus::Roles => DialogFocus::Reason,
+                    DialogFocus::Reason => DialogFocus::Roles,
+                };
             }
-            Command::Refresh => {
-                let mut effects = fetch_findings(state);
-                effects.push(Effect::Refresh);
+        }
+        Command::ToggleRole => {
+            if let Some(dialog) = &mut state.dialog
+                && let Some(choice) = dialog.roles.get_mut(dialog.role_cursor)
+            {
+                choice.granted = !choice.granted;
+            }
+        }
+        _ => {
+            if state.inspect.is_some()
+                && let Some(effects) = inspect::run(state, command, now)
+            {
                 return effects;
             }
-            _ => {}
+            if state.tab == Tab::Audit {
+                return run_audit(state, command, now);
+            }
+            return run_requests(state, command, now);
         }
     }
+    Vec::new()
+}
+
+/// The Audit tab: the keys move through findings and sort them; the rest mean what
+/// they mean in every tab.
+fn run_audit(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
+    let page = state.page.max(1);
+    let at = state.audit.selected;
+    match command {
+        Command::Up => findings::select(state, at.saturating_sub(1)),
+        Command::Down => findings::select(state, at + 1),
+        Command::PageUp => findings::select(state, at.saturating_sub(page)),
+        Command::PageDown => findings::select(state, at + page),
+        Command::Top => findings::select(state, 0),
+        Command::Bottom => findings::select(state, usize::MAX),
+        Command::Sort => findings::next_sort(state),
+        Command::Approve | Command::Deny | Command::Mark => notice(
+            state,
+            "findings are read here; review requests in the Queue tab",
+            now,
+            true,
+        ),
+        Command::Refresh => {
+            let mut effects = fetch_findings(state);
+            effects.push(Effect::Refresh);
+            return effects;
+        }
+        _ => return run_requests(state, command, now),
+    }
+    Vec::new()
+}
+
+/// Every tab's commands, and the request tabs' own.
+fn run_requests(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
+    let page = state.page.max(1);
     match command {
         Command::Up => state.select_index(state.selected_index.saturating_sub(1)),
         Command::Down => state.select_index(state.selected_index + 1),
@@ -204,31 +222,16 @@ fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
         Command::Refresh => return vec![Effect::Refresh],
         Command::Help => state.help = !state.help,
         Command::Quit => return vec![Effect::Quit],
-        Command::Submit => return review::submit(state),
-        Command::Cancel => review::cancel(state),
-        Command::SwitchFocus => {
-            if let Some(dialog) = &mut state.dialog
-                && !dialog.roles.is_empty()
-            {
-                dialog.focus = match dialog.focus {
-                    DialogFocus::Roles => DialogFocus::Reason,
-                    DialogFocus::Reason => DialogFocus::Roles,
-                };
-            }
-        }
-        Command::ToggleRole => {
-            if let Some(dialog) = &mut state.dialog
-                && let Some(choice) = dialog.roles.get_mut(dialog.role_cursor)
-            {
-                choice.granted = !choice.granted;
-            }
-        }
+        Command::MarkReviewed => note::open_mark(state, now),
+        Command::PostIncident => note::open_post_incident(state, now),
+        Command::Open => return inspect::open(state, now),
+        // Back from a history view is handled there; the dialogs' commands above.
+        Command::Back
+        | Command::Submit
+        | Command::Cancel
+        | Command::SwitchFocus
+        | Command::ToggleRole => {}
     }
-    Vec::new()
-}
-
-fn move_finding(state: &mut State, index: usize) -> Vec<Effect> {
-    select_finding(state, index);
     Vec::new()
 }
 
@@ -277,6 +280,7 @@ fn apply_loaded(state: &mut State, requests: Vec<Request>, now: Time) -> Vec<Eff
         announce(state, request, &mut effects);
     }
     review::check_dialog(state);
+    note::check_dialog(state);
     state.reorder();
     effects
 }
@@ -291,9 +295,14 @@ fn apply_upsert(state: &mut State, request: Request, now: Time) -> Vec<Effect> {
         state.marked.remove(&request.id);
         state.unseen.remove(&request.id);
     }
+    // Something happened to the request whose history is open: fetch it again.
+    if state.inspect.as_ref().is_some_and(|i| i.id == request.id) {
+        effects.push(Effect::FetchHistory(request.id));
+    }
     listing::upsert(state, request, now);
     state.last_update = Some(now);
     review::check_dialog(state);
+    note::check_dialog(state);
     state.reorder();
     effects
 }

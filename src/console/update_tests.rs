@@ -609,7 +609,7 @@ fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
     };
-    update(&mut state, Action::Findings(Ok(report)), now());
+    update(&mut state, Action::Findings(Ok(report.into())), now());
     let kinds: Vec<_> = state
         .audit
         .findings
@@ -685,4 +685,708 @@ fn the_selected_row_keeps_its_place_on_screen_when_rows_arrive_above() {
         .build();
     update(&mut state, Action::Upserted(gone), now());
     assert_eq!(state.selected_index - state.offset, on_screen);
+}
+
+fn report(findings: Vec<crate::model::Finding>) -> crate::model::api::FindingsResponse {
+    crate::model::api::FindingsReport {
+        findings,
+        window: crate::model::Duration::from_hours(168),
+        reviewers: Vec::new(),
+    }
+    .into()
+}
+
+/// The Audit tab open on `findings`, over the queue plus an owed emergency (7).
+fn audit_tab(findings: Vec<crate::model::Finding>) -> State {
+    let mut requests = queue();
+    requests.push(crate::console::fixtures::owed_emergency(7, "angua"));
+    let mut state = loaded(requests);
+    cmd(&mut state, Command::PrevTab);
+    update(&mut state, Action::Findings(Ok(report(findings))), now());
+    state
+}
+
+fn refusal(code: Option<ErrorCode>, message: &str) -> ReviewError {
+    ReviewError {
+        code,
+        message: message.into(),
+    }
+}
+
+fn note_error(state: &State) -> String {
+    state
+        .note
+        .as_ref()
+        .and_then(|n| n.error.clone())
+        .unwrap_or_default()
+}
+
+#[test]
+fn mark_reviewed_opens_on_the_selected_finding_only_in_the_audit_tab() {
+    use crate::console::state::NoteKind;
+    use crate::model::{FindingKind, Severity};
+    let mut queue_state = loaded(queue());
+    cmd(&mut queue_state, Command::MarkReviewed);
+    assert!(queue_state.note.is_none());
+    assert!(
+        queue_state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("Audit tab")
+    );
+
+    let mut state = audit_tab(vec![
+        finding(FindingKind::NoTicket, Severity::Low, 3, 1),
+        finding(FindingKind::FastApproval, Severity::Medium, 4, 5),
+    ]);
+    cmd(&mut state, Command::Down);
+    let key = state.audit.selected_finding().unwrap().key();
+    assert!(key.starts_with("no_ticket:"), "{key}");
+    cmd(&mut state, Command::MarkReviewed);
+    assert_eq!(
+        state.note.as_ref().map(|n| &n.kind),
+        Some(&NoteKind::Finding { key })
+    );
+}
+
+#[test]
+fn a_blank_note_is_refused_and_a_note_is_sent_with_the_findings_key() {
+    use crate::model::api::MarkFindingReviewed;
+    use crate::model::{FindingKind, Severity};
+    let mut state = audit_tab(vec![finding(
+        FindingKind::FastApproval,
+        Severity::Medium,
+        4,
+        5,
+    )]);
+    let key = state.audit.selected_finding().unwrap().key();
+    cmd(&mut state, Command::MarkReviewed);
+    type_text(&mut state, "  \n ");
+    assert!(cmd(&mut state, Command::Submit).is_empty());
+    assert!(
+        note_error(&state).contains("a note is required"),
+        "{}",
+        note_error(&state)
+    );
+
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::MarkReviewed);
+    type_text(&mut state, "asked carrot: pre-arranged for the release");
+    // A reload while the dialog is open re-sorts; the dialog stays on its key.
+    update(
+        &mut state,
+        Action::Findings(Ok(report(vec![
+            finding(FindingKind::Override, Severity::High, 2, 1),
+            finding(FindingKind::FastApproval, Severity::Medium, 4, 5),
+        ]))),
+        now(),
+    );
+    let effects = cmd(&mut state, Command::Submit);
+    assert_eq!(
+        effects,
+        vec![Effect::MarkFindingReviewed(MarkFindingReviewed {
+            key: key.clone(),
+            note: "asked carrot: pre-arranged for the release".into(),
+        })]
+    );
+    assert!(state.note.as_ref().unwrap().in_flight);
+    assert!(cmd(&mut state, Command::Submit).is_empty(), "one at a time");
+    assert!(note_error(&state).contains("waiting"));
+}
+
+#[test]
+fn the_brokers_mark_shows_on_the_finding_and_closes_the_dialog() {
+    use crate::model::{FindingKind, FindingReview, Severity};
+    let mut state = audit_tab(vec![finding(
+        FindingKind::FastApproval,
+        Severity::Medium,
+        4,
+        5,
+    )]);
+    let key = state.audit.selected_finding().unwrap().key();
+    cmd(&mut state, Command::MarkReviewed);
+    type_text(&mut state, "asked; fine");
+    cmd(&mut state, Command::Submit);
+    let review = FindingReview {
+        by: "vimes".into(),
+        note: "asked; fine".into(),
+        at: now(),
+    };
+    update(
+        &mut state,
+        Action::FindingMarked {
+            key: key.clone(),
+            result: Ok(review.clone()),
+        },
+        now(),
+    );
+    assert!(state.note.is_none());
+    assert_eq!(
+        state.audit.selected_finding().unwrap().reviewed,
+        Some(review)
+    );
+    let notice = state.notice.as_ref().unwrap();
+    assert!(
+        !notice.error && notice.text.contains("fast_approval"),
+        "{}",
+        notice.text
+    );
+    // Reopening starts blank: the draft went with the success.
+    cmd(&mut state, Command::MarkReviewed);
+    assert_eq!(state.note.as_ref().unwrap().note(), "");
+}
+
+#[test]
+fn a_refused_or_unsent_mark_keeps_the_dialog_and_the_note() {
+    use crate::model::{FindingKind, Severity};
+    let mut state = audit_tab(vec![finding(
+        FindingKind::FastApproval,
+        Severity::Medium,
+        4,
+        5,
+    )]);
+    let key = state.audit.selected_finding().unwrap().key();
+    cmd(&mut state, Command::MarkReviewed);
+    type_text(&mut state, "looked into it");
+    cmd(&mut state, Command::Submit);
+    update(
+        &mut state,
+        Action::FindingMarked {
+            key: key.clone(),
+            result: Err(refusal(
+                Some(ErrorCode::Forbidden),
+                "marking findings reviewed needs rule event: update",
+            )),
+        },
+        now(),
+    );
+    let dialog = state.note.as_ref().unwrap();
+    assert!(note_error(&state).contains("rule event: update"));
+    assert_eq!(dialog.note(), "looked into it");
+    assert!(!dialog.in_flight);
+    assert!(state.audit.selected_finding().unwrap().reviewed.is_none());
+
+    // Offline: said so, and the same note can be sent again.
+    assert_eq!(cmd(&mut state, Command::Submit).len(), 1);
+    update(
+        &mut state,
+        Action::FindingMarked {
+            key,
+            result: Err(refusal(None, "connection refused")),
+        },
+        now(),
+    );
+    assert!(note_error(&state).contains("cannot be reached"));
+    assert_eq!(state.note.as_ref().unwrap().note(), "looked into it");
+    // Closed unsent, the note waits for the next opening.
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::MarkReviewed);
+    assert_eq!(state.note.as_ref().unwrap().note(), "looked into it");
+}
+
+#[test]
+fn post_incident_review_from_history_needs_an_outcome_and_notes() {
+    use crate::model::IncidentOutcome;
+    use crate::model::api::SubmitPostIncidentReview;
+    let mut requests = queue();
+    requests.push(crate::console::fixtures::owed_emergency(7, "angua"));
+    let mut state = loaded(requests);
+    cmd(&mut state, Command::NextTab);
+    cmd(&mut state, Command::NextTab);
+    assert_eq!(state.tab, Tab::History);
+    assert!(state.flags_of(&id(7)).post_incident_owed);
+    // The denied request owes nothing: said so, no dialog.
+    state.select_index(state.rows.iter().position(|r| *r == id(5)).unwrap());
+    cmd(&mut state, Command::PostIncident);
+    assert!(state.note.is_none());
+    assert!(
+        state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("not an emergency")
+    );
+
+    state.select_index(state.rows.iter().position(|r| *r == id(7)).unwrap());
+    cmd(&mut state, Command::PostIncident);
+    assert!(state.note.is_some());
+    assert!(cmd(&mut state, Command::Submit).is_empty());
+    assert!(note_error(&state).contains("choose the outcome"));
+    cmd(&mut state, Command::SwitchFocus);
+    assert!(cmd(&mut state, Command::Submit).is_empty());
+    assert!(note_error(&state).contains("notes are required"));
+    type_text(
+        &mut state,
+        "Tower relay really was down; access used as asked.",
+    );
+    cmd(&mut state, Command::SwitchFocus);
+    cmd(&mut state, Command::SwitchFocus);
+    let effects = cmd(&mut state, Command::Submit);
+    assert_eq!(
+        effects,
+        vec![Effect::SubmitPostIncidentReview {
+            id: id(7),
+            review: SubmitPostIncidentReview {
+                outcome: IncidentOutcome::Justified,
+                notes: "Tower relay really was down; access used as asked.".into(),
+            },
+        }]
+    );
+
+    // The broker's answer clears the owed flag.
+    let mut reviewed = crate::console::fixtures::owed_emergency(7, "angua");
+    reviewed.post_incident_review = Some(crate::model::PostIncidentReview {
+        author: "carrot".into(),
+        outcome: IncidentOutcome::Justified,
+        notes: "Tower relay really was down; access used as asked.".into(),
+        created_at: now(),
+    });
+    let effects = update(
+        &mut state,
+        Action::PostIncidentReviewed {
+            id: id(7),
+            result: Ok(reviewed),
+        },
+        now(),
+    );
+    assert!(effects.is_empty(), "no history open, nothing to fetch");
+    assert!(state.note.is_none());
+    assert!(!state.flags_of(&id(7)).post_incident_owed);
+    assert!(state.notice.as_ref().unwrap().text.contains("justified"));
+    // Asking again says it is done.
+    cmd(&mut state, Command::PostIncident);
+    assert!(state.note.is_none());
+    assert!(state.notice.as_ref().unwrap().text.contains("already has"));
+}
+
+#[test]
+fn post_incident_refusals_keep_the_notes_and_own_requests_are_refused_early() {
+    let mut requests = queue();
+    requests.push(crate::console::fixtures::owed_emergency(7, "angua"));
+    requests.push(crate::console::fixtures::owed_emergency(8, "carrot"));
+    let mut state = loaded(requests);
+    cmd(&mut state, Command::NextTab);
+    cmd(&mut state, Command::NextTab);
+    state.select_index(state.rows.iter().position(|r| *r == id(8)).unwrap());
+    cmd(&mut state, Command::PostIncident);
+    assert!(state.note.is_none());
+    assert!(
+        state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("your own request")
+    );
+
+    state.select_index(state.rows.iter().position(|r| *r == id(7)).unwrap());
+    cmd(&mut state, Command::PostIncident);
+    cmd(&mut state, Command::SwitchFocus);
+    cmd(&mut state, Command::SwitchFocus);
+    type_text(&mut state, "not warranted: a restart was enough");
+    assert_eq!(cmd(&mut state, Command::Submit).len(), 1);
+    for (code, words) in [
+        (Some(ErrorCode::Forbidden), "administrator"),
+        (None, "cannot be reached"),
+    ] {
+        update(
+            &mut state,
+            Action::PostIncidentReviewed {
+                id: id(7),
+                result: Err(refusal(code, "")),
+            },
+            now(),
+        );
+        assert!(note_error(&state).contains(words), "{}", note_error(&state));
+        let dialog = state.note.as_ref().unwrap();
+        assert_eq!(dialog.note(), "not warranted: a restart was enough");
+        assert!(matches!(
+            dialog.kind,
+            crate::console::state::NoteKind::PostIncident {
+                outcome: Some(crate::model::IncidentOutcome::Unjustified),
+                ..
+            }
+        ));
+        assert_eq!(cmd(&mut state, Command::Submit).len(), 1, "sent again");
+    }
+    assert!(state.flags_of(&id(7)).post_incident_owed, "still owed");
+}
+
+#[test]
+fn post_incident_review_from_an_emergency_unreviewed_finding() {
+    use crate::console::state::NoteKind;
+    use crate::model::{FindingKind, Severity};
+    let mut state = audit_tab(vec![
+        finding(FindingKind::EmergencyUnreviewed, Severity::High, 7, 2),
+        // About a request the console has not loaded.
+        finding(FindingKind::EmergencyUnreviewed, Severity::High, 42, 3),
+        finding(FindingKind::FastApproval, Severity::Medium, 43, 3),
+    ]);
+    cmd(&mut state, Command::PostIncident);
+    assert_eq!(
+        state.note.as_ref().map(|n| &n.kind),
+        Some(&NoteKind::PostIncident {
+            id: id(7),
+            outcome: None
+        })
+    );
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::PostIncident);
+    assert!(
+        matches!(state.note.as_ref().map(|n| &n.kind), Some(NoteKind::PostIncident { id: target, .. }) if *target == id(42)),
+        "the finding says it is owed; the broker checks"
+    );
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::PostIncident);
+    assert!(state.note.is_none());
+    assert!(state.notice.as_ref().unwrap().text.contains("not loaded"));
+}
+
+#[test]
+fn enter_opens_a_findings_request_and_its_history_and_esc_comes_back() {
+    use crate::model::{EventType, FindingKind, Severity};
+    let mut state = audit_tab(vec![
+        finding(FindingKind::Override, Severity::High, 2, 1),
+        finding(FindingKind::FastApproval, Severity::Medium, 4, 5),
+        finding(FindingKind::NoTicket, Severity::Low, 42, 6),
+    ]);
+    cmd(&mut state, Command::Down);
+    // Loaded: only the history is fetched.
+    assert_eq!(
+        cmd(&mut state, Command::Open),
+        vec![Effect::FetchHistory(id(4))]
+    );
+    assert_eq!(state.inspected_request().map(|r| r.id), Some(id(4)));
+    let events = vec![
+        crate::console::fixtures::event(
+            9,
+            EventType::Review,
+            "carrot",
+            4,
+            60,
+            Some("ok"),
+            &[("decision", "approve")],
+        ),
+        crate::console::fixtures::event(
+            3,
+            EventType::Create,
+            "detritus",
+            4,
+            61,
+            Some("restart again"),
+            &[],
+        ),
+    ];
+    // Answers about other requests are ignored.
+    update(
+        &mut state,
+        Action::History {
+            id: id(5),
+            result: Ok(Vec::new()),
+        },
+        now(),
+    );
+    assert!(state.inspect.as_ref().unwrap().events.is_none());
+    update(
+        &mut state,
+        Action::History {
+            id: id(4),
+            result: Ok(events),
+        },
+        now(),
+    );
+    let seqs: Vec<u64> = state
+        .inspect
+        .as_ref()
+        .unwrap()
+        .events
+        .iter()
+        .flatten()
+        .map(|e| e.seq)
+        .collect();
+    assert_eq!(seqs, vec![3, 9], "oldest first");
+    // Up and down scroll the history; the finding selection does not move.
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::Down);
+    assert_eq!(state.inspect.as_ref().unwrap().history_scroll, 1);
+    assert_eq!(state.audit.selected, 1);
+    // A live change to the request fetches its history again.
+    let changed = RequestFixture::new(4, "detritus")
+        .reason("restart again")
+        .age_mins(60 * 26)
+        .state(RequestState::Returned)
+        .build();
+    assert!(
+        update(&mut state, Action::Upserted(changed), now()).contains(&Effect::FetchHistory(id(4)))
+    );
+    cmd(&mut state, Command::Back);
+    assert!(state.inspect.is_none());
+    assert_eq!(state.tab, Tab::Audit);
+    assert_eq!(state.audit.selected, 1, "the selection is kept");
+
+    // Not loaded: fetched, then shown.
+    cmd(&mut state, Command::Down);
+    assert_eq!(
+        cmd(&mut state, Command::Open),
+        vec![Effect::FetchRequest(id(42)), Effect::FetchHistory(id(42))]
+    );
+    assert!(state.inspected_request().is_none());
+    let fetched = RequestFixture::new(42, "rincewind")
+        .state(RequestState::Denied)
+        .build();
+    update(
+        &mut state,
+        Action::RequestFetched {
+            id: id(42),
+            result: Ok(fetched),
+        },
+        now(),
+    );
+    assert_eq!(
+        state.inspected_request().map(|r| r.user.as_str()),
+        Some("rincewind")
+    );
+    assert!(
+        !state.requests.contains_key(&id(42)),
+        "the listing is left alone"
+    );
+    update(
+        &mut state,
+        Action::History {
+            id: id(42),
+            result: Err("the audit history needs rule event: list".into()),
+        },
+        now(),
+    );
+    assert!(state.inspect.as_ref().unwrap().events_error.is_some());
+    // Refresh asks again; switching tabs closes the view.
+    assert_eq!(
+        cmd(&mut state, Command::Refresh),
+        vec![
+            Effect::FetchRequest(id(42)),
+            Effect::FetchHistory(id(42)),
+            Effect::Refresh
+        ]
+    );
+    cmd(&mut state, Command::NextTab);
+    assert!(state.inspect.is_none());
+    assert_eq!(state.tab, Tab::Queue);
+}
+
+#[test]
+fn enter_on_a_request_opens_its_history_and_reviews_stay_pinned_to_it() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::Down);
+    assert_eq!(state.selected, Some(id(2)));
+    assert_eq!(
+        cmd(&mut state, Command::Open),
+        vec![Effect::FetchHistory(id(2))]
+    );
+    cmd(&mut state, Command::Approve);
+    assert_eq!(state.dialog.as_ref().unwrap().targets, vec![id(2)]);
+    cmd(&mut state, Command::Cancel);
+    // Approved elsewhere meanwhile: the queue's selection moves to a neighbour,
+    // but `d` in the view is about the request shown, and says it is resolved.
+    let approved = RequestFixture::new(2, "vimes")
+        .age_mins(42)
+        .state(RequestState::Approved)
+        .build();
+    update(&mut state, Action::Upserted(approved), now());
+    assert_ne!(state.selected, Some(id(2)));
+    cmd(&mut state, Command::Deny);
+    assert!(state.dialog.is_none());
+    assert!(state.notice.as_ref().unwrap().text.contains("approved"));
+    assert_eq!(
+        state.inspected_request().unwrap().state,
+        RequestState::Approved
+    );
+    cmd(&mut state, Command::Back);
+    assert!(state.inspect.is_none());
+}
+
+#[test]
+fn the_audit_sort_cycles_and_keeps_the_selected_finding() {
+    use crate::model::{FindingKind, Severity};
+    let mut a = finding(FindingKind::NoTicket, Severity::Low, 3, 1);
+    a.user = "angua".into();
+    let mut b = finding(FindingKind::FastApproval, Severity::Medium, 4, 5);
+    b.user = "vimes".into();
+    let mut c = finding(FindingKind::NoTicket, Severity::Low, 5, 9);
+    c.user = "carrot".into();
+    let d = finding(FindingKind::Override, Severity::High, 2, 3);
+    let mut state = audit_tab(vec![a, b, c, d]);
+    let order = |state: &State| -> Vec<uuid::Uuid> {
+        state
+            .audit
+            .findings
+            .iter()
+            .flatten()
+            .filter_map(|f| f.request_id)
+            .collect()
+    };
+    assert_eq!(
+        order(&state),
+        vec![id(2), id(4), id(3), id(5)],
+        "severity, then newest"
+    );
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::Down);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(state.audit.sort, crate::console::state::FindingSort::Kind);
+    // The group with the most severe finding first, then DESIGN §6's order.
+    assert_eq!(order(&state), vec![id(2), id(4), id(3), id(5)]);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(
+        order(&state),
+        vec![id(3), id(5), id(2), id(4)],
+        "angua, carrot, detritus, vimes"
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(
+        order(&state),
+        vec![id(3), id(2), id(4), id(5)],
+        "newest first"
+    );
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(
+        state.audit.sort,
+        crate::console::state::FindingSort::Severity
+    );
+    // The queue's own sort is untouched.
+    assert_eq!(state.sort, SortKey::Age);
+}
+
+#[test]
+fn the_brokers_ticket_patterns_replace_the_defaults_once_findings_arrive() {
+    let mut requests = queue();
+    requests.push(
+        RequestFixture::new(9, "ponder")
+            .reason("per JIRA-12, rotate keys")
+            .build(),
+    );
+    let mut state = loaded(requests);
+    // Defaults: #47 and INC-2231 name tickets, JIRA-12 does too (two capitals).
+    assert!(!state.flags_of(&id(1)).no_ticket);
+    assert!(state.flags_of(&id(3)).no_ticket);
+    let mut answer = report(Vec::new());
+    answer.ticket_patterns = vec![r"\bJIRA-\d+\b".into()];
+    cmd(&mut state, Command::PrevTab);
+    update(&mut state, Action::Findings(Ok(answer.clone())), now());
+    assert!(
+        state.flags_of(&id(1)).no_ticket,
+        "INC-2231 is not a JIRA ticket"
+    );
+    assert!(!state.flags_of(&id(9)).no_ticket);
+    assert!(state.notice.is_none());
+
+    // Patterns this console cannot use: the defaults, said once, no panic.
+    let mut bad = report(Vec::new());
+    bad.ticket_patterns = vec!["INC-(".into()];
+    update(&mut state, Action::Findings(Ok(bad.clone())), now());
+    assert!(!state.flags_of(&id(1)).no_ticket, "back on the defaults");
+    let notice = state.notice.take().unwrap();
+    assert!(
+        notice.error && notice.text.contains("defaults"),
+        "{}",
+        notice.text
+    );
+    update(&mut state, Action::Findings(Ok(bad)), now());
+    assert!(state.notice.is_none(), "not repeated on every refresh");
+    // A broker that says nothing leaves what is in effect.
+    update(&mut state, Action::Findings(Ok(report(Vec::new()))), now());
+    assert!(!state.flags_of(&id(1)).no_ticket);
+}
+
+#[test]
+fn note_dialog_keys_type_text_except_its_commands() {
+    use crate::model::{FindingKind, Severity};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut state = audit_tab(vec![finding(
+        FindingKind::FastApproval,
+        Severity::Medium,
+        4,
+        5,
+    )]);
+    cmd(&mut state, Command::MarkReviewed);
+    let keymap = Keymap::default();
+    for c in ['m', 'q', 'p', ' ', 's'] {
+        let key = KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert!(
+            matches!(keymap.action_for(&state, key), Some(Action::Editor(_))),
+            "{c}"
+        );
+    }
+    let enter = KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE);
+    assert!(matches!(
+        keymap.action_for(&state, enter),
+        Some(Action::Editor(_))
+    ));
+    let save = KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL);
+    assert_eq!(
+        keymap.action_for(&state, save),
+        Some(Action::Command(Command::Submit))
+    );
+    let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
+    assert_eq!(
+        keymap.action_for(&state, esc),
+        Some(Action::Command(Command::Cancel))
+    );
+    let tab = KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE);
+    assert_eq!(
+        keymap.action_for(&state, tab),
+        Some(Action::Command(Command::SwitchFocus))
+    );
+    // Outside dialogs, Esc means back and Enter open.
+    cmd(&mut state, Command::Cancel);
+    assert_eq!(
+        keymap.action_for(&state, esc),
+        Some(Action::Command(Command::Back))
+    );
+    assert_eq!(
+        keymap.action_for(&state, enter),
+        Some(Action::Command(Command::Open))
+    );
+}
+
+#[test]
+fn a_post_incident_review_recorded_elsewhere_is_reported_in_the_open_dialog() {
+    let mut requests = queue();
+    requests.push(crate::console::fixtures::owed_emergency(7, "angua"));
+    let mut state = loaded(requests);
+    cmd(&mut state, Command::NextTab);
+    cmd(&mut state, Command::NextTab);
+    state.select_index(state.rows.iter().position(|r| *r == id(7)).unwrap());
+    cmd(&mut state, Command::PostIncident);
+    type_text(&mut state, "draft");
+    let mut reviewed = crate::console::fixtures::owed_emergency(7, "angua");
+    reviewed.post_incident_review = Some(crate::model::PostIncidentReview {
+        author: "vimes".into(),
+        outcome: crate::model::IncidentOutcome::Unjustified,
+        notes: "no incident on record".into(),
+        created_at: now(),
+    });
+    update(&mut state, Action::Upserted(reviewed), now());
+    assert!(
+        note_error(&state).contains("vimes recorded it meanwhile: unjustified"),
+        "{}",
+        note_error(&state)
+    );
+    assert_eq!(state.note.as_ref().unwrap().note(), "draft");
 }

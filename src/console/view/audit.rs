@@ -1,15 +1,17 @@
-//! The Audit tab: the weekly review's findings, most severe first, and in the
-//! detail pane the finding in words with the request it is about.
+//! The Audit tab: the weekly review's findings in the chosen order (under a heading
+//! per kind when grouped), and in the detail pane the finding in words with the
+//! request it is about.
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
-use crate::console::state::State;
+use crate::console::keymap::Command;
+use crate::console::state::{FindingSort, State};
 use crate::console::text;
 use crate::console::theme::Meaning;
-use crate::model::{Severity, Time};
+use crate::model::{Finding, FindingKind, Severity, Time};
 
 const SELECT_SYMBOL: &str = "▶ ";
 
@@ -28,6 +30,54 @@ fn block(state: &State, title: String) -> Block<'static> {
         .title(Span::styled(title, state.theme.style(Meaning::Accent)))
 }
 
+/// A row of the findings table: a finding, or the heading of a kind's group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Heading(FindingKind, usize),
+    Finding(usize),
+}
+
+/// The table's rows; sorted by kind, each kind's group has a heading.
+fn slots(findings: &[Finding], sort: FindingSort) -> Vec<Slot> {
+    let mut slots = Vec::with_capacity(findings.len() + FindingKind::ALL.len());
+    for (i, finding) in findings.iter().enumerate() {
+        let starts_group = i == 0 || findings[i - 1].kind != finding.kind;
+        if sort == FindingSort::Kind && starts_group {
+            let count = findings[i..]
+                .iter()
+                .take_while(|f| f.kind == finding.kind)
+                .count();
+            slots.push(Slot::Heading(finding.kind, count));
+        }
+        slots.push(Slot::Finding(i));
+    }
+    slots
+}
+
+/// The first row shown: the stored offset (in findings) moved just enough to show
+/// the selection, and a group's heading above its first finding.
+fn first_row(slots: &[Slot], offset: usize, selected: usize, visible: usize) -> usize {
+    let row_of = |index: usize| {
+        let row = slots
+            .iter()
+            .position(|s| *s == Slot::Finding(index))
+            .unwrap_or(0);
+        match row.checked_sub(1).map(|above| slots[above]) {
+            Some(Slot::Heading(..)) => row - 1,
+            _ => row,
+        }
+    };
+    let selected_row = slots
+        .iter()
+        .position(|s| *s == Slot::Finding(selected))
+        .unwrap_or(0);
+    let mut first = row_of(offset).min(row_of(selected));
+    if selected_row >= first + visible {
+        first = selected_row + 1 - visible;
+    }
+    first
+}
+
 pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     let theme = &state.theme;
     let audit = &state.audit;
@@ -35,7 +85,11 @@ pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         .window
         .map(|w| format!(" in the last {w}"))
         .unwrap_or_default();
-    let block = block(state, format!(" Audit · findings{window} "));
+    let order = match audit.sort {
+        FindingSort::Kind => "grouped by kind".to_string(),
+        sort => format!("sorted by {}", sort.name()),
+    };
+    let block = block(state, format!(" Audit · findings{window} · {order} "));
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let message = match (&audit.findings, &audit.error) {
@@ -59,48 +113,32 @@ pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         return;
     };
     let visible = inner.height.saturating_sub(1).max(1) as usize;
-    let mut offset = audit.offset.min(findings.len().saturating_sub(1));
-    if audit.selected >= offset + visible {
-        offset = audit.selected + 1 - visible;
-    }
-    let offset = offset.min(audit.selected);
+    let slots = slots(findings, audit.sort);
+    let first = first_row(&slots, audit.offset, audit.selected, visible);
     let fixed = 6 + 20 + 12 + 12 + 8 + 4 + 6 + text::width(SELECT_SYMBOL) as u16;
     let detail_width = inner.width.saturating_sub(fixed).max(1) as usize;
-    let rows: Vec<Row> = findings[offset..]
+    let heading = theme.style(Meaning::Accent);
+    let rows: Vec<Row> = slots[first..]
         .iter()
         .take(visible)
-        .map(|finding| {
-            let reviewed = if finding.reviewed.is_some() {
-                "✓ "
-            } else {
-                ""
-            };
-            Row::new(vec![
-                Cell::from(Span::styled(
-                    finding.severity.to_string(),
-                    theme.style(severity_meaning(finding.severity)),
-                )),
-                Cell::from(finding.kind.as_str()),
-                Cell::from(text::truncate(&text::inline(&finding.user), 12)),
-                Cell::from(text::truncate(
-                    &text::inline(finding.reviewer.as_deref().unwrap_or("-")),
-                    12,
-                )),
-                Cell::from(
-                    finding
-                        .request_id
-                        .map(|id| text::short_id(&id))
-                        .unwrap_or_else(|| "-".into()),
-                ),
-                Cell::from(Span::styled(
-                    text::age(now - finding.at),
-                    theme.style(Meaning::Muted),
-                )),
-                Cell::from(text::truncate(
-                    &format!("{reviewed}{}", text::inline(&finding.detail)),
-                    detail_width,
-                )),
-            ])
+        .map(|slot| match *slot {
+            Slot::Heading(kind, count) => {
+                let rule = |n: usize| Span::styled("─".repeat(n), theme.style(Meaning::Border));
+                let name = kind.as_str();
+                Row::new(vec![
+                    Cell::from(rule(6)),
+                    Cell::from(Line::from(vec![
+                        Span::styled(name, heading),
+                        Span::raw(" "),
+                        rule(20usize.saturating_sub(name.len() + 1)),
+                    ])),
+                    Cell::from(Span::styled(
+                        format!("{count} finding{}", if count == 1 { "" } else { "s" }),
+                        theme.style(Meaning::Muted),
+                    )),
+                ])
+            }
+            Slot::Finding(i) => finding_row(state, &findings[i], detail_width, now),
         })
         .collect();
     let widths = [
@@ -122,9 +160,48 @@ pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         .row_highlight_style(theme.style(Meaning::Selected))
         .highlight_symbol(SELECT_SYMBOL)
         .highlight_spacing(ratatui::widgets::HighlightSpacing::Always);
+    let selected_row = slots
+        .iter()
+        .position(|s| *s == Slot::Finding(audit.selected))
+        .unwrap_or(first);
     let mut table_state = TableState::default();
-    table_state.select(Some(audit.selected - offset));
+    table_state.select(Some(selected_row.saturating_sub(first)));
     frame.render_stateful_widget(table, inner, &mut table_state);
+}
+
+fn finding_row(state: &State, finding: &Finding, detail_width: usize, now: Time) -> Row<'static> {
+    let theme = &state.theme;
+    let reviewed = if finding.reviewed.is_some() {
+        "✓ "
+    } else {
+        ""
+    };
+    Row::new(vec![
+        Cell::from(Span::styled(
+            finding.severity.to_string(),
+            theme.style(severity_meaning(finding.severity)),
+        )),
+        Cell::from(finding.kind.as_str()),
+        Cell::from(text::truncate(&text::inline(&finding.user), 12)),
+        Cell::from(text::truncate(
+            &text::inline(finding.reviewer.as_deref().unwrap_or("-")),
+            12,
+        )),
+        Cell::from(
+            finding
+                .request_id
+                .map(|id| text::short_id(&id))
+                .unwrap_or_else(|| "-".into()),
+        ),
+        Cell::from(Span::styled(
+            text::age(now - finding.at),
+            theme.style(Meaning::Muted),
+        )),
+        Cell::from(text::truncate(
+            &format!("{reviewed}{}", text::inline(&finding.detail)),
+            detail_width,
+        )),
+    ])
 }
 
 pub fn draw_detail(state: &State, frame: &mut Frame, area: Rect, now: Time) {
@@ -159,11 +236,28 @@ pub fn draw_detail(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         for line in text::wrap(&note, width) {
             lines.push(Line::styled(line, theme.style(Meaning::Ok)));
         }
+    } else {
+        let hint = format!(
+            "not reviewed yet: {} marks it reviewed, with a note",
+            state.keymap.label(Command::MarkReviewed)
+        );
+        for line in text::wrap(&hint, width) {
+            lines.push(Line::styled(line, theme.style(Meaning::Muted)));
+        }
     }
-    if let Some(request) = finding.request_id.and_then(|id| state.requests.get(&id)) {
-        lines.push(Line::raw(""));
-        lines.push(Line::styled("The request", theme.style(Meaning::Accent)));
-        lines.extend(super::detail::lines(state, request, width, now));
+    if let Some(id) = finding.request_id {
+        let hint = format!(
+            "{} shows the request's full detail and audit history",
+            state.keymap.label(Command::Open)
+        );
+        for line in text::wrap(&hint, width) {
+            lines.push(Line::styled(line, theme.style(Meaning::Muted)));
+        }
+        if let Some(request) = state.requests.get(&id) {
+            lines.push(Line::raw(""));
+            lines.push(Line::styled("The request", theme.style(Meaning::Accent)));
+            lines.extend(super::detail::lines(state, request, width, now));
+        }
     }
     let max_scroll = lines.len().saturating_sub(inner.height as usize);
     let scroll = (state.detail_scroll as usize).min(max_scroll);

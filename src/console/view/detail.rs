@@ -7,11 +7,13 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph};
 
 use super::queue::state_meaning;
+use crate::console::keymap::Command;
 use crate::console::listing::{self, REPEAT_WINDOW_HOURS};
+use crate::console::note::outcome_word;
 use crate::console::state::State;
 use crate::console::text;
 use crate::console::theme::{Meaning, Theme};
-use crate::model::{Decision, Request, State as RequestState, Time};
+use crate::model::{Decision, IncidentOutcome, Request, State as RequestState, Time};
 
 /// Label column width.
 const LABEL: usize = 11;
@@ -107,7 +109,34 @@ impl Writer<'_> {
     }
 }
 
+/// What the detail pane shows about a request.
 pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<Line<'static>> {
+    write(state, request, width, now, false)
+}
+
+/// Everything about a request, for its history view: also the exact times, the
+/// prompt the requester saw and the thresholds frozen on it.
+pub fn full_lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<Line<'static>> {
+    write(state, request, width, now, true)
+}
+
+/// A time as the full view shows it, with how long ago.
+fn when(at: Time, now: Time) -> String {
+    let at_text = at.format("%Y-%m-%d %H:%M:%S UTC");
+    if at <= now {
+        format!("{at_text} ({} ago)", text::age(now - at))
+    } else {
+        format!("{at_text} (in {})", text::countdown(at - now))
+    }
+}
+
+fn write(
+    state: &State,
+    request: &Request,
+    width: usize,
+    now: Time,
+    full: bool,
+) -> Vec<Line<'static>> {
     let theme = &state.theme;
     let plain = theme.style(Meaning::Text);
     let muted = theme.style(Meaning::Muted);
@@ -146,7 +175,21 @@ pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<L
         };
         w.field("deadline", &text, theme.style(meaning));
     }
-    if let Some(access) = &request.access {
+    if full {
+        w.field("roles", &text::inline(&request.roles.join(", ")), plain);
+        if request.state == RequestState::Pending {
+            w.field("expires", &when(request.pending_expires_at, now), plain);
+        }
+    }
+    if let Some(access) = &request.access
+        && full
+    {
+        w.field("access from", &when(access.starts_at, now), plain);
+        w.field("access to", &when(access.ends_at, now), plain);
+        if let Some(at) = access.returned_at {
+            w.field("returned", &when(at, now), plain);
+        }
+    } else if let Some(access) = &request.access {
         let text = match access.returned_at {
             Some(at) => format!("returned {} ago", text::age(now - at)),
             None if access.ends_at > now => {
@@ -166,6 +209,9 @@ pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<L
     if !wanted.is_empty() {
         w.field("wants", &wanted.join(", "), plain);
     }
+    if full && let Some(prompt) = &request.request_prompt {
+        w.field("prompt", &text::inline(prompt), muted);
+    }
 
     let flags = state.flags_of(&request.id);
     if flags != Default::default() {
@@ -175,12 +221,12 @@ pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<L
             w.item("!", theme.style(Meaning::Emergency), "emergency: the reason starts with EMERGENCY:, so it is listed first; a post-incident review is owed once approved", plain);
         }
         if flags.no_ticket {
-            w.item(
-                "?",
-                theme.style(Meaning::Warn),
-                "no ticket: the reason names no ticket or incident (#47, INC-123)",
-                plain,
-            );
+            let text = if state.tickets.are_defaults() {
+                "no ticket: the reason names no ticket or incident (#47, INC-123)"
+            } else {
+                "no ticket: the reason matches none of the broker's ticket patterns"
+            };
+            w.item("?", theme.style(Meaning::Warn), text, plain);
         }
         if let Some(count) = flags.repeat {
             let text = format!(
@@ -191,12 +237,11 @@ pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<L
             w.item("↻", theme.style(Meaning::Warn), &text, plain);
         }
         if flags.post_incident_owed {
-            w.item(
-                "↻",
-                theme.style(Meaning::Warn),
-                "post-incident review owed: approved emergency access not reviewed yet",
-                plain,
+            let text = format!(
+                "post-incident review owed: approved emergency access not reviewed yet ({} records it)",
+                state.keymap.label(Command::PostIncident)
             );
+            w.item("↻", theme.style(Meaning::Warn), &text, plain);
         }
     }
 
@@ -253,13 +298,82 @@ pub fn lines(state: &State, request: &Request, width: usize, now: Time) -> Vec<L
         );
         w.item(glyph, theme.style(meaning), &text, plain);
     }
-    if let (Some(by), Some(reason)) = (&request.resolved_by, &request.resolve_reason) {
+
+    if full {
+        w.gap();
+        w.heading("Thresholds (frozen when asked)");
+        for (i, threshold) in request.thresholds.iter().enumerate() {
+            let name = if threshold.name.is_empty() {
+                format!("threshold {}", i + 1)
+            } else {
+                text::inline(&threshold.name)
+            };
+            let mut text = format!(
+                "{name}: approved by {} approval{}, denied by {} denial{}",
+                threshold.approve,
+                if threshold.approve == 1 { "" } else { "s" },
+                threshold.deny,
+                if threshold.deny == 1 { "" } else { "s" },
+            );
+            if !threshold.filter.is_empty() {
+                text.push_str(&format!(
+                    ", reviewers where {}",
+                    text::inline(&threshold.filter)
+                ));
+            }
+            w.item("·", muted, &text, plain);
+        }
+    }
+
+    if request.state != RequestState::Pending {
+        w.gap();
+        w.heading("Resolution");
+        let meaning = state_meaning(request);
+        w.field("outcome", request.state.as_str(), theme.style(meaning));
+        if let Some(at) = request.resolved_at {
+            let at = if full {
+                when(at, now)
+            } else {
+                format!("{} ago", text::age(now - at))
+            };
+            w.field("resolved", &at, plain);
+        }
+        match &request.resolved_by {
+            Some(by) => w.field(
+                "by",
+                &format!("override by {}", text::inline(by)),
+                theme.style(Meaning::Warn),
+            ),
+            None if !request.reviews.is_empty() => w.field("by", "reviews", plain),
+            None => {}
+        }
+        if !request.granted_roles.is_empty() {
+            w.field(
+                "granted",
+                &text::inline(&request.granted_roles.join(", ")),
+                plain,
+            );
+        }
+        if let Some(reason) = &request.resolve_reason {
+            w.field("reason", &text::multiline(reason), plain);
+        }
+    }
+
+    if let Some(review) = &request.post_incident_review {
+        w.gap();
+        w.heading("Post-incident review");
+        let (glyph, meaning) = match review.outcome {
+            IncidentOutcome::Justified => ("✓", Meaning::Ok),
+            IncidentOutcome::Unjustified => ("✗", Meaning::Error),
+        };
         let text = format!(
-            "override by {}: {}",
-            text::inline(by),
-            text::multiline(reason)
+            "{} by {}, {} ago: {}",
+            outcome_word(review.outcome),
+            text::inline(&review.author),
+            text::age(now - review.created_at),
+            text::multiline(&review.notes)
         );
-        w.item("»", theme.style(Meaning::Warn), &text, plain);
+        w.item(glyph, theme.style(meaning), &text, plain);
     }
 
     if !request.suggested_reviewers.is_empty() {

@@ -15,7 +15,7 @@ const KEYS: usize = 16;
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let theme = &state.theme;
     let help = state.keymap.help();
-    let outer = super::centered(area, 80, help.len() as u16 + 9);
+    let outer = super::centered(area, 96, help.len() as u16 + 9);
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Meaning::Accent))
@@ -30,8 +30,11 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let about_width = width.saturating_sub(KEYS + 1);
     let mut lines = Vec::new();
     for (context, heading) in [
-        (Context::Queue, "In the queue"),
-        (Context::Dialog, "In the review dialog"),
+        (Context::Queue, "In the tabs and a request's history"),
+        (
+            Context::Dialog,
+            "In a dialog (review, mark reviewed, post-incident review)",
+        ),
     ] {
         lines.push(Line::styled(heading, theme.style(Meaning::Accent)));
         for (_, keys, about) in help.iter().filter(|(c, _, _)| *c == context) {
@@ -51,7 +54,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     )));
     lines.push(Line::styled(
         text::truncate(
-            "Flags: ! emergency  ? no ticket  ↻ repeat request or review owed  + new  ● marked",
+            "Flags: ! emergency  ? no ticket  ↻ repeat, or post-incident review owed  + new  ● marked",
             width,
         ),
         theme.style(Meaning::Muted),

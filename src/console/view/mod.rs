@@ -5,6 +5,8 @@ mod audit;
 mod detail;
 mod dialog;
 mod help;
+mod inspect;
+mod note;
 mod queue;
 mod status;
 mod tabs;
@@ -72,12 +74,19 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
     }
     let areas = areas(area);
     tabs::draw(state, frame, areas.tabs);
-    queue::draw(state, frame, areas.queue, now);
-    detail::draw(state, frame, areas.detail, now);
+    if let Some(open) = &state.inspect {
+        inspect::draw(state, open, frame, areas.queue.union(areas.detail), now);
+    } else {
+        queue::draw(state, frame, areas.queue, now);
+        detail::draw(state, frame, areas.detail, now);
+    }
     status::draw(state, frame, areas.status, now);
     status::draw_hints(state, frame, areas.hints);
     if state.dialog.is_some() {
         dialog::draw(state, frame, area);
+    }
+    if state.note.is_some() {
+        note::draw(state, frame, area, now);
     }
     if state.help {
         help::draw(state, frame, area);

@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::console::keymap::Context;
-use crate::console::state::{Connection, State};
+use crate::console::keymap::Screen;
+use crate::console::state::{Connection, NoteKind, State, Tab};
 use crate::console::text;
 use crate::console::theme::Meaning;
 use crate::model::{State as RequestState, Time};
@@ -141,22 +141,35 @@ pub fn draw_hints(state: &State, frame: &mut Frame, area: Rect) {
             Span::styled("   Enter apply · Esc clear", muted),
         ]
     } else {
-        let context = if state.dialog.is_some() {
-            Context::Dialog
+        let screen = if state.dialog.is_some() || state.note.is_some() {
+            Screen::Dialog
+        } else if state.inspect.is_some() {
+            Screen::Inspect
+        } else if state.tab == Tab::Audit {
+            Screen::Audit
         } else {
-            Context::Queue
+            Screen::Requests
         };
-        // Without a role picker, its keys mean nothing.
+        // Without a role picker, its keys mean nothing; in a post-incident review,
+        // the focus key changes the outcome.
         let picker = state.dialog.as_ref().is_some_and(|d| !d.roles.is_empty());
+        let outcome = matches!(
+            state.note.as_ref().map(|n| &n.kind),
+            Some(NoteKind::PostIncident { .. })
+        );
         state
             .keymap
-            .hints(context)
+            .hints(screen)
             .into_iter()
-            .filter(|(_, name)| picker || !matches!(*name, "switch_focus" | "toggle_role"))
+            .filter_map(|(keys, name)| match name {
+                "switch_focus" if outcome => Some((keys, "outcome".to_string())),
+                "switch_focus" | "toggle_role" if !picker => None,
+                _ => Some((keys, name.replace('_', " "))),
+            })
             .flat_map(|(keys, name)| {
                 [
                     Span::styled(keys, key),
-                    Span::styled(format!(" {} ", name.replace('_', " ")), muted),
+                    Span::styled(format!(" {name} "), muted),
                     Span::raw(" "),
                 ]
             })

@@ -361,7 +361,7 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
     };
-    update(&mut state, Action::Findings(Ok(report)), now());
+    update(&mut state, Action::Findings(Ok(report.into())), now());
     let buffer = render(&state, 160, 36);
     assert_sound(&buffer);
     let text = screen(&buffer);
@@ -381,4 +381,383 @@ fn detail_shows_both_kinds_of_annotations() {
     assert!(text.contains("Annotations (from the roles)"), "{text}");
     assert!(text.contains("Annotations (from the requester)"));
     assert!(text.contains("evidence-room/ledger-audit"));
+}
+
+fn audit_findings() -> Vec<crate::model::Finding> {
+    use crate::model::{Finding, FindingKind, Severity};
+    let finding =
+        |kind, severity, n: u64, user: &str, reviewer: Option<&str>, detail: &str, hours| Finding {
+            kind,
+            severity,
+            request_id: Some(id(n)),
+            user: user.into(),
+            reviewer: reviewer.map(str::to_string),
+            roles: vec!["production-access".into()],
+            detail: detail.into(),
+            at: now() - chrono::TimeDelta::hours(hours),
+            reviewed: None,
+        };
+    vec![
+        finding(
+            FindingKind::FastApproval,
+            Severity::Medium,
+            4,
+            "detritus",
+            Some("carrot"),
+            "approved by carrot 40s after it was asked for",
+            25,
+        ),
+        finding(
+            FindingKind::EmergencyUnreviewed,
+            Severity::High,
+            7,
+            "angua",
+            None,
+            "emergency access approved 1d ago has no post-incident review",
+            23,
+        ),
+        finding(
+            FindingKind::NoTicket,
+            Severity::Low,
+            5,
+            "detritus",
+            None,
+            "reason \"same as yesterday\" names no ticket or incident",
+            50,
+        ),
+        finding(
+            FindingKind::NoTicket,
+            Severity::Low,
+            3,
+            "detritus",
+            None,
+            "reason \"need to restart the thing again\" names no ticket or incident",
+            1,
+        ),
+    ]
+}
+
+/// The Audit tab with `audit_findings()`, over the queue and an owed emergency.
+fn audit_state(width: u16, height: u16) -> State {
+    let mut requests = queue();
+    requests.push(crate::console::fixtures::owed_emergency(7, "angua"));
+    let mut state = state_with(requests, Theme::no_color(), width, height);
+    update(&mut state, Action::Command(Command::PrevTab), now());
+    let report = crate::model::api::FindingsReport {
+        findings: audit_findings(),
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+    };
+    update(&mut state, Action::Findings(Ok(report.into())), now());
+    state
+}
+
+fn history_events() -> Vec<crate::model::AuditEvent> {
+    use crate::console::fixtures::event;
+    use crate::model::EventType;
+    let mut created = event(
+        31,
+        EventType::Create,
+        "detritus",
+        4,
+        60 * 26,
+        Some("restart again"),
+        &[],
+    );
+    created.state = Some(crate::model::State::Pending);
+    let mut approved = event(
+        33,
+        EventType::Review,
+        "carrot",
+        4,
+        60 * 25,
+        Some("ok, but let's talk about making this permanent"),
+        &[("decision", "approve")],
+    );
+    approved.state = Some(crate::model::State::Approved);
+    let refused = event(
+        32,
+        EventType::ReviewRefused,
+        "detritus",
+        4,
+        60 * 26 - 1,
+        Some("approving my own, it's urgent"),
+        &[("error", "self_review")],
+    );
+    vec![created, approved, refused]
+}
+
+#[test]
+fn audit_tab_grouped_by_kind() {
+    let mut state = audit_state(160, 30);
+    update(&mut state, Action::Command(Command::Sort), now());
+    update(&mut state, Action::Command(Command::Down), now());
+    let buffer = render(&state, 160, 30);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("grouped by kind"), "{text}");
+    assert!(text.contains("2 findings"), "the no_ticket group's heading");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn mark_reviewed_dialog() {
+    let mut state = audit_state(120, 36);
+    update(&mut state, Action::Command(Command::Bottom), now());
+    update(&mut state, Action::Command(Command::MarkReviewed), now());
+    type_text(
+        &mut state,
+        "Asked detritus: the thing is the troll bridge pump.\nTicket OPS-311 raised for a runbook.",
+    );
+    let buffer = render(&state, 120, 36);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("Mark finding reviewed"));
+    assert!(text.contains("Ctrl-S submit"), "the submit key is shown");
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn mark_reviewed_dialog_says_why_it_was_refused() {
+    let mut state = audit_state(120, 36);
+    update(&mut state, Action::Command(Command::MarkReviewed), now());
+    update(&mut state, Action::Command(Command::Submit), now());
+    let text = screen(&render(&state, 120, 36));
+    assert!(text.contains("✗ a note is required"), "{text}");
+    type_text(&mut state, "looked");
+    let key = state.audit.selected_finding().unwrap().key();
+    update(&mut state, Action::Command(Command::Submit), now());
+    let text = screen(&render(&state, 120, 36));
+    assert!(text.contains("submitting…"), "{text}");
+    update(
+        &mut state,
+        Action::FindingMarked {
+            key,
+            result: Err(crate::console::action::ReviewError {
+                code: Some(crate::model::api::ErrorCode::Forbidden),
+                message: "marking findings reviewed needs rule event: update".into(),
+            }),
+        },
+        now(),
+    );
+    let buffer = render(&state, 120, 36);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(
+        text.contains("✗ your roles do not allow marking findings"),
+        "{text}"
+    );
+    assert!(text.contains("looked"), "the note is still there");
+}
+
+#[test]
+fn a_marked_finding_shows_its_reviewer_and_note() {
+    let mut state = audit_state(160, 36);
+    let key = state.audit.selected_finding().unwrap().key();
+    update(&mut state, Action::Command(Command::MarkReviewed), now());
+    type_text(&mut state, "paged angua; review booked for Monday");
+    update(&mut state, Action::Command(Command::Submit), now());
+    update(
+        &mut state,
+        Action::FindingMarked {
+            key,
+            result: Ok(crate::model::FindingReview {
+                by: "vimes".into(),
+                note: "paged angua; review booked for Monday".into(),
+                at: now() - chrono::TimeDelta::minutes(2),
+            }),
+        },
+        now(),
+    );
+    let buffer = render(&state, 160, 36);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    let row = text.lines().find(|l| l.contains('▶')).unwrap();
+    assert!(row.contains("emergency_unreviewed"), "{row}");
+    assert!(row.contains("✓ emergency access"), "{row}");
+    assert!(
+        text.contains("✓ reviewed by vimes 2m ago: paged angua; review booked for"),
+        "{text}"
+    );
+    assert!(
+        text.contains("marked emergency_unreviewed on"),
+        "the status bar says so"
+    );
+}
+
+#[test]
+fn post_incident_review_dialog() {
+    let mut state = audit_state(120, 36);
+    // The emergency_unreviewed finding is the most severe: selected first.
+    update(&mut state, Action::Command(Command::PostIncident), now());
+    update(&mut state, Action::Command(Command::SwitchFocus), now());
+    update(&mut state, Action::Command(Command::SwitchFocus), now());
+    type_text(
+        &mut state,
+        "A restart by hand was not needed: the relay recovered on its own.",
+    );
+    let buffer = render(&state, 120, 36);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("Post-incident review of request"));
+    assert!(text.contains("◉ unjustified"), "{text}");
+    assert!(
+        text.contains("Tab outcome"),
+        "the hint bar names the outcome key"
+    );
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn post_incident_review_dialog_wants_an_outcome_first() {
+    let mut state = audit_state(100, 30);
+    update(&mut state, Action::Command(Command::PostIncident), now());
+    update(&mut state, Action::Command(Command::Submit), now());
+    let buffer = render(&state, 100, 30);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("○ justified"), "{text}");
+    assert!(text.contains("✗ choose the outcome with Tab"), "{text}");
+}
+
+#[test]
+fn finding_opens_the_request_with_its_history() {
+    let mut state = audit_state(160, 44);
+    update(&mut state, Action::Command(Command::Down), now());
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(4))
+    );
+    update(&mut state, Action::Command(Command::Open), now());
+    let loading = screen(&render(&state, 160, 44));
+    assert!(loading.contains("fetching the audit events"), "{loading}");
+    update(
+        &mut state,
+        Action::History {
+            id: id(4),
+            result: Ok(history_events()),
+        },
+        now(),
+    );
+    let buffer = render(&state, 160, 44);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(text.contains("from finding fast_approval"));
+    assert!(text.contains("Audit history (3)"));
+    for expected in [
+        "#31",
+        "access_request.create",
+        "#33",
+        "by carrot · decision approve · → approved",
+        "error self_review",
+        "Thresholds",
+        "Resolution",
+        "Esc back",
+    ] {
+        assert!(text.contains(expected), "{expected} missing:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+
+    // Narrow: stacked, and still sound; Esc returns to the same finding.
+    for (width, height) in [(100, 40), (60, 15)] {
+        update(&mut state, Action::Resize { width, height }, now());
+        assert_sound(&render(&state, width, height));
+    }
+    update(&mut state, Action::Command(Command::Back), now());
+    let text = screen(&render(&state, 60, 15));
+    assert!(!text.contains("Audit history"));
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(4))
+    );
+}
+
+#[test]
+fn a_request_the_console_does_not_hold_is_fetched_and_refusals_are_shown() {
+    let mut state = audit_state(160, 40);
+    // The last finding is about request 5; forget it to force a fetch.
+    state.requests.remove(&id(5));
+    update(&mut state, Action::Command(Command::Bottom), now());
+    let effects = update(&mut state, Action::Command(Command::Open), now());
+    assert!(effects.contains(&crate::console::action::Effect::FetchRequest(id(5))));
+    let text = screen(&render(&state, 160, 40));
+    assert!(text.contains("fetching the request"), "{text}");
+    update(
+        &mut state,
+        Action::RequestFetched {
+            id: id(5),
+            result: Err("cannot fetch the request: not found".into()),
+        },
+        now(),
+    );
+    update(
+        &mut state,
+        Action::History {
+            id: id(5),
+            result: Err(
+                "the audit history needs rule event: list, which your roles do not give".into(),
+            ),
+        },
+        now(),
+    );
+    let buffer = render(&state, 160, 40);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    assert!(
+        text.contains("cannot fetch the request: not found"),
+        "{text}"
+    );
+    assert!(text.contains("needs rule event: list"), "{text}");
+}
+
+#[test]
+fn hostile_findings_events_and_notes_render_inert() {
+    use crate::console::fixtures::event;
+    use crate::model::EventType;
+    let nasty = "\u{1b}[2J\u{1b}]0;pwned\u{7} 数据库 \u{202e}gnp.exe\r\nline\u{9b}31m";
+    for (width, height) in [(160, 40), (100, 30), (60, 15)] {
+        let mut state = audit_state(width, height);
+        if let Some(findings) = &mut state.audit.findings {
+            for finding in findings.iter_mut() {
+                finding.detail = nasty.repeat(20);
+                finding.user = nasty.into();
+                finding.reviewed = Some(crate::model::FindingReview {
+                    by: nasty.into(),
+                    note: nasty.into(),
+                    at: now(),
+                });
+            }
+        }
+        assert_sound(&render(&state, width, height));
+        update(&mut state, Action::Command(Command::MarkReviewed), now());
+        type_text(&mut state, nasty);
+        update(&mut state, Action::Command(Command::Submit), now());
+        assert_sound(&render(&state, width, height));
+        update(&mut state, Action::Command(Command::Cancel), now());
+        update(&mut state, Action::Command(Command::Open), now());
+        let mut hostile = event(
+            1,
+            EventType::Review,
+            nasty,
+            7,
+            5,
+            Some(nasty),
+            &[("decision", nasty)],
+        );
+        hostile
+            .fields
+            .insert("error".into(), serde_json::Value::from(nasty));
+        update(
+            &mut state,
+            Action::History {
+                id: id(7),
+                result: Ok(vec![hostile]),
+            },
+            now(),
+        );
+        assert_sound(&render(&state, width, height));
+        update(&mut state, Action::Command(Command::PostIncident), now());
+        type_text(&mut state, nasty);
+        assert_sound(&render(&state, width, height));
+    }
 }

@@ -1,0 +1,147 @@
+//! The Audit tab's findings: their order (grouped by kind when sorted by kind), a
+//! selection that stays on the same finding across sorts and reloads, and the
+//! broker's ticket patterns that arrive with them.
+
+use std::cmp::Ordering;
+use std::collections::BTreeMap;
+
+use super::listing::Tickets;
+use super::state::{FindingSort, State};
+use super::update::notice;
+use crate::model::api::FindingsResponse;
+use crate::model::{Finding, FindingKind, FindingReview, Severity, Time};
+
+/// The order of a sort; ties end on the finding's key so the order is stable.
+/// Grouped by kind, the group with the most severe finding comes first.
+pub fn order(
+    by: FindingSort,
+    worst: &BTreeMap<FindingKind, Severity>,
+    a: &Finding,
+    b: &Finding,
+) -> Ordering {
+    let severity = b.severity.cmp(&a.severity);
+    let newest = b.at.cmp(&a.at);
+    let first = match by {
+        FindingSort::Severity => severity.then(newest),
+        FindingSort::Kind => worst
+            .get(&b.kind)
+            .cmp(&worst.get(&a.kind))
+            .then(a.kind.cmp(&b.kind))
+            .then(severity)
+            .then(newest),
+        FindingSort::User => a.user.cmp(&b.user).then(severity).then(newest),
+        FindingSort::Time => newest.then(severity),
+    };
+    first.then_with(|| a.key().cmp(&b.key()))
+}
+
+/// The most severe finding of each kind.
+fn worst_by_kind(findings: &[Finding]) -> BTreeMap<FindingKind, Severity> {
+    let mut worst = BTreeMap::new();
+    for finding in findings {
+        let entry = worst.entry(finding.kind).or_insert(finding.severity);
+        *entry = (*entry).max(finding.severity);
+    }
+    worst
+}
+
+/// Sorts the findings by the tab's sort and selects the finding with key `keep`,
+/// or the same position when it is gone.
+fn sort(state: &mut State, keep: Option<String>) {
+    let audit = &mut state.audit;
+    let by = audit.sort;
+    let Some(findings) = &mut audit.findings else {
+        return;
+    };
+    let worst = worst_by_kind(findings);
+    findings.sort_by(|a, b| order(by, &worst, a, b));
+    let index = keep
+        .and_then(|key| findings.iter().position(|f| f.key() == key))
+        .unwrap_or(audit.selected);
+    select(state, index);
+}
+
+/// The next sort, by key; the selected finding stays selected.
+pub(super) fn next_sort(state: &mut State) {
+    state.audit.sort = state.audit.sort.next();
+    let keep = state.audit.selected_finding().map(Finding::key);
+    sort(state, keep);
+}
+
+/// Moves the selection, keeping it in the table's window.
+pub(super) fn select(state: &mut State, index: usize) {
+    let page = state.page.max(1);
+    let audit = &mut state.audit;
+    let count = audit.findings.as_ref().map(Vec::len).unwrap_or(0);
+    if count == 0 {
+        audit.selected = 0;
+        audit.offset = 0;
+        return;
+    }
+    let index = index.min(count - 1);
+    if index != audit.selected {
+        state.detail_scroll = 0;
+    }
+    audit.selected = index;
+    if index < audit.offset {
+        audit.offset = index;
+    } else if index >= audit.offset + page {
+        audit.offset = index + 1 - page;
+    }
+    audit.offset = audit.offset.min(count - 1);
+}
+
+/// The broker's answer to `GET /v1/audit/findings`.
+pub(super) fn loaded(state: &mut State, result: Result<FindingsResponse, String>, now: Time) {
+    state.audit.loading = false;
+    match result {
+        Ok(response) => {
+            let audit = &mut state.audit;
+            // The selection follows its finding into the new list.
+            let keep = audit.selected_finding().map(Finding::key);
+            audit.findings = Some(response.report.findings);
+            audit.window = Some(response.report.window);
+            audit.error = None;
+            sort(state, keep);
+            use_ticket_patterns(state, &response.ticket_patterns, now);
+        }
+        Err(error) => state.audit.error = Some(error),
+    }
+}
+
+/// Flags reasons with the broker's ticket patterns from now on; patterns that
+/// cannot be used here leave the defaults in place, with a notice saying so.
+fn use_ticket_patterns(state: &mut State, patterns: &[String], now: Time) {
+    // An empty list is a broker that does not say: keep what is in effect.
+    if patterns.is_empty() || state.tickets.was_told(patterns) {
+        return;
+    }
+    let tickets = match Tickets::from_broker(patterns) {
+        Ok(tickets) => tickets,
+        Err(why) => {
+            notice(
+                state,
+                format!(
+                    "the broker's ticket patterns cannot be used here ({why}); the no-ticket flag uses the defaults"
+                ),
+                now,
+                true,
+            );
+            Tickets::defaults_instead_of(patterns)
+        }
+    };
+    let changed = tickets.patterns() != state.tickets.patterns();
+    state.tickets = tickets;
+    if changed {
+        state.refresh_rows(now);
+    }
+}
+
+/// Shows a mark the broker recorded on the finding with that key.
+pub(super) fn set_reviewed(state: &mut State, key: &str, review: &FindingReview) {
+    for finding in state.audit.findings.iter_mut().flatten() {
+        if finding.key() == key {
+            finding.reviewed = Some(review.clone());
+        }
+    }
+}

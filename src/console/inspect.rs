@@ -1,0 +1,135 @@
+//! A request's full detail and audit history, opened over the current tab from a
+//! finding or a list row; Esc goes back to the tab as it was left.
+
+use super::action::Effect;
+use super::keymap::Command;
+use super::state::{Inspect, State, Tab};
+use super::update::notice;
+use super::{note, review};
+use crate::model::{AuditEvent, Decision, Request, Time};
+
+/// Enter: opens the selected finding's request, or the selected request.
+pub(super) fn open(state: &mut State, now: Time) -> Vec<Effect> {
+    let (id, from) = if state.tab == Tab::Audit {
+        let Some(finding) = state.audit.selected_finding() else {
+            return Vec::new();
+        };
+        match finding.request_id {
+            Some(id) => (id, Some(finding.kind)),
+            None => {
+                notice(state, "this finding is not about one request", now, true);
+                return Vec::new();
+            }
+        }
+    } else {
+        match state.selected {
+            Some(id) => (id, None),
+            None => return Vec::new(),
+        }
+    };
+    state.inspect = Some(Inspect {
+        id,
+        from,
+        fetched: None,
+        request_error: None,
+        events: None,
+        events_error: None,
+        detail_scroll: 0,
+        history_scroll: 0,
+    });
+    fetch(state)
+}
+
+/// What the open view needs from the broker: the request when the listing does not
+/// hold it, and its history.
+fn fetch(state: &State) -> Vec<Effect> {
+    let Some(inspect) = &state.inspect else {
+        return Vec::new();
+    };
+    let mut effects = Vec::new();
+    if !state.requests.contains_key(&inspect.id) {
+        effects.push(Effect::FetchRequest(inspect.id));
+    }
+    effects.push(Effect::FetchHistory(inspect.id));
+    effects
+}
+
+/// The commands that mean something else while the view is open; `None` for
+/// those that keep their meaning.
+pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<Effect>> {
+    let page = state.page.max(1);
+    let inspect = state.inspect.as_mut()?;
+    let last = inspect
+        .events
+        .as_ref()
+        .map_or(0, |e| e.len().saturating_sub(1));
+    let history = &mut inspect.history_scroll;
+    match command {
+        Command::Up => *history = history.saturating_sub(1),
+        Command::Down => *history = (*history + 1).min(last),
+        Command::PageUp => *history = history.saturating_sub(page),
+        Command::PageDown => *history = (*history + page).min(last),
+        Command::Top => *history = 0,
+        Command::Bottom => *history = last,
+        Command::DetailDown => inspect.detail_scroll = inspect.detail_scroll.saturating_add(5),
+        Command::DetailUp => inspect.detail_scroll = inspect.detail_scroll.saturating_sub(5),
+        Command::Back => state.inspect = None,
+        Command::Refresh => {
+            let mut effects = fetch(state);
+            effects.push(Effect::Refresh);
+            return Some(effects);
+        }
+        Command::Approve | Command::Deny => {
+            let decision = if command == Command::Approve {
+                Decision::Approve
+            } else {
+                Decision::Deny
+            };
+            let id = inspect.id;
+            review::open_dialog_on(state, decision, id, now);
+        }
+        Command::MarkReviewed if inspect.from.is_some() => note::open_mark(state, now),
+        Command::MarkReviewed => notice(
+            state,
+            "findings are marked reviewed in the Audit tab",
+            now,
+            true,
+        ),
+        Command::NextTab | Command::PrevTab => {
+            state.inspect = None;
+            return None;
+        }
+        // Nothing to open, filter, mark or sort here.
+        Command::Open | Command::Filter | Command::Mark | Command::ClearMarks | Command::Sort => {}
+        _ => return None,
+    }
+    Some(Vec::new())
+}
+
+pub(super) fn fetched(state: &mut State, id: uuid::Uuid, result: Result<Request, String>) {
+    let Some(inspect) = state.inspect.as_mut().filter(|i| i.id == id) else {
+        return;
+    };
+    match result {
+        Ok(request) => {
+            inspect.fetched = Some(request);
+            inspect.request_error = None;
+        }
+        Err(error) => inspect.request_error = Some(error),
+    }
+}
+
+pub(super) fn history(state: &mut State, id: uuid::Uuid, result: Result<Vec<AuditEvent>, String>) {
+    let Some(inspect) = state.inspect.as_mut().filter(|i| i.id == id) else {
+        return;
+    };
+    match result {
+        Ok(mut events) => {
+            events.sort_by_key(|e| e.seq);
+            inspect.history_scroll = inspect.history_scroll.min(events.len().saturating_sub(1));
+            inspect.events = Some(events);
+            inspect.events_error = None;
+        }
+        Err(error) => inspect.events_error = Some(error),
+    }
+}
