@@ -159,7 +159,7 @@ fn audit(width: u16, height: u16) -> State {
     command(&mut audit, Command::PrevTab);
     update(
         &mut audit,
-        Action::Findings(Ok(findings().into())),
+        Action::Findings(Ok(findings())),
         fixtures::now(),
     );
     audit
@@ -253,6 +253,7 @@ fn findings() -> countersign::model::api::FindingsReport {
         ],
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
     }
 }
 

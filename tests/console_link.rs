@@ -461,11 +461,12 @@ async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
         findings: state.audit.findings.clone().unwrap(),
         window: countersign::model::Duration::from_hours(168),
         reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
     };
     press(&mut carrot, &carrot_effects, Command::PrevTab);
     update(
         &mut carrot,
-        Action::Findings(Ok(findings.into())),
+        Action::Findings(Ok(findings)),
         chrono::Utc::now(),
     );
     press(&mut carrot, &carrot_effects, Command::MarkReviewed);

@@ -282,6 +282,7 @@ impl<'c> Analyzer<'c> {
             findings,
             window: self.window.length(),
             reviewers,
+            ticket_patterns: self.config.ticket_patterns().to_vec(),
         }
     }
 

@@ -17,7 +17,7 @@ use super::server::Broker;
 use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
 use crate::audit::mark_fields;
 use crate::model::api::{
-    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsResponse, ListEvents, ListRequests,
+    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
     MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, Resolve, RoleSummary, Scope,
     SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
@@ -520,7 +520,7 @@ async fn audit_findings(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
     Params(query): Params<FindingsQuery>,
-) -> Result<Json<FindingsResponse>, ApiError> {
+) -> Result<Json<FindingsReport>, ApiError> {
     require_audit(&caller)?;
     let window = match query.window.as_deref() {
         None => broker.config.audit.window,
@@ -544,12 +544,7 @@ async fn audit_findings(
             )?)
         })
         .await?;
-    // The patterns `no_ticket` used, so the console flags reasons as the report does.
-    let ticket_patterns = broker.audit.ticket_patterns().to_vec();
-    Ok(Json(FindingsResponse {
-        report,
-        ticket_patterns,
-    }))
+    Ok(Json(report))
 }
 
 const MAX_FINDING_KEY_BYTES: usize = 512;

@@ -77,7 +77,7 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
             format,
             client,
         } => {
-            let report = client.connect()?.audit_findings(Some(window)).await?.report;
+            let report = client.connect()?.audit_findings(Some(window)).await?;
             print!(
                 "{}",
                 crate::audit::render(&report, format, chrono::Utc::now())

@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::model::Duration;
 use crate::model::Request;
 use crate::model::api::{
-    CreateRequest, EventPage, FindingsResponse, ListEvents, ListRequests, MarkFindingReviewed,
+    CreateRequest, EventPage, FindingsReport, ListEvents, ListRequests, MarkFindingReviewed,
     RequestPage, Resolve, SubmitPostIncidentReview, SubmitReview, VerifyReport, WhoAmI,
 };
 
@@ -253,7 +253,7 @@ impl Client {
     pub async fn audit_findings(
         &self,
         window: Option<Duration>,
-    ) -> Result<FindingsResponse, ClientError> {
+    ) -> Result<FindingsReport, ClientError> {
         #[derive(Serialize)]
         struct Window {
             #[serde(skip_serializing_if = "Option::is_none")]

@@ -7,8 +7,7 @@ use uuid::Uuid;
 use super::keymap::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::api::{
-    ErrorCode, FindingsResponse, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview,
-    WhoAmI,
+    ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
 use crate::model::{AuditEvent, FindingReview, Request};
 
@@ -44,7 +43,7 @@ pub enum Action {
     Trouble(String),
     /// The weekly review's findings and the broker's ticket patterns, or why they
     /// could not be had.
-    Findings(Result<FindingsResponse, String>),
+    Findings(Result<FindingsReport, String>),
     /// The broker answered a review the console submitted.
     Reviewed {
         id: Uuid,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use super::listing::Tickets;
 use super::state::{FindingSort, State};
 use super::update::notice;
-use crate::model::api::FindingsResponse;
+use crate::model::api::FindingsReport;
 use crate::model::{Finding, FindingKind, FindingReview, Severity, Time};
 
 /// The order of a sort; ties end on the finding's key so the order is stable.
@@ -92,18 +92,18 @@ pub(super) fn select(state: &mut State, index: usize) {
 }
 
 /// The broker's answer to `GET /v1/audit/findings`.
-pub(super) fn loaded(state: &mut State, result: Result<FindingsResponse, String>, now: Time) {
+pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, now: Time) {
     state.audit.loading = false;
     match result {
-        Ok(response) => {
+        Ok(report) => {
             let audit = &mut state.audit;
             // The selection follows its finding into the new list.
             let keep = audit.selected_finding().map(Finding::key);
-            audit.findings = Some(response.report.findings);
-            audit.window = Some(response.report.window);
+            audit.findings = Some(report.findings);
+            audit.window = Some(report.window);
             audit.error = None;
             sort(state, keep);
-            use_ticket_patterns(state, &response.ticket_patterns, now);
+            use_ticket_patterns(state, &report.ticket_patterns, now);
         }
         Err(error) => state.audit.error = Some(error),
     }

@@ -608,8 +608,9 @@ fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
         ],
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
     };
-    update(&mut state, Action::Findings(Ok(report.into())), now());
+    update(&mut state, Action::Findings(Ok(report)), now());
     let kinds: Vec<_> = state
         .audit
         .findings
@@ -687,13 +688,13 @@ fn the_selected_row_keeps_its_place_on_screen_when_rows_arrive_above() {
     assert_eq!(state.selected_index - state.offset, on_screen);
 }
 
-fn report(findings: Vec<crate::model::Finding>) -> crate::model::api::FindingsResponse {
+fn report(findings: Vec<crate::model::Finding>) -> crate::model::api::FindingsReport {
     crate::model::api::FindingsReport {
         findings,
         window: crate::model::Duration::from_hours(168),
         reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
     }
-    .into()
 }
 
 /// The Audit tab open on `findings`, over the queue plus an owed emergency (7).

@@ -140,28 +140,10 @@ pub struct FindingsReport {
     pub window: Duration,
     #[serde(default)]
     pub reviewers: Vec<ReviewerSummary>,
-}
-
-/// What `GET /v1/audit/findings` answers: the report, and the ticket patterns the
-/// broker's `no_ticket` heuristic used, so a front end flags reasons the same way.
-/// On the wire the report's fields and `ticket_patterns` sit side by side.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FindingsResponse {
-    #[serde(flatten)]
-    pub report: FindingsReport,
+    /// The regexes `no_ticket` used, so a front end flags reasons the same way.
     /// Empty from a broker that does not say.
     #[serde(default)]
     pub ticket_patterns: Vec<String>,
-}
-
-impl From<FindingsReport> for FindingsResponse {
-    /// A report without ticket patterns, as from a broker that does not say.
-    fn from(report: FindingsReport) -> Self {
-        FindingsResponse {
-            report,
-            ticket_patterns: Vec::new(),
-        }
-    }
 }
 
 /// The approver-side view of the weekly review.
@@ -278,29 +260,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn findings_response_puts_the_patterns_beside_the_reports_fields() {
-        let response = FindingsResponse {
-            report: FindingsReport {
-                findings: Vec::new(),
-                window: Duration::from_hours(168),
-                reviewers: Vec::new(),
-            },
+    fn findings_report_carries_its_ticket_patterns() {
+        let report = FindingsReport {
+            findings: Vec::new(),
+            window: Duration::from_hours(168),
+            reviewers: Vec::new(),
             ticket_patterns: vec![r"#\d+".into()],
         };
-        let json = serde_json::to_value(&response).unwrap();
+        let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["window"], "168h");
         assert_eq!(json["ticket_patterns"][0], r"#\d+");
         assert_eq!(
-            serde_json::from_value::<FindingsResponse>(json.clone()).unwrap(),
-            response
+            serde_json::from_value::<FindingsReport>(json).unwrap(),
+            report
         );
-        // The report alone still reads the answer, and an older broker's answer
-        // (no patterns) reads as a response without them.
-        let report: FindingsReport = serde_json::from_value(json).unwrap();
-        assert_eq!(report, response.report);
+        // An older broker's answer (no patterns) reads as a report without them.
         let old = r#"{"findings": [], "window": "24h"}"#;
-        let read: FindingsResponse = serde_json::from_str(old).unwrap();
+        let read: FindingsReport = serde_json::from_str(old).unwrap();
         assert!(read.ticket_patterns.is_empty());
-        assert_eq!(read.report.window, Duration::from_hours(24));
+        assert_eq!(read.window, Duration::from_hours(24));
     }
 }

@@ -158,6 +158,7 @@ fn empty_week_in_every_format() {
         findings: vec![],
         window: Duration::from_hours(168),
         reviewers: vec![],
+        ticket_patterns: Vec::new(),
     };
     let table = render(&report, Format::Table, now());
     assert_eq!(

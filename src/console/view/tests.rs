@@ -360,8 +360,9 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
         ],
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
     };
-    update(&mut state, Action::Findings(Ok(report.into())), now());
+    update(&mut state, Action::Findings(Ok(report)), now());
     let buffer = render(&state, 160, 36);
     assert_sound(&buffer);
     let text = screen(&buffer);
@@ -447,8 +448,9 @@ fn audit_state(width: u16, height: u16) -> State {
         findings: audit_findings(),
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
     };
-    update(&mut state, Action::Findings(Ok(report.into())), now());
+    update(&mut state, Action::Findings(Ok(report)), now());
     state
 }
 
