@@ -17,9 +17,9 @@ use super::server::Broker;
 use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
 use crate::audit::mark_fields;
 use crate::model::api::{
-    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, FindingsReport, ListEvents, ListRequests,
-    MAX_BODY_BYTES, MAX_PAGE, MarkFindingReviewed, Resolve, RoleSummary, Scope,
-    SubmitPostIncidentReview, SubmitReview, WhoAmI,
+    CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, ListEvents, ListRequests, MAX_BODY_BYTES,
+    MAX_PAGE, MarkFindingReviewed, Resolve, RoleSummary, Scope, SubmitPostIncidentReview,
+    SubmitReview, WhoAmI,
 };
 use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest, Time, User};
 use crate::policy::{Resource, RoleSet, Verb};
@@ -520,7 +520,7 @@ async fn audit_findings(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
     Params(query): Params<FindingsQuery>,
-) -> Result<Json<FindingsReport>, ApiError> {
+) -> Result<Response, ApiError> {
     require_audit(&caller)?;
     let window = match query.window.as_deref() {
         None => broker.config.audit.window,
@@ -534,17 +534,20 @@ async fn audit_findings(
         )));
     }
     let now = broker.now();
-    let report = broker
+    // A busy week's report is tens of megabytes of JSON: write it on the blocking
+    // pool too, not on the thread serving every other request.
+    let body = broker
         .blocking(move |b| {
-            Ok(super::findings::report(
-                b.store.as_ref(),
-                &b.audit,
-                window,
-                now,
-            )?)
+            let report = super::findings::report(b.store.as_ref(), &b.audit, window, now)?;
+            serde_json::to_vec(&report)
+                .map_err(|e| ApiError::new(ErrorCode::Internal, format!("report: {e}")))
         })
         .await?;
-    Ok(Json(report))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        body,
+    )
+        .into_response())
 }
 
 const MAX_FINDING_KEY_BYTES: usize = 512;
