@@ -259,12 +259,5 @@ pub fn draw_detail(state: &State, frame: &mut Frame, area: Rect, now: Time) {
             lines.extend(super::detail::lines(state, request, width, now));
         }
     }
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let scroll = (state.detail_scroll as usize).min(max_scroll);
-    let visible: Vec<Line> = lines
-        .into_iter()
-        .skip(scroll)
-        .take(inner.height as usize)
-        .collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    super::render_scrolled(frame, inner, lines, state.detail_scroll);
 }

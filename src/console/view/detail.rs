@@ -4,7 +4,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Paragraph};
+use ratatui::widgets::{Block, Borders};
 
 use super::queue::state_meaning;
 use crate::console::keymap::Command;
@@ -39,14 +39,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         return;
     };
     let lines = lines(state, request, inner.width as usize, now);
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let scroll = (state.detail_scroll as usize).min(max_scroll);
-    let visible: Vec<Line> = lines
-        .into_iter()
-        .skip(scroll)
-        .take(inner.height as usize)
-        .collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    super::render_scrolled(frame, inner, lines, state.detail_scroll);
 }
 
 struct Writer<'t> {

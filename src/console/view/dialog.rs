@@ -18,6 +18,18 @@ const LABEL: usize = 10;
 const REASON_LINES: usize = 4;
 const BULK_LINES: usize = 6;
 
+/// The rows of a dialog with an editor: context, editor, errors, footer. On a short
+/// terminal the editor keeps its three rows and the context gives way.
+pub(super) fn editor_layout(inner: Rect, context: usize, errors: usize) -> [Rect; 4] {
+    Layout::vertical([
+        Constraint::Max(context as u16),
+        Constraint::Min(3),
+        Constraint::Length(errors as u16),
+        Constraint::Length(1),
+    ])
+    .areas(inner)
+}
+
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let Some(dialog) = &state.dialog else { return };
     let theme = &state.theme;
@@ -62,14 +74,8 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, outer);
 
     let footer = footer(state, dialog, width);
-    // On a short terminal the editor keeps its three rows; the context gives way.
-    let [context_area, editor_area, error_area, footer_area] = Layout::vertical([
-        Constraint::Max(context.len() as u16),
-        Constraint::Min(3),
-        Constraint::Length(errors.len() as u16),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
+    let [context_area, editor_area, error_area, footer_area] =
+        editor_layout(inner, context.len(), errors.len());
     frame.render_widget(Paragraph::new(context), context_area);
     frame.render_widget(Paragraph::new(errors), error_area);
     frame.render_widget(Paragraph::new(footer), footer_area);

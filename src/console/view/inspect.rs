@@ -52,14 +52,7 @@ fn draw_detail(state: &State, inspect: &Inspect, frame: &mut Frame, area: Rect, 
         (None, Some(error)) => message(state, error, Meaning::Error, width),
         (None, None) => message(state, "fetching the request…", Meaning::Muted, width),
     };
-    let max_scroll = lines.len().saturating_sub(inner.height as usize);
-    let scroll = (inspect.detail_scroll as usize).min(max_scroll);
-    let visible: Vec<Line> = lines
-        .into_iter()
-        .skip(scroll)
-        .take(inner.height as usize)
-        .collect();
-    frame.render_widget(Paragraph::new(visible), inner);
+    super::render_scrolled(frame, inner, lines, inspect.detail_scroll);
 }
 
 fn draw_history(state: &State, inspect: &Inspect, frame: &mut Frame, area: Rect, now: Time) {

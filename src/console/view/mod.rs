@@ -110,6 +110,18 @@ fn too_small(state: &State, frame: &mut Frame, area: Rect) {
 }
 
 /// A rectangle of at most `width`×`height` centred in `area`.
+/// Draws as many of `lines` as fit in `area`, from line `scroll` (kept within what
+/// there is, so scrolling past the end shows the last screenful).
+fn render_scrolled(frame: &mut Frame, area: Rect, lines: Vec<Line>, scroll: u16) {
+    let max_scroll = lines.len().saturating_sub(area.height as usize);
+    let visible: Vec<Line> = lines
+        .into_iter()
+        .skip((scroll as usize).min(max_scroll))
+        .take(area.height as usize)
+        .collect();
+    frame.render_widget(Paragraph::new(visible), area);
+}
+
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let width = width.min(area.width);
     let height = height.min(area.height);

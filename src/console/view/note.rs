@@ -2,7 +2,7 @@
 //! post-incident review, the note editor, the broker's answer and the keys.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
@@ -53,14 +53,8 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     frame.render_widget(Clear, outer);
     frame.render_widget(block, outer);
 
-    // On a short terminal the editor keeps its three rows; the context gives way.
-    let [context_area, editor_area, error_area, footer_area] = Layout::vertical([
-        Constraint::Max(context.len() as u16),
-        Constraint::Min(3),
-        Constraint::Length(errors.len() as u16),
-        Constraint::Length(1),
-    ])
-    .areas(inner);
+    let [context_area, editor_area, error_area, footer_area] =
+        super::dialog::editor_layout(inner, context.len(), errors.len());
     frame.render_widget(Paragraph::new(context), context_area);
     frame.render_widget(Paragraph::new(errors), error_area);
     frame.render_widget(Paragraph::new(footer(state, dialog, width)), footer_area);
