@@ -91,6 +91,18 @@ pub(super) fn select(state: &mut State, index: usize) {
     audit.offset = audit.offset.min(count - 1);
 }
 
+/// A post-incident review was recorded for request `id`: its `emergency_unreviewed`
+/// finding goes, as it does from the broker's next report. The selection stays on
+/// the finding it was on, or moves to the one that took the removed one's place.
+pub(super) fn owed_review_recorded(state: &mut State, id: uuid::Uuid) {
+    let keep = state.audit.selected_finding().map(Finding::key);
+    let Some(findings) = &mut state.audit.findings else {
+        return;
+    };
+    findings.retain(|f| !(f.kind == FindingKind::EmergencyUnreviewed && f.request_id == Some(id)));
+    sort(state, keep);
+}
+
 /// The broker's answer to `GET /v1/audit/findings`.
 pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, now: Time) {
     state.audit.loading = false;

@@ -317,9 +317,11 @@ pub(super) fn post_incident_reviewed(
             {
                 inspect.fetched = Some(request.clone());
             }
-            // Shown at once, even while frozen: the owed flag goes away.
+            // Shown at once, even while frozen: the owed flag goes away, and so
+            // does the finding about it.
             listing::upsert(state, request, now);
             state.reorder();
+            super::findings::owed_review_recorded(state, id);
             state.note_drafts.remove(&target);
             answer_dialog(state, &target, None);
             notice(

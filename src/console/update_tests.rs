@@ -1046,6 +1046,41 @@ fn post_incident_review_from_an_emergency_unreviewed_finding() {
     cmd(&mut state, Command::PostIncident);
     assert!(state.note.is_none());
     assert!(state.notice.as_ref().unwrap().text.contains("not loaded"));
+
+    // Recording request 42's review drops its finding at once, as the broker's next
+    // report will; the selection stays on the finding it was on.
+    let mut reviewed = crate::console::fixtures::owed_emergency(42, "angua");
+    reviewed.post_incident_review = Some(crate::model::PostIncidentReview {
+        author: "carrot".into(),
+        outcome: crate::model::IncidentOutcome::Justified,
+        notes: "paged and fixed".into(),
+        created_at: now(),
+    });
+    let selected = state.audit.selected_finding().map(|f| f.key());
+    update(
+        &mut state,
+        Action::PostIncidentReviewed {
+            id: id(42),
+            result: Ok(reviewed),
+        },
+        now(),
+    );
+    let left: Vec<(FindingKind, Option<uuid::Uuid>)> = state
+        .audit
+        .findings
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|f| (f.kind, f.request_id))
+        .collect();
+    assert_eq!(
+        left,
+        vec![
+            (FindingKind::EmergencyUnreviewed, Some(id(7))),
+            (FindingKind::FastApproval, Some(id(43))),
+        ]
+    );
+    assert_eq!(state.audit.selected_finding().map(|f| f.key()), selected);
 }
 
 #[test]
