@@ -67,8 +67,10 @@ type LatestRepeat = (u32, Time, Vec<(u32, u32)>);
 struct Refusal {
     count: u32,
     worst: Severity,
-    /// The error code of the worst attempt, interned.
+    /// The error code of the worst attempt (the earliest of equally bad ones),
+    /// interned, and when it was.
     worst_code: u32,
+    worst_at: Time,
     first_at: Time,
     roles: Vec<String>,
     /// Interned.
@@ -236,15 +238,25 @@ impl<'c> Analyzer<'c> {
                 count: 0,
                 worst: severity,
                 worst_code: code,
+                worst_at: event.time,
                 first_at: event.time,
                 roles: event.roles.clone(),
                 requester,
             });
         refusal.count += 1;
         refusal.first_at = refusal.first_at.min(event.time);
-        if severity > refusal.worst {
+        // Events arrive in any order: the worst attempt wins, then the earliest,
+        // then the code's name, so the detail does not depend on the order.
+        let names = &self.names;
+        let rank = |severity: Severity, at: Time, code: u32| {
+            (std::cmp::Reverse(severity), at, names.name(code))
+        };
+        if rank(severity, event.time, code)
+            < rank(refusal.worst, refusal.worst_at, refusal.worst_code)
+        {
             refusal.worst = severity;
             refusal.worst_code = code;
+            refusal.worst_at = event.time;
         }
     }
 
@@ -390,7 +402,8 @@ impl<'c> Analyzer<'c> {
     }
 }
 
-/// Orders findings as their [`Finding::key`]s would order, without building them.
+/// A total order on what makes a finding's [`Finding::key`] (kind, request,
+/// reviewer), without building the key.
 fn by_key(a: &Finding, b: &Finding) -> Ordering {
     a.kind
         .as_str()

@@ -65,6 +65,13 @@ impl AuditConfig {
         if self.window.is_zero() {
             return Err("audit.window must be longer than 0s".into());
         }
+        if self.ticket_patterns.is_empty() {
+            // Nothing would name a ticket: every request would be flagged. Front
+            // ends also read an empty list as "the broker did not say".
+            return Err(
+                "audit.ticket_patterns is empty, so every reason would be flagged no_ticket; leave it out for the defaults".into(),
+            );
+        }
         for (i, pattern) in self.ticket_patterns.iter().enumerate() {
             if pattern.len() > MAX_PATTERN_BYTES {
                 return Err(format!(
@@ -206,6 +213,9 @@ mod tests {
             ..AuditConfig::default()
         };
         assert!(empty.compile().unwrap_err().contains("window"));
+        let no_patterns: AuditConfig = toml::from_str("ticket_patterns = []").unwrap();
+        let err = no_patterns.compile().unwrap_err();
+        assert!(err.contains("ticket_patterns is empty"), "{err}");
     }
 
     #[test]

@@ -569,6 +569,33 @@ fn a_huge_window_does_not_overflow() {
 }
 
 #[test]
+fn equally_bad_refusals_read_the_same_in_any_order() {
+    let refusal = |seq, code, at| {
+        with_field(
+            event(seq, EventType::ReviewRefused, "vimes", Some(1), at),
+            "error",
+            code,
+        )
+    };
+    // Both low: the earlier attempt names the finding, whichever arrives first.
+    let earlier = refusal(2, "already_reviewed", ago(2 * HOUR));
+    let later = refusal(3, "not_pending", ago(HOUR));
+    let details: Vec<String> = [[&earlier, &later], [&later, &earlier]]
+        .into_iter()
+        .map(|events| {
+            let report = run(&[], &events.map(Clone::clone));
+            of_kind(&report, FindingKind::RefusedReview)[0]
+                .detail
+                .clone()
+        })
+        .collect();
+    assert_eq!(
+        details,
+        vec!["vimes tried to review a request a second time (2 refused attempts)".to_string(); 2]
+    );
+}
+
+#[test]
 fn refused_reviews_aggregate_and_name_the_requester() {
     let refusal = |seq, code, at| {
         with_field(

@@ -88,7 +88,25 @@ pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<
             let id = inspect.id;
             review::open_dialog_on(state, decision, id, now);
         }
-        Command::MarkReviewed if inspect.from.is_some() => note::open_mark(state, now),
+        Command::MarkReviewed if inspect.from.is_some() => {
+            // `m` marks the Audit tab's selected finding: only while that is still
+            // the finding this view was opened from (a reload can move it).
+            let (id, from) = (inspect.id, inspect.from);
+            let same = state
+                .audit
+                .selected_finding()
+                .is_some_and(|f| f.request_id == Some(id) && Some(f.kind) == from);
+            if same {
+                note::open_mark(state, now);
+            } else {
+                notice(
+                    state,
+                    "that finding has left the Audit tab's list since it was opened: Esc, then choose it again",
+                    now,
+                    true,
+                );
+            }
+        }
         Command::MarkReviewed => notice(
             state,
             "findings are marked reviewed in the Audit tab",
@@ -126,6 +144,14 @@ pub(super) fn history(state: &mut State, id: uuid::Uuid, result: Result<Vec<Audi
     match result {
         Ok(mut events) => {
             events.sort_by_key(|e| e.seq);
+            events.dedup_by_key(|e| e.seq);
+            // Fetches race: an answer that knows less than the one shown is older.
+            let newest = |events: &[AuditEvent]| events.last().map(|e| e.seq);
+            if let Some(shown) = &inspect.events
+                && newest(shown) > newest(&events)
+            {
+                return;
+            }
             inspect.history_scroll = inspect.history_scroll.min(events.len().saturating_sub(1));
             inspect.events = Some(events);
             inspect.events_error = None;

@@ -1084,6 +1084,35 @@ fn post_incident_review_from_an_emergency_unreviewed_finding() {
 }
 
 #[test]
+fn m_in_a_history_marks_only_the_finding_it_was_opened_from() {
+    use crate::model::{FindingKind, Severity};
+    let findings = vec![
+        finding(FindingKind::Override, Severity::High, 2, 1),
+        finding(FindingKind::FastApproval, Severity::Medium, 4, 5),
+        finding(FindingKind::NoTicket, Severity::Low, 42, 6),
+    ];
+    let mut state = audit_tab(findings.clone());
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::Open);
+    cmd(&mut state, Command::MarkReviewed);
+    assert!(
+        state.note.is_some(),
+        "the finding it came from is still selected"
+    );
+    cmd(&mut state, Command::Cancel);
+    // A reload without that finding moves the selection to another one.
+    let without: Vec<_> = findings
+        .into_iter()
+        .filter(|f| f.kind != FindingKind::FastApproval)
+        .collect();
+    update(&mut state, Action::Findings(Ok(report(without))), now());
+    assert!(state.inspect.is_some());
+    cmd(&mut state, Command::MarkReviewed);
+    assert!(state.note.is_none(), "would have marked another finding");
+    assert!(state.notice.as_ref().unwrap().text.contains("has left"));
+}
+
+#[test]
 fn enter_opens_a_findings_request_and_its_history_and_esc_comes_back() {
     use crate::model::{EventType, FindingKind, Severity};
     let mut state = audit_tab(vec![
@@ -1151,6 +1180,36 @@ fn enter_opens_a_findings_request_and_its_history_and_esc_comes_back() {
     cmd(&mut state, Command::Down);
     assert_eq!(state.inspect.as_ref().unwrap().history_scroll, 1);
     assert_eq!(state.audit.selected, 1);
+    // An answer that knows less than the one shown (an older fetch finishing late)
+    // is dropped.
+    let older = vec![crate::console::fixtures::event(
+        3,
+        EventType::Create,
+        "detritus",
+        4,
+        61,
+        Some("restart again"),
+        &[],
+    )];
+    update(
+        &mut state,
+        Action::History {
+            id: id(4),
+            result: Ok(older),
+        },
+        now(),
+    );
+    assert_eq!(
+        state
+            .inspect
+            .as_ref()
+            .unwrap()
+            .events
+            .as_ref()
+            .unwrap()
+            .len(),
+        2
+    );
     // A live change to the request fetches its history again.
     let changed = RequestFixture::new(4, "detritus")
         .reason("restart again")

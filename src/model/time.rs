@@ -65,7 +65,12 @@ impl serde::de::Visitor<'_> for TimeVisitor {
     }
 
     fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<Time, E> {
-        parse(text).ok_or_else(|| E::custom(format!("{text:?} is not an RFC 3339 time")))
+        parse(text).ok_or_else(|| {
+            // Quote at most the start of what came: it may be anything.
+            let start: String = text.chars().take(40).collect();
+            let more = if start.len() < text.len() { "…" } else { "" };
+            E::custom(format!("{start:?}{more} is not an RFC 3339 time"))
+        })
     }
 }
 

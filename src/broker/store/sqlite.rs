@@ -90,10 +90,12 @@ UPDATE requests SET review_owed = 1
 CREATE INDEX requests_review_owed ON requests(review_owed) WHERE review_owed = 1;
 "#,
     // What an update did (return, withdraw, override…), so a scan can pick the
-    // overrides from the index without reading every update.
+    // overrides from the index without reading every update. A body that is not
+    // JSON (a damaged row) has no action rather than stopping the migration, so
+    // `audit verify` can still open the store and name that row.
     r#"
 ALTER TABLE events ADD COLUMN action TEXT
-    GENERATED ALWAYS AS (json_extract(body, '$.action')) VIRTUAL;
+    GENERATED ALWAYS AS (CASE WHEN json_valid(body) THEN json_extract(body, '$.action') END) VIRTUAL;
 CREATE INDEX events_action ON events(type, action, time_ms) WHERE action IS NOT NULL;
 "#,
 ];
@@ -370,20 +372,40 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Pu
     Ok(published)
 }
 
+/// Sets the flag when dropped by a panicking thread.
+struct StopOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for StopOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, AtomicOrdering::Relaxed);
+        }
+    }
+}
+
+/// How many threads decode a scan: the machine's cores, up to 8. Asked once.
+fn decoders() -> usize {
+    static DECODERS: OnceLock<usize> = OnceLock::new();
+    *DECODERS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+            .clamp(1, 8)
+    })
+}
+
 /// Rows handed to a decoding thread at a time in window scans.
 const DECODE_CHUNK: usize = 1024;
 
 /// Feeds the JSON bodies of `rows` to `each`, decoded on every core while this
 /// thread goes on reading: big window scans spend most of their time in JSON.
-/// Stops at the first row that will not decode, and reports it.
+/// After a row that will not decode, reading stops (rows already handed out may
+/// still be fed) and the scan reports that row's error.
 fn decode_rows_in_parallel<T: serde::de::DeserializeOwned>(
     mut rows: rusqlite::Rows<'_>,
     each: &(dyn Fn(T) + Sync),
 ) -> Result<(), StoreError> {
-    let workers = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .clamp(1, 8);
+    let workers = decoders();
     let (chunks, to_decode) = sync_channel::<Vec<String>>(workers * 2);
     // Each decoder holds the receiver: should they all die, sending fails rather
     // than waiting for ever.
@@ -391,6 +413,8 @@ fn decode_rows_in_parallel<T: serde::de::DeserializeOwned>(
     let failure: Mutex<Option<StoreError>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
     let decode_chunks = |to_decode: Arc<Mutex<Receiver<Vec<String>>>>| {
+        // Should `each` panic, the reader stops instead of feeding the others.
+        let _stop_on_panic = StopOnPanic(&stop);
         loop {
             let chunk = match to_decode.lock() {
                 Ok(receiver) => receiver.recv(),
@@ -438,16 +462,18 @@ fn decode_rows_in_parallel<T: serde::de::DeserializeOwned>(
         drop(chunks);
         // Join every decoder (one that panicked and was left unjoined would panic
         // the scope).
-        let mut panicked = false;
+        let mut panicked = None;
         for decoder in decoders {
-            panicked |= decoder.join().is_err();
+            if let Err(panic) = decoder.join() {
+                panicked.get_or_insert(panic);
+            }
+        }
+        // A panic is a bug in the caller's `each`, not damage to the data: it goes
+        // on up as the panic it was.
+        if let Some(panic) = panicked {
+            std::panic::resume_unwind(panic);
         }
         read?;
-        if panicked {
-            return Err(StoreError::Corrupt(
-                "a thread decoding the scan panicked".into(),
-            ));
-        }
         match failure.lock().map(|mut failure| failure.take()) {
             Ok(Some(err)) => Err(err),
             _ => Ok(()),

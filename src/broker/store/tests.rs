@@ -343,6 +343,31 @@ fn scans_cover_many_chunks_and_stop_at_a_corrupt_row() {
 }
 
 #[test]
+fn a_panic_in_a_scan_callback_stays_a_panic_and_stops_the_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    for i in 0..3000 {
+        create(&store, &request("bob", t(i)));
+    }
+    let fed = AtomicUsize::new(0);
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        store.scan_requests_since(t(0), &|_| {
+            if fed.fetch_add(1, Ordering::Relaxed) == 10 {
+                panic!("a bug in the caller");
+            }
+        })
+    }));
+    let panic = outcome.expect_err("the panic reaches the caller");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"a bug in the caller"));
+    assert!(
+        fed.into_inner() < 3000,
+        "the reader stopped instead of feeding every row"
+    );
+    // The store still answers.
+    assert_eq!(store.head_seq().unwrap(), 3000);
+}
+
+#[test]
 fn users_tokens_and_roles() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
@@ -444,4 +469,32 @@ fn owed_post_incident_reviews_are_found_however_old() {
         .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
         .unwrap();
     assert!(owed.is_empty());
+}
+
+#[test]
+fn migration_3_copes_with_a_damaged_event_body() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for i in 0..3 {
+            create(&store, &request("bob", t(i)));
+        }
+        store.close();
+    }
+    // Take the file back to schema 2 with one event body that is not JSON, as a
+    // damaged store from before migration 3 would be.
+    let raw = rusqlite::Connection::open(dir.path().join("countersign.db")).unwrap();
+    raw.execute_batch(
+        "DROP INDEX events_action;
+         ALTER TABLE events DROP COLUMN action;
+         DROP TRIGGER events_append_only_update;
+         UPDATE events SET body = '{\"seq\": 2' WHERE seq = 2;
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(raw);
+    let store = SqliteStore::open(dir.path()).expect("the migration runs past the damaged row");
+    let report = store.verify_chain().unwrap();
+    assert!(!report.ok);
+    assert_eq!(report.broken_at, Some(2), "{report:?}");
 }
