@@ -123,6 +123,11 @@ pub(super) fn open_post_incident(state: &mut State, now: Time) {
         // Not in the listing: an emergency_unreviewed finding says it is owed; the
         // broker has the last word.
         None if finding_kind == Some(FindingKind::EmergencyUnreviewed) => {}
+        None if state.inspect.as_ref().is_some_and(|i| i.id == id) => {
+            let still = format!("{} is still being fetched", text::short_id(&id));
+            notice(state, still, now, true);
+            return;
+        }
         None => {
             notice(
                 state,

@@ -1231,6 +1231,18 @@ fn enter_opens_a_findings_request_and_its_history_and_esc_comes_back() {
         vec![Effect::FetchRequest(id(42)), Effect::FetchHistory(id(42))]
     );
     assert!(state.inspected_request().is_none());
+    cmd(&mut state, Command::PostIncident);
+    assert!(state.note.is_none());
+    assert!(
+        state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("still being fetched"),
+        "{:?}",
+        state.notice
+    );
     let fetched = RequestFixture::new(42, "rincewind")
         .state(RequestState::Denied)
         .build();
