@@ -229,16 +229,10 @@ async fn carry_out(
                 let client = client.clone();
                 let actions = actions.clone();
                 tokio::spawn(async move {
-                    let result =
-                        history(&client, id).await.map_err(|error| {
-                            match error.code() {
-                        Some(ErrorCode::Forbidden) => {
-                            "the audit history needs rule event: list, which your roles do not give"
-                                .to_string()
-                        }
-                        _ => format!("cannot fetch the audit history: {error}"),
-                    }
-                        });
+                    let result = history(&client, id).await.map_err(|error| {
+                        refused_audit(&error, "the audit history")
+                            .unwrap_or_else(|| format!("cannot fetch the audit history: {error}"))
+                    });
                     let _ = actions.send(Action::History { id, result });
                 });
             }
@@ -251,19 +245,9 @@ async fn carry_out(
                 let client = client.clone();
                 let actions = actions.clone();
                 tokio::spawn(async move {
-                    let result =
-                        client
-                            .audit_findings(None)
-                            .await
-                            .map_err(|error| {
-                                match error.code() {
-                            Some(ErrorCode::Forbidden) => {
-                                "the Audit tab needs rule event: list, which your roles do not give"
-                                    .to_string()
-                            }
-                            _ => error.to_string(),
-                        }
-                            });
+                    let result = client.audit_findings(None).await.map_err(|error| {
+                        refused_audit(&error, "the Audit tab").unwrap_or_else(|| error.to_string())
+                    });
                     let _ = actions.send(Action::Findings(result));
                 });
             }
@@ -310,4 +294,10 @@ async fn history(client: &Client, id: uuid::Uuid) -> Result<Vec<AuditEvent>, Cli
         }
     }
     Ok(events)
+}
+
+/// What to say when the broker refuses an audit read: the rule it takes.
+fn refused_audit(error: &crate::client::ClientError, what: &str) -> Option<String> {
+    (error.code() == Some(ErrorCode::Forbidden))
+        .then(|| format!("{what} needs rule event: list, which your roles do not give"))
 }
