@@ -4,8 +4,6 @@
 //! Requests can be digested elsewhere (on other threads) with [`Analyzer::digester`]
 //! and added with [`Analyzer::add_digest`]; `add_request` does both in one step.
 
-use std::cmp::Ordering;
-
 use rustc_hash::FxHashMap as HashMap;
 use uuid::Uuid;
 
@@ -279,7 +277,7 @@ impl<'c> Analyzer<'c> {
                 .cmp(&a.severity)
                 .then(a.at.cmp(&b.at))
                 .then(a.kind.cmp(&b.kind))
-                .then_with(|| by_key(a, b))
+                .then_with(|| a.cmp_by_key(b))
         });
 
         let names = &self.names;
@@ -400,20 +398,6 @@ impl<'c> Analyzer<'c> {
             });
         }
     }
-}
-
-/// A total order on what makes a finding's [`Finding::key`] (kind, request,
-/// reviewer), without building the key.
-fn by_key(a: &Finding, b: &Finding) -> Ordering {
-    a.kind
-        .as_str()
-        .cmp(b.kind.as_str())
-        .then(a.request_id.cmp(&b.request_id))
-        .then_with(|| reviewer(a).cmp(reviewer(b)))
-}
-
-fn reviewer(finding: &Finding) -> &str {
-    finding.reviewer.as_deref().unwrap_or("")
 }
 
 /// Trying to review one's own request is the refusal that matters most.

@@ -63,19 +63,6 @@ impl Digester<'_> {
         .collect();
         let mut votes = self.votes(request, &mut findings);
         let overridden = self.overridden(request, &mut votes, &mut findings);
-        // Approving and then overriding the same request is one fast approval.
-        let mut i = 0;
-        while i < findings.len() {
-            let (earlier, this) = findings.split_at(i);
-            if earlier
-                .iter()
-                .any(|e| e.kind == this[0].kind && e.reviewer == this[0].reviewer)
-            {
-                findings.remove(i);
-            } else {
-                i += 1;
-            }
-        }
         let asked = window.contains(request.created_at).then(|| {
             let mut roles = request.roles.clone();
             roles.sort_unstable();
@@ -141,7 +128,11 @@ impl Digester<'_> {
         let approval = approved.then(|| {
             let after = Duration::from_chrono(at - request.created_at);
             let fast = after < self.config.fast_approval;
-            if fast {
+            // Approving and then overriding the same request is one fast approval.
+            let approved_fast_already = findings
+                .iter()
+                .any(|f| f.kind == FindingKind::FastApproval && f.reviewer.as_deref() == Some(by));
+            if fast && !approved_fast_already {
                 findings.push(self.fast_approval(request, by, at, " (override)"));
             }
             (after, fast)

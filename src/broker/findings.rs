@@ -41,9 +41,11 @@ pub fn report(
     store.scan_events_since(start, Some(&EVENTS_READ), &|event| {
         with(&analyzer, |analyzer| analyzer.add_event(&event));
     })?;
+    // Only a panic while adding poisons the lock, and that panic has come up
+    // through the scan already.
     let analyzer = analyzer
         .into_inner()
-        .map_err(|_| StoreError::Corrupt("the weekly review failed part way".into()))?;
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let events_read = started.elapsed();
     let mut report = analyzer.finish();
     // Marks from earlier weeks still count: the review resumes where it ended.
@@ -63,8 +65,8 @@ pub fn report(
     Ok(report)
 }
 
-/// Runs `work` on the analyzer. A poisoned lock means an earlier step panicked;
-/// `report` says so when it takes the analyzer back.
+/// Runs `work` on the analyzer. A poisoned lock means another thread panicked
+/// while adding; that panic ends the scan, so the rest is skipped.
 fn with(analyzer: &Mutex<Analyzer>, work: impl FnOnce(&mut Analyzer)) {
     if let Ok(mut analyzer) = analyzer.lock() {
         work(&mut analyzer);

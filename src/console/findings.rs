@@ -32,7 +32,7 @@ pub fn order(
         FindingSort::User => a.user.cmp(&b.user).then(severity).then(newest),
         FindingSort::Time => newest.then(severity),
     };
-    first.then_with(|| a.key().cmp(&b.key()))
+    first.then_with(|| a.cmp_by_key(b))
 }
 
 /// The most severe finding of each kind.

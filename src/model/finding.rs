@@ -95,6 +95,19 @@ impl Finding {
             self.reviewer.as_deref().unwrap_or("")
         )
     }
+
+    /// A total order on what makes the key (kind, request, reviewer), without
+    /// building it: for sorts that need a last tie-break.
+    pub fn cmp_by_key(&self, other: &Finding) -> std::cmp::Ordering {
+        fn reviewer(f: &Finding) -> &str {
+            f.reviewer.as_deref().unwrap_or("")
+        }
+        self.kind
+            .as_str()
+            .cmp(other.kind.as_str())
+            .then(self.request_id.cmp(&other.request_id))
+            .then_with(|| reviewer(self).cmp(reviewer(other)))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -934,11 +934,9 @@ impl Store for SqliteStore {
                     let mut parts = Vec::new();
                     for (i, selector) in select.iter().enumerate() {
                         // An event picked twice would be fed twice.
-                        let covered = select[..i].iter().any(|earlier| {
-                            earlier == selector
-                                || (earlier.kind == selector.kind && earlier.action.is_none())
-                        }) || (selector.action.is_some()
-                            && select.contains(&EventSelector::kind(selector.kind)));
+                        let covered = select[..i].contains(selector)
+                            || (selector.action.is_some()
+                                && select.contains(&EventSelector::kind(selector.kind)));
                         if covered {
                             continue;
                         }
