@@ -121,7 +121,7 @@ impl<'r> Tally<'r> {
                 self.request
                     .thresholds
                     .get(index)
-                    .is_some_and(|t| self.count(index, role) >= t.approve.max(1))
+                    .is_some_and(|t| t.approve > 0 && self.count(index, role) >= t.approve)
             })
         })
     }
@@ -181,7 +181,7 @@ pub(super) fn progress(request: &Request) -> Vec<RoleProgress> {
                                     index,
                                     name: t.name.clone(),
                                     approvals: tally.count(index, role),
-                                    approve: t.approve.max(1),
+                                    approve: t.approve,
                                     denials: tally.denials.get(&index).copied().unwrap_or(0),
                                     deny: t.deny,
                                 })
@@ -327,6 +327,48 @@ mod tests {
                 request(&["p"], vec![threshold("t", 1, 0)], &[("p", vec![vec![0]])]),
                 &[("bob", D, &[], &[0]), ("carol", D, &[], &[0])],
                 State::Pending,
+                &["p"],
+            ),
+            (
+                "approve 0 never approves by counting",
+                request(&["p"], vec![threshold("t", 0, 1)], &[("p", vec![vec![0]])]),
+                &[
+                    ("bob", A, &[], &[0]),
+                    ("carol", A, &[], &[0]),
+                    ("dave", A, &[], &[0]),
+                ],
+                State::Pending,
+                &["p"],
+            ),
+            (
+                "approve 0 still denies",
+                request(&["p"], vec![threshold("t", 0, 1)], &[("p", vec![vec![0]])]),
+                &[("bob", A, &[], &[0]), ("carol", D, &[], &[0])],
+                State::Denied,
+                &["p"],
+            ),
+            (
+                "a never-approving threshold beside a real one: the real one decides",
+                request(
+                    &["p"],
+                    vec![threshold("veto", 0, 1), threshold("team", 2, 0)],
+                    &[("p", vec![vec![0, 1]])],
+                ),
+                &[("bob", A, &[], &[0, 1]), ("carol", A, &[], &[0, 1])],
+                State::Approved,
+                &["p"],
+            ),
+            (
+                "approve 3 deny 0: dissent never denies",
+                request(&["p"], vec![threshold("t", 3, 0)], &[("p", vec![vec![0]])]),
+                &[
+                    ("bob", D, &[], &[0]),
+                    ("carol", D, &[], &[0]),
+                    ("dave", A, &[], &[0]),
+                    ("eve", A, &[], &[0]),
+                    ("fred", A, &[], &[0]),
+                ],
+                State::Approved,
                 &["p"],
             ),
             (

@@ -280,6 +280,92 @@ metadata: {name: db-admin}
         assert!(set.check_request(&bob, &strings(&["db-admin"])).is_err());
     }
 
+    /// DESIGN §3: the `{approve: 1, deny: 1}` default is only for a role listing no
+    /// thresholds; inside a listed threshold an absent or 0 count never fires.
+    #[test]
+    fn threshold_counts_as_teleport_reads_them() {
+        // (thresholds YAML, frozen (approve, deny), approvals, denials, state after
+        // the approvals, state after approvals then denials)
+        use crate::model::{Decision, State};
+        use crate::policy::testkit::review;
+        type Case = (&'static str, (u32, u32), usize, usize, State, State);
+        let cases: [Case; 8] = [
+            ("", (1, 1), 1, 0, State::Approved, State::Approved),
+            ("", (1, 1), 0, 1, State::Pending, State::Denied),
+            ("[{deny: 1}]", (0, 1), 5, 0, State::Pending, State::Pending),
+            ("[{deny: 1}]", (0, 1), 5, 1, State::Pending, State::Denied),
+            (
+                "[{approve: 3}]",
+                (3, 0),
+                0,
+                4,
+                State::Pending,
+                State::Pending,
+            ),
+            (
+                "[{approve: 3}]",
+                (3, 0),
+                3,
+                0,
+                State::Approved,
+                State::Approved,
+            ),
+            (
+                "[{approve: 0, deny: 0}]",
+                (0, 0),
+                4,
+                4,
+                State::Pending,
+                State::Pending,
+            ),
+            (
+                "[{approve: 2, deny: 2}]",
+                (2, 2),
+                1,
+                2,
+                State::Pending,
+                State::Denied,
+            ),
+        ];
+        for (yaml, counts, approvals, denials, after_approvals, after_all) in cases {
+            let thresholds = if yaml.is_empty() {
+                String::new()
+            } else {
+                format!("      thresholds: {yaml}\n")
+            };
+            let text = format!(
+                "kind: role\nversion: v7\nmetadata: {{name: dev}}\nspec:\n  allow:\n    request:\n      roles: [prod]\n{thresholds}---\nkind: role\nversion: v7\nmetadata: {{name: prod}}\n"
+            );
+            let set = load_one(&text);
+            let alice = user("alice", &["dev"]);
+            let mut req = crate::policy::testkit::request(&set, &alice, &["prod"], "x");
+            let frozen: Vec<(u32, u32)> =
+                req.thresholds.iter().map(|t| (t.approve, t.deny)).collect();
+            assert_eq!(frozen, vec![counts], "{yaml:?}");
+            let mut state = State::Pending;
+            for i in 0..approvals {
+                state = review(
+                    &mut req,
+                    &user(&format!("a{i}"), &[]),
+                    Decision::Approve,
+                    &[],
+                )
+                .state;
+            }
+            assert_eq!(
+                state, after_approvals,
+                "{yaml:?} after {approvals} approvals"
+            );
+            for i in 0..denials {
+                if state != State::Pending {
+                    break;
+                }
+                state = review(&mut req, &user(&format!("d{i}"), &[]), Decision::Deny, &[]).state;
+            }
+            assert_eq!(state, after_all, "{yaml:?} after {denials} denials");
+        }
+    }
+
     #[test]
     fn freezes_one_clause_per_allowing_role() {
         let set = load_one(ROLES);

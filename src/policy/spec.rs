@@ -18,7 +18,8 @@ const REVIEW: [&str; 3] = ["spec", "allow", "review_requests"];
 pub(crate) struct RoleSpec {
     pub request_roles: Vec<Matcher>,
     pub claims_to_roles: Vec<ClaimMapping>,
-    /// Thresholds as written (zero counts normalised to 1), filters already checked.
+    /// Thresholds as written (an absent count is 0: that side never fires), filters
+    /// already checked.
     pub thresholds: Vec<Threshold>,
     pub reason_required: bool,
     pub suggested_reviewers: Vec<String>,
@@ -181,10 +182,10 @@ fn thresholds(reader: &Reader<'_>) -> Result<Vec<Threshold>, PolicyError> {
         }
         let count = |key: &str| -> Result<u32, PolicyError> {
             match item.get(key) {
-                None | Some(Value::Null) => Ok(1),
+                // As in Teleport: inside a listed threshold, an absent or zero count
+                // means that side never fires (the 1/1 default is for roles listing none).
+                None | Some(Value::Null) => Ok(0),
                 Some(value) => match value.as_u64().and_then(|n| u32::try_from(n).ok()) {
-                    // Like Teleport, a zero count means the default of one.
-                    Some(0) => Ok(1),
                     Some(n) => Ok(n),
                     None => Err(reader.item_error(
                         &path,
