@@ -132,6 +132,9 @@ pub fn new_request(
             .check_request(user, &body.roles)
             .map_err(|refusal| match refusal {
                 RequestRefusal::NoRoles => invalid(refusal.to_string()),
+                RequestRefusal::CreateDenied => {
+                    Refusal::new(ErrorCode::Forbidden, refusal.to_string())
+                }
                 other => Refusal::new(ErrorCode::RoleNotRequestable, other.to_string()),
             })?;
     if reason.is_none() && roles.reason_required(user) {
@@ -162,8 +165,8 @@ pub fn new_request(
     Ok(Request {
         id: uuid::Uuid::now_v7(),
         user: user.name.clone(),
-        granted_roles: body.roles.clone(),
-        roles: body.roles,
+        granted_roles: frozen.roles.clone(),
+        roles: frozen.roles,
         state: State::Pending,
         emergency: is_emergency_reason(&reason),
         reason,

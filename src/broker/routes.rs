@@ -168,6 +168,7 @@ async fn whoami(caller: Caller) -> Json<WhoAmI> {
         can_list_all: roles.allows(&user, Resource::AccessRequest, Verb::List),
         can_override: roles.allows(&user, Resource::AccessRequest, Verb::Update),
         can_audit: roles.allows(&user, Resource::Event, Verb::List),
+        request_access: roles.request_access(&user),
         user: user.name,
         roles: user.roles,
         traits: user.traits,

@@ -174,6 +174,38 @@ pub struct WhoAmI {
     /// Rule `event: list`.
     #[serde(default)]
     pub can_audit: bool,
+    /// The strictest `request_access` of the user's roles: with `reason` or `always`
+    /// every login needs an access request.
+    #[serde(default)]
+    pub request_access: RequestAccess,
+}
+
+/// `spec.options.request_access` of a role (Teleport's values).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RequestAccess {
+    /// Requests are possible, never needed (Teleport's default).
+    #[default]
+    Optional,
+    /// Every login needs a request, with a reason.
+    Reason,
+    /// Every login needs a request.
+    Always,
+}
+
+impl RequestAccess {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RequestAccess::Optional => "optional",
+            RequestAccess::Reason => "reason",
+            RequestAccess::Always => "always",
+        }
+    }
+
+    /// Whether a user with this setting needs a request for every login.
+    pub fn login_needs_request(self) -> bool {
+        self != RequestAccess::Optional
+    }
 }
 
 /// The body of one `/v1/events` message.

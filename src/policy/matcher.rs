@@ -178,10 +178,6 @@ pub(crate) fn compile_all(texts: &[String]) -> Result<Vec<Matcher>, (String, Str
         .collect()
 }
 
-pub(crate) fn any_matches(matchers: &[Matcher], name: &str) -> bool {
-    matchers.iter().any(|m| m.matches(name))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

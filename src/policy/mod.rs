@@ -6,6 +6,7 @@
 //! fields), `spec` compiles what the broker uses (with `matcher` and `predicate`),
 //! `request` and `review` answer who may do what, `replay` resolves.
 
+mod claims;
 mod fields;
 mod matcher;
 mod predicate;
@@ -18,10 +19,14 @@ mod seeds;
 mod source;
 mod spec;
 #[cfg(test)]
+mod teleport;
+#[cfg(test)]
 mod testkit;
+mod traits;
 
 use std::collections::BTreeMap;
 
+pub use crate::model::api::RequestAccess;
 use crate::model::{Duration, Outcome, Request, Threshold, User};
 
 pub use replay::{RoleProgress, ThresholdProgress};
@@ -75,6 +80,9 @@ pub enum Verb {
     Read,
     Update,
     Delete,
+    /// Creating requests needs no allow rule (the `request` conditions govern it),
+    /// but a deny rule on it forbids creating any.
+    Create,
 }
 
 /// Why a request cannot be created as asked.
@@ -88,6 +96,10 @@ pub enum RequestRefusal {
     AlreadyHeld(String),
     #[error("no roles requested")]
     NoRoles,
+    #[error("you may not request any role, so \"*\" names none")]
+    NothingRequestable,
+    #[error("your roles deny creating access requests (deny rule access_request: create)")]
+    CreateDenied,
 }
 
 /// Why a reviewer may not review a request.
@@ -104,6 +116,8 @@ pub enum ReviewRefusal {
 /// What is frozen onto a request at creation.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Frozen {
+    /// The roles asked for, `*` expanded, each once, in the order given.
+    pub roles: Vec<String>,
     pub thresholds: Vec<Threshold>,
     pub role_thresholds: BTreeMap<String, Vec<Vec<usize>>>,
     pub suggested_reviewers: Vec<String>,
@@ -190,6 +204,20 @@ impl RoleSet {
         self.user_specs(user).any(|(_, spec)| spec.reason_required)
     }
 
+    /// The strictest `request_access` among the user's roles.
+    pub fn request_access(&self, user: &User) -> RequestAccess {
+        self.user_specs(user)
+            .map(|(_, spec)| spec.request_access)
+            .max()
+            .unwrap_or_default()
+    }
+
+    /// Whether a deny rule of the user's roles covers `verb` on `resource`.
+    pub fn denies(&self, user: &User, resource: Resource, verb: Verb) -> bool {
+        self.user_specs(user)
+            .any(|(_, spec)| spec.deny_rules.iter().any(|r| r.covers(resource, verb)))
+    }
+
     /// The `request_prompt` of the user's roles, if any says one.
     pub fn request_prompt(&self, user: &User) -> Option<String> {
         self.user_roles(user)
@@ -198,11 +226,10 @@ impl RoleSet {
 
     /// Whether the user's roles allow `verb` on `resource` (`spec.allow.rules`, no deny).
     pub fn allows(&self, user: &User, resource: Resource, verb: Verb) -> bool {
-        let mut specs = self.user_specs(user).map(|(_, spec)| spec);
-        let allowed = specs
-            .clone()
-            .any(|spec| spec.allow_rules.iter().any(|r| r.covers(resource, verb)));
-        allowed && !specs.any(|spec| spec.deny_rules.iter().any(|r| r.covers(resource, verb)))
+        let allowed = self
+            .user_specs(user)
+            .any(|(_, spec)| spec.allow_rules.iter().any(|r| r.covers(resource, verb)));
+        allowed && !self.denies(user, resource, verb)
     }
 
     /// Checks a user may request these roles and freezes the thresholds.

@@ -1,10 +1,7 @@
 //! Who may request which roles, and what is frozen onto a request at creation.
 
-use std::collections::BTreeMap;
-
-use super::matcher::any_matches;
 use super::spec::RoleSpec;
-use super::{Frozen, RequestRefusal, RoleSet};
+use super::{Frozen, RequestRefusal, Resource, RoleSet, Verb};
 use crate::model::{Threshold, User};
 
 /// Why `name` may not be requested by `user`, if it may not.
@@ -15,10 +12,13 @@ fn refusal(set: &RoleSet, user: &User, name: &str) -> Option<RequestRefusal> {
     if user.roles.iter().any(|held| held == name) {
         return Some(RequestRefusal::AlreadyHeld(name.to_string()));
     }
+    if set.denies(user, Resource::AccessRequest, Verb::Create) {
+        return Some(RequestRefusal::CreateDenied);
+    }
     let mut specs = set.user_specs(user).map(|(_, spec)| spec);
     let denied = specs
         .clone()
-        .any(|spec| any_matches(&spec.deny_request_roles, name));
+        .any(|spec| spec.deny_request.covers(name, &user.traits));
     let allowed = specs.any(|spec| spec.allows_request(name, &user.traits));
     (denied || !allowed).then(|| RequestRefusal::NotRequestable(name.to_string()))
 }
@@ -36,10 +36,27 @@ pub(super) fn check_request(
     user: &User,
     roles: &[String],
 ) -> Result<Frozen, RequestRefusal> {
+    if set.denies(user, Resource::AccessRequest, Verb::Create) {
+        return Err(RequestRefusal::CreateDenied);
+    }
+    // `*` asks for every role the user may request, as in Teleport.
+    let everything = roles
+        .iter()
+        .any(|r| r == "*")
+        .then(|| requestable_roles(set, user));
+    if everything.as_ref().is_some_and(Vec::is_empty) {
+        return Err(RequestRefusal::NothingRequestable);
+    }
     let mut wanted: Vec<&str> = Vec::new();
     for name in roles {
-        if !wanted.contains(&name.as_str()) {
-            wanted.push(name);
+        let names = match (&everything, name.as_str()) {
+            (Some(all), "*") => all.iter().map(String::as_str).collect(),
+            _ => vec![name.as_str()],
+        };
+        for name in names {
+            if !wanted.contains(&name) {
+                wanted.push(name);
+            }
         }
     }
     if wanted.is_empty() {
@@ -49,7 +66,10 @@ pub(super) fn check_request(
         return Err(refused);
     }
 
-    let mut frozen = Frozen::default();
+    let mut frozen = Frozen {
+        roles: wanted.iter().map(|r| r.to_string()).collect(),
+        ..Frozen::default()
+    };
     let mut contributing: Vec<&RoleSpec> = Vec::new();
     for name in &wanted {
         let mut clauses: Vec<Vec<usize>> = Vec::new();
@@ -86,9 +106,17 @@ pub(super) fn check_request(
                 frozen.suggested_reviewers.push(reviewer.clone());
             }
         }
-        for (key, values) in &spec.annotations {
+        for (key, templates) in &spec.annotations {
+            let values: Vec<String> = templates
+                .iter()
+                .flat_map(|t| t.expand(&user.traits))
+                .collect();
+            if values.is_empty() {
+                // Teleport drops an annotation whose traits the user does not have.
+                continue;
+            }
             let merged = frozen.annotations.entry(key.clone()).or_default();
-            for value in values.iter().flat_map(|v| interpolate(v, &user.traits)) {
+            for value in values {
                 if !merged.contains(&value) {
                     merged.push(value);
                 }
@@ -113,26 +141,10 @@ fn freeze(thresholds: &mut Vec<Threshold>, threshold: &Threshold) -> usize {
     }
 }
 
-/// Annotation values may be `{{external.k}}` or `{{internal.k}}`: the user's trait
-/// values for `k` (none when the user has no such trait). Other values are literal.
-fn interpolate(value: &str, traits: &BTreeMap<String, Vec<String>>) -> Vec<String> {
-    let inner = value
-        .trim()
-        .strip_prefix("{{")
-        .and_then(|v| v.strip_suffix("}}"))
-        .map(str::trim);
-    let key = inner.and_then(|v| {
-        v.strip_prefix("external.")
-            .or_else(|| v.strip_prefix("internal."))
-    });
-    match key {
-        Some(key) => traits.get(key).cloned().unwrap_or_default(),
-        None => vec![value.to_string()],
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
     use crate::model::Duration;
     use crate::policy::testkit::{load_one, strings, user, with_trait};

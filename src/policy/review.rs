@@ -1,18 +1,19 @@
 //! Who may review a request, and which thresholds a review counts toward. Review
 //! rights come from the reviewer's static roles only, never from requested ones.
 
-use super::matcher::any_matches;
 use super::predicate::{Context, Predicate};
 use super::{ReviewRefusal, RoleSet};
 use crate::model::{Request, User};
 
-/// Whether the reviewer's static roles allow reviewing `name`, ignoring `where`.
+/// Whether the reviewer's static roles allow reviewing `name`, ignoring `where`
+/// (a deny with a `where` is left to the check of a particular request).
 fn may_review(set: &RoleSet, reviewer: &User, name: &str) -> bool {
+    let traits = &reviewer.traits;
     let mut specs = set.user_specs(reviewer).map(|(_, spec)| spec);
     let denied = specs
         .clone()
-        .any(|spec| any_matches(&spec.deny_review_roles, name));
-    !denied && specs.any(|spec| any_matches(&spec.review_roles, name))
+        .any(|spec| spec.deny_review_where.is_none() && spec.deny_review.covers(name, traits));
+    !denied && specs.any(|spec| spec.review.covers(name, traits))
 }
 
 /// Roles the user may review; `where` conditions depend on the request, so a role
@@ -41,10 +42,23 @@ pub(super) fn check_review(
         return Err(ReviewRefusal::RoleNotReviewable(name.clone()));
     }
     let ctx = context(request, reviewer, "");
+    let traits = &reviewer.traits;
+    // A deny whose `where` holds for this request forbids the roles it names.
+    let denied = request.roles.iter().find(|name| {
+        set.user_specs(reviewer).any(|(_, spec)| {
+            spec.deny_review_where
+                .as_ref()
+                .is_some_and(|p| p.eval(&ctx))
+                && spec.deny_review.covers(name, traits)
+        })
+    });
+    if let Some(name) = denied {
+        return Err(ReviewRefusal::RoleNotReviewable(name.clone()));
+    }
     // Each role needs one allowing role whose `where` holds for this request.
     let satisfied = request.roles.iter().all(|name| {
         set.user_specs(reviewer).any(|(_, spec)| {
-            any_matches(&spec.review_roles, name)
+            spec.review.covers(name, traits)
                 && spec.review_where.as_ref().is_none_or(|p| p.eval(&ctx))
         })
     });

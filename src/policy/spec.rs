@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::claims::ClaimMapping;
 use super::fields::Reader;
 use super::matcher::{Matcher, compile_all};
 use super::predicate::Predicate;
-use super::{PolicyError, Resource, Role, Verb};
+use super::traits::Template;
+use super::{PolicyError, RequestAccess, Resource, Role, Verb};
 use crate::model::{Duration, Threshold};
 
 const REQUEST: [&str; 3] = ["spec", "allow", "request"];
@@ -16,30 +18,42 @@ const REVIEW: [&str; 3] = ["spec", "allow", "review_requests"];
 
 #[derive(Debug, Clone)]
 pub(crate) struct RoleSpec {
-    pub request_roles: Vec<Matcher>,
-    pub claims_to_roles: Vec<ClaimMapping>,
+    pub request: Conditions,
     /// Thresholds as written (an absent count is 0: that side never fires), filters
     /// already checked.
     pub thresholds: Vec<Threshold>,
+    pub request_access: RequestAccess,
     pub reason_required: bool,
     pub suggested_reviewers: Vec<String>,
-    pub annotations: BTreeMap<String, Vec<String>>,
+    pub annotations: BTreeMap<String, Vec<Template>>,
     pub max_duration: Option<Duration>,
-    pub review_roles: Vec<Matcher>,
+    pub review: Conditions,
     pub review_where: Option<Predicate>,
     pub allow_rules: Vec<Rule>,
-    pub deny_request_roles: Vec<Matcher>,
-    pub deny_review_roles: Vec<Matcher>,
+    pub deny_request: Conditions,
+    pub deny_review: Conditions,
+    /// A deny of review applies only to requests this holds for.
+    pub deny_review_where: Option<Predicate>,
     pub deny_rules: Vec<Rule>,
 }
 
-/// `claims_to_roles`: users whose trait `claim` has a value matching `value` may
-/// request roles matching `roles`.
-#[derive(Debug, Clone)]
-pub(crate) struct ClaimMapping {
-    pub claim: String,
-    pub value: Matcher,
+/// The roles a request or review condition names: matchers, plus the roles its
+/// `claims_to_roles` yields from the user's traits.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Conditions {
     pub roles: Vec<Matcher>,
+    pub claims_to_roles: Vec<ClaimMapping>,
+}
+
+impl Conditions {
+    /// Whether these conditions name `name` for a user with `traits`.
+    pub(crate) fn covers(&self, name: &str, traits: &BTreeMap<String, Vec<String>>) -> bool {
+        self.roles.iter().any(|m| m.matches(name))
+            || self
+                .claims_to_roles
+                .iter()
+                .any(|mapping| mapping.yields(traits, name))
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,6 +73,7 @@ impl Rule {
             Verb::Read => "read",
             Verb::Update => "update",
             Verb::Delete => "delete",
+            Verb::Create => "create",
         };
         self.resources.iter().any(|r| r == "*" || r == resource)
             && self.verbs.iter().any(|v| v == "*" || v == verb)
@@ -68,34 +83,24 @@ impl Rule {
 impl RoleSpec {
     pub(crate) fn compile(role: &Role) -> Result<RoleSpec, PolicyError> {
         let reader = Reader::new(&role.source, &role.document);
-        let matchers = |path: &[&str]| -> Result<Vec<Matcher>, PolicyError> {
-            compile_all(&reader.strings(path)?)
-                .map_err(|(text, why)| role.source.error_at_value(path, &text, why))
-        };
-        let request_roles = matchers(&[REQUEST.as_slice(), &["roles"]].concat())?;
-        let review_path = [REVIEW.as_slice(), &["roles"]].concat();
-        let review_roles = matchers(&review_path)?;
-        let deny_request_roles = matchers(&["spec", "deny", "request", "roles"])?;
-        let deny_review_roles = matchers(&["spec", "deny", "review_requests", "roles"])?;
-        let where_path = [REVIEW.as_slice(), &["where"]].concat();
-        let review_where = match reader.string(&where_path)? {
-            Some(text) => Some(predicate(&reader, &where_path, &text)?),
-            None => None,
-        };
+        let allow_request = ["spec", "allow", "request"];
+        let deny_request = ["spec", "deny", "request"];
+        let deny_review = ["spec", "deny", "review_requests"];
         Ok(RoleSpec {
-            request_roles,
-            claims_to_roles: claims_to_roles(&reader)?,
+            request: conditions(&reader, &allow_request)?,
             thresholds: thresholds(&reader)?,
+            request_access: request_access(&reader)?,
             reason_required: reason_required(&reader)?,
             suggested_reviewers: reader
                 .strings(&[REQUEST.as_slice(), &["suggested_reviewers"]].concat())?,
             annotations: annotations(&reader)?,
             max_duration: reader.duration(&[REQUEST.as_slice(), &["max_duration"]].concat())?,
-            review_roles,
-            review_where,
+            review: conditions(&reader, &REVIEW)?,
+            review_where: where_clause(&reader, &REVIEW)?,
             allow_rules: rules(&reader, &["spec", "allow", "rules"])?,
-            deny_request_roles,
-            deny_review_roles,
+            deny_request: conditions(&reader, &deny_request)?,
+            deny_review: conditions(&reader, &deny_review)?,
+            deny_review_where: where_clause(&reader, &deny_review)?,
             deny_rules: rules(&reader, &["spec", "deny", "rules"])?,
         })
     }
@@ -106,13 +111,26 @@ impl RoleSpec {
         name: &str,
         traits: &BTreeMap<String, Vec<String>>,
     ) -> bool {
-        self.request_roles.iter().any(|m| m.matches(name))
-            || self.claims_to_roles.iter().any(|mapping| {
-                traits
-                    .get(&mapping.claim)
-                    .is_some_and(|values| values.iter().any(|v| mapping.value.matches(v)))
-                    && mapping.roles.iter().any(|m| m.matches(name))
-            })
+        self.request.covers(name, traits)
+    }
+}
+
+/// `roles` and `claims_to_roles` under `path` (a request or review_requests block).
+fn conditions(reader: &Reader<'_>, path: &[&str]) -> Result<Conditions, PolicyError> {
+    let roles_path = [path, &["roles"]].concat();
+    let roles = compile_all(&reader.strings(&roles_path)?)
+        .map_err(|(text, why)| reader.src.error_at_value(&roles_path, &text, why))?;
+    Ok(Conditions {
+        roles,
+        claims_to_roles: claims_to_roles(reader, path)?,
+    })
+}
+
+fn where_clause(reader: &Reader<'_>, path: &[&str]) -> Result<Option<Predicate>, PolicyError> {
+    let where_path = [path, &["where"]].concat();
+    match reader.string(&where_path)? {
+        Some(text) => Ok(Some(predicate(reader, &where_path, &text)?)),
+        None => Ok(None),
     }
 }
 
@@ -147,10 +165,13 @@ fn predicate(reader: &Reader<'_>, path: &[&str], text: &str) -> Result<Predicate
     })
 }
 
-fn claims_to_roles(reader: &Reader<'_>) -> Result<Vec<ClaimMapping>, PolicyError> {
-    let path = [REQUEST.as_slice(), &["claims_to_roles"]].concat();
+fn claims_to_roles(reader: &Reader<'_>, block: &[&str]) -> Result<Vec<ClaimMapping>, PolicyError> {
+    let path = [block, &["claims_to_roles"]].concat();
     let mut mappings = Vec::new();
     for item in reader.items(&path)? {
+        if !item.is_object() {
+            return Err(reader.wrong_type(&path, "a list of mappings", item));
+        }
         let missing = |key: &str| {
             reader.item_error(&path, key, format!("{}[] needs a {key}", path.join(".")))
         };
@@ -160,15 +181,16 @@ fn claims_to_roles(reader: &Reader<'_>) -> Result<Vec<ClaimMapping>, PolicyError
         let value = reader
             .item_string(&path, item, "value")?
             .ok_or_else(|| missing("value"))?;
-        let value =
-            Matcher::new(&value).map_err(|why| reader.src.error_at_value(&path, &value, why))?;
-        let roles = compile_all(&reader.item_strings(&path, item, "roles")?)
-            .map_err(|(text, why)| reader.src.error_at_value(&path, &text, why))?;
-        mappings.push(ClaimMapping {
-            claim,
-            value,
-            roles,
-        });
+        let roles = reader.item_strings(&path, item, "roles")?;
+        let mapping = ClaimMapping::new(&claim, &value, roles.clone()).map_err(|why| {
+            let needle = roles
+                .iter()
+                .find(|r| why.contains(&format!("role {r:?}")))
+                .cloned()
+                .unwrap_or_else(|| value.clone());
+            reader.src.error_at_value(&path, &needle, why)
+        })?;
+        mappings.push(mapping);
     }
     Ok(mappings)
 }
@@ -211,20 +233,23 @@ fn thresholds(reader: &Reader<'_>) -> Result<Vec<Threshold>, PolicyError> {
     Ok(thresholds)
 }
 
-fn reason_required(reader: &Reader<'_>) -> Result<bool, PolicyError> {
+fn request_access(reader: &Reader<'_>) -> Result<RequestAccess, PolicyError> {
     let access_path = ["spec", "options", "request_access"];
-    let by_option = match reader.string(&access_path)?.as_deref() {
-        None | Some("") | Some("optional") | Some("always") => false,
-        Some("reason") => true,
-        Some(other) => {
-            return Err(reader.src.error_at(
-                &access_path,
-                format!(
-                    "spec.options.request_access must be optional, reason or always, not {other:?}"
-                ),
-            ));
-        }
-    };
+    match reader.string(&access_path)?.as_deref() {
+        None | Some("") | Some("optional") => Ok(RequestAccess::Optional),
+        Some("reason") => Ok(RequestAccess::Reason),
+        Some("always") => Ok(RequestAccess::Always),
+        Some(other) => Err(reader.src.error_at(
+            &access_path,
+            format!(
+                "spec.options.request_access must be optional, reason or always, not {other:?}"
+            ),
+        )),
+    }
+}
+
+fn reason_required(reader: &Reader<'_>) -> Result<bool, PolicyError> {
+    let by_option = request_access(reader)? == RequestAccess::Reason;
     let path = [REQUEST.as_slice(), &["reason"]].concat();
     let bad = || {
         reader.src.error_at(
@@ -245,7 +270,7 @@ fn reason_required(reader: &Reader<'_>) -> Result<bool, PolicyError> {
     Ok(by_option || by_request)
 }
 
-fn annotations(reader: &Reader<'_>) -> Result<BTreeMap<String, Vec<String>>, PolicyError> {
+fn annotations(reader: &Reader<'_>) -> Result<BTreeMap<String, Vec<Template>>, PolicyError> {
     let path = [REQUEST.as_slice(), &["annotations"]].concat();
     let Some(value) = reader.get(&path) else {
         return Ok(BTreeMap::new());
@@ -256,7 +281,18 @@ fn annotations(reader: &Reader<'_>) -> Result<BTreeMap<String, Vec<String>>, Pol
     let mut annotations = BTreeMap::new();
     for key in map.keys() {
         let key_path = [path.as_slice(), &[key.as_str()]].concat();
-        annotations.insert(key.clone(), reader.strings(&key_path)?);
+        let mut templates = Vec::new();
+        for text in reader.strings(&key_path)? {
+            let template = Template::parse(&text).map_err(|why| {
+                reader.src.error_at_value(
+                    &key_path,
+                    &text,
+                    format!("{}: {why}", key_path.join(".")),
+                )
+            })?;
+            templates.push(template);
+        }
+        annotations.insert(key.clone(), templates);
     }
     Ok(annotations)
 }

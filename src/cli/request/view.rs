@@ -600,6 +600,14 @@ pub fn whoami(me: &WhoAmI) -> String {
             "optional"
         }
     );
+    if me.request_access.login_needs_request() {
+        let _ = writeln!(
+            out,
+            "{:<14}every login needs an access request (request_access: {})",
+            "Access",
+            me.request_access.as_str()
+        );
+    }
     if let Some(prompt) = me
         .request_prompt
         .as_deref()
@@ -858,6 +866,18 @@ ID        REQUESTER  ROLES                 STATE     VOTES  REVIEWERS       AGE 
             "{text}"
         );
         assert!(text.contains("Prompt\n  Name the incident\n"), "{text}");
+        assert!(!text.contains("every login"), "{text}");
+        let always = WhoAmI {
+            request_access: crate::model::api::RequestAccess::Always,
+            ..me.clone()
+        };
+        assert!(
+            whoami(&always).contains(
+                "Access        every login needs an access request (request_access: always)\n"
+            ),
+            "{}",
+            whoami(&always)
+        );
         assert!(
             text.contains("Also may      resolve requests by override\n"),
             "{text}"

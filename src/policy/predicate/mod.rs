@@ -1,7 +1,9 @@
 //! The predicate language of threshold `filter`s and review `where` clauses:
 //! `contains(list, "s")`, `equals(a, b)`, `!`, `&&`, `||`, parentheses, string
-//! literals, `true`/`false` and a fixed set of names about the reviewer, the request
-//! and the review. Parsed once; evaluated against a [`Context`].
+//! literals, `true`/`false`, `regexp.match(value, "re")` / `regexp.not_match(value,
+//! "re")` and a fixed set of names about the reviewer, the request and the review
+//! (`request.system_annotations["k"]`, Teleport's name, or its alias
+//! `request.annotations["k"]`). Parsed once; evaluated against a [`Context`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -44,6 +46,25 @@ pub(super) enum Expr {
     Or(Box<Expr>, Box<Expr>),
     Contains(Value, Value),
     Equals(Value, Value),
+    /// `regexp.match` (any value matches) or, negated, `regexp.not_match` (none does).
+    Regexp {
+        value: Value,
+        pattern: Pattern,
+        negate: bool,
+    },
+}
+
+/// A regex as written in a predicate; compared by its text.
+#[derive(Debug, Clone)]
+pub(super) struct Pattern {
+    pub text: String,
+    pub regex: regex::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Self) -> bool {
+        self.text == other.text
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +144,16 @@ fn eval(expr: &Expr, ctx: &Context<'_>) -> bool {
         }
         // A string equals a list only when the list holds exactly that string.
         Expr::Equals(a, b) => resolve(a, ctx) == resolve(b, ctx),
+        Expr::Regexp {
+            value,
+            pattern,
+            negate,
+        } => {
+            resolve(value, ctx)
+                .iter()
+                .any(|v| pattern.regex.is_match(v))
+                != *negate
+        }
     }
 }
 
@@ -194,6 +225,24 @@ mod tests {
                 true,
             ),
             ("equals(\"say \\\"hi\\\"\", \"say \\\"hi\\\"\")", true),
+            (
+                "contains(request.system_annotations[\"ticket\"], \"INC-1\")",
+                true,
+            ),
+            ("regexp.match(request.reason, \"#[0-9]+\")", true),
+            ("regexp.match(request.reason, \"^#[0-9]+$\")", false),
+            ("regexp.not_match(request.reason, \"INC-\")", true),
+            ("regexp.match(reviewer.roles, \"^wat\")", true),
+            ("regexp.not_match(reviewer.roles, \"^wat\")", false),
+            ("regexp.match(reviewer.traits[\"missing\"], \".*\")", false),
+            (
+                "regexp.not_match(reviewer.traits[\"missing\"], \".*\")",
+                true,
+            ),
+            (
+                "regexp.match(request.system_annotations[\"ticket\"], \"^INC-[0-9]+$\")",
+                true,
+            ),
         ];
         for (text, expected) in cases {
             assert_eq!(check(text), expected, "{text}");
@@ -233,6 +282,23 @@ mod tests {
                 "takes no [key]",
             ),
             ("equals(request.reason, \"\\q\")", 25, "unknown escape"),
+            (
+                "regexp.match(request.reason, \"(\")",
+                30,
+                "bad regular expression",
+            ),
+            (
+                "regexp.match(request.reason, reviewer.roles)",
+                30,
+                "a string",
+            ),
+            (
+                "regexp.replace(request.reason, \"a\")",
+                1,
+                "unknown function",
+            ),
+            ("regexp.match(\"x\", \"x\")", 14, "needs a field"),
+            ("email.local(request.reason)", 1, "unknown function"),
         ];
         for (text, column, message) in cases {
             let err = Predicate::parse(text).unwrap_err();

@@ -2,7 +2,10 @@
 //! argument types as it goes.
 
 use super::lexer::{Token, TokenKind};
-use super::{Expr, PredicateError, Value};
+use super::{Expr, Pattern, PredicateError, Value};
+
+/// Compiled predicate regexes stay small.
+const MAX_REGEX_BYTES: usize = 1 << 20;
 
 pub(super) struct Parser {
     tokens: Vec<Token>,
@@ -113,6 +116,7 @@ impl Parser {
                     Ok(Expr::Literal(b))
                 }
                 "contains" | "equals" => self.call(),
+                _ if self.dotted_call().is_some() => self.regexp_call(),
                 _ => {
                     let column = self.column();
                     let value = self.value()?;
@@ -168,6 +172,70 @@ impl Parser {
         Ok(Expr::Contains(first, second))
     }
 
+    /// `name.function` when the tokens ahead are `name . function (`.
+    fn dotted_call(&self) -> Option<String> {
+        let ahead = |n: usize| self.tokens.get(self.at + n).map(|t| &t.kind);
+        match (ahead(0), ahead(1), ahead(2), ahead(3)) {
+            (
+                Some(TokenKind::Ident(name)),
+                Some(TokenKind::Dot),
+                Some(TokenKind::Ident(function)),
+                Some(TokenKind::LParen),
+            ) => Some(format!("{name}.{function}")),
+            _ => None,
+        }
+    }
+
+    /// `regexp.match(value, "re")` or `regexp.not_match(value, "re")`.
+    fn regexp_call(&mut self) -> Result<Expr, PredicateError> {
+        let function = self.dotted_call().unwrap_or_default();
+        let negate = match function.as_str() {
+            "regexp.match" => false,
+            "regexp.not_match" => true,
+            other => {
+                return self.error(format!(
+                    "unknown function {other} (known: contains, equals, regexp.match, \
+                     regexp.not_match)"
+                ));
+            }
+        };
+        self.at += 3;
+        self.expect(TokenKind::LParen)?;
+        let value_column = self.column();
+        let value = self.value()?;
+        if let Value::Text(_) = value {
+            return Err(PredicateError {
+                column: value_column,
+                message: format!("{function} needs a field first, like request.reason"),
+            });
+        }
+        self.expect(TokenKind::Comma)?;
+        let pattern_column = self.column();
+        let Some(TokenKind::Text(text)) = self.peek().cloned() else {
+            return self.error(format!(
+                "{function} needs a string pattern second but found {}",
+                self.found()
+            ));
+        };
+        self.at += 1;
+        let regex = regex::RegexBuilder::new(&text)
+            .size_limit(MAX_REGEX_BYTES)
+            .build()
+            .map_err(|e| PredicateError {
+                column: pattern_column,
+                message: format!(
+                    "bad regular expression: {}",
+                    e.to_string().lines().last().unwrap_or("invalid").trim()
+                ),
+            })?;
+        self.expect(TokenKind::RParen)?;
+        Ok(Expr::Regexp {
+            value,
+            pattern: Pattern { text, regex },
+            negate,
+        })
+    }
+
     fn value(&mut self) -> Result<Value, PredicateError> {
         let column = self.column();
         match self.peek().cloned() {
@@ -219,16 +287,20 @@ fn name_value(path: &str, key: Option<String>) -> Result<Value, String> {
         ("reviewer.traits", Some(k)) => Value::ReviewerTraits(k),
         ("request.roles", None) => Value::RequestRoles,
         ("request.reason", None) => Value::RequestReason,
-        ("request.annotations", Some(k)) => Value::RequestAnnotations(k),
+        // Teleport's name, and the one countersign first used.
+        ("request.system_annotations" | "request.annotations", Some(k)) => {
+            Value::RequestAnnotations(k)
+        }
         ("review.reason", None) => Value::ReviewReason,
-        ("reviewer.traits" | "request.annotations", None) => {
+        ("reviewer.traits" | "request.system_annotations" | "request.annotations", None) => {
             return Err(format!("{path} needs a key, like {path}[\"team\"]"));
         }
         (_, Some(_)) if is_known(path) => return Err(format!("{path} takes no [key]")),
         _ => {
             return Err(format!(
                 "unknown name {path:?} (known: reviewer.roles, reviewer.traits[\"k\"], \
-                 request.roles, request.reason, request.annotations[\"k\"], review.reason)"
+                 request.roles, request.reason, request.system_annotations[\"k\"], \
+                 request.annotations[\"k\"], review.reason)"
             ));
         }
     };
