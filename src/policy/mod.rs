@@ -14,6 +14,7 @@ mod replay;
 mod request;
 mod review;
 mod role;
+mod schema;
 #[cfg(test)]
 mod seeds;
 mod source;
@@ -23,6 +24,7 @@ mod teleport;
 #[cfg(test)]
 mod testkit;
 mod traits;
+mod yaml;
 
 use std::collections::BTreeMap;
 

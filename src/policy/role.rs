@@ -6,22 +6,47 @@ use super::fields::{Reader, kind_of};
 use super::source::{RoleSource, split_documents, yaml_error};
 use super::spec::RoleSpec;
 use super::{PolicyError, Role};
+use super::{schema, yaml};
 
 const VERSIONS: [&str; 6] = ["v3", "v4", "v5", "v6", "v7", "v8"];
 
 /// Parses every role of a file; the first error stops the parse.
 pub(crate) fn parse_file(text: &str, source_name: &str) -> Result<Vec<Role>, PolicyError> {
+    if text.len() > yaml::MAX_FILE_BYTES {
+        return Err(PolicyError {
+            source_name: source_name.to_string(),
+            line: None,
+            column: None,
+            message: format!(
+                "the file is {} bytes; role files may be at most {} bytes",
+                text.len(),
+                yaml::MAX_FILE_BYTES
+            ),
+        });
+    }
     let mut roles = Vec::new();
     for (first_line, doc_text) in split_documents(text) {
         if is_blank(&doc_text) {
             continue;
         }
-        let document: Value = serde_norway::from_str(&doc_text)
-            .map_err(|e| yaml_error(source_name, first_line, &e))?;
+        if let Some((line, column)) = yaml::too_deep(&doc_text) {
+            return Err(PolicyError {
+                source_name: source_name.to_string(),
+                line: Some(first_line + line - 1),
+                column: Some(column),
+                message: format!(
+                    "invalid YAML: nested more than {} levels deep",
+                    yaml::MAX_FLOW_DEPTH
+                ),
+            });
+        }
+        let document: Value =
+            yaml::from_str(&doc_text).map_err(|e| yaml_error(source_name, first_line, &e))?;
         let source = RoleSource::new(source_name, first_line, &doc_text);
         if document.is_null() {
             continue;
         }
+        schema::check(&source, &document)?;
         let role = role_from_document(document, source)?;
         // Validate everything now, so a bad file is refused with its location at once.
         RoleSpec::compile(&role)?;
@@ -229,6 +254,18 @@ mod tests {
                 "verbs must be a list of strings",
             ),
         ];
+        let mut cases = cases;
+        cases.push((
+            format!("{HEAD}spec:\n  allow:\n    logins: {}\n", "[".repeat(100_000)),
+            "r.yaml:7:",
+            "nested more than 64 levels deep",
+        ));
+        let refs = vec!["*a"; 5000].join(", ");
+        cases.push((
+            format!("{HEAD}x: &a [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]\ny: [{refs}]\n"),
+            "r.yaml:",
+            "expands to more than 20000 values",
+        ));
         for (text, prefix, message) in cases {
             let err = parse_file(&text, "r.yaml").unwrap_err();
             let rendered = err.to_string();
