@@ -223,7 +223,7 @@ async fn show(
     let request = broker
         .blocking(move |b| Ok(b.store.get_request(id)?))
         .await?
-        .filter(|r| lifecycle::can_see(&caller.roles, &caller.user, r))
+        .filter(|r| lifecycle::may_read(&caller.roles, &caller.user, r))
         .ok_or_else(|| ApiError::not_found(format!("no request {id} that you may see")))?;
     Ok(Json(request))
 }
@@ -353,7 +353,7 @@ async fn mutate(
     let unseen = || ApiError::not_found(format!("no request {id} that you may see"));
     let visible = match &existing {
         None => return Err(unseen()),
-        Some(r) => lifecycle::can_see(&roles, &user, r),
+        Some(r) => lifecycle::may_read(&roles, &user, r),
     };
     if hide_unseen && !visible {
         return Err(unseen());

@@ -311,36 +311,7 @@ fn remaining(request: &Request) -> usize {
 /// Per requested role: (matching approvals counted, approvals needed), for the
 /// detail pane's threshold progress.
 pub fn role_progress(request: &Request, role: &str) -> (usize, usize) {
-    let Some(clauses) = request.role_thresholds.get(role) else {
-        let (have, need) = request.votes();
-        return (have.min(need), need);
-    };
-    let approvals_for = |index: usize| {
-        request
-            .reviews
-            .iter()
-            .filter(|review| review.decision == crate::model::Decision::Approve)
-            .filter(|review| review.roles.is_empty() || review.roles.iter().any(|r| r == role))
-            .filter(|review| review.threshold_indexes.contains(&index))
-            .count()
-    };
-    let mut have = 0;
-    let mut need = 0;
-    for clause in clauses {
-        // The clause's easiest threshold decides it.
-        let best = clause
-            .iter()
-            .filter_map(|&i| request.thresholds.get(i).map(|t| (i, t.approve as usize)))
-            .min_by_key(|&(i, approve)| approve.saturating_sub(approvals_for(i)));
-        match best {
-            Some((i, approve)) => {
-                have += approvals_for(i).min(approve);
-                need += approve;
-            }
-            None => need += 1,
-        }
-    }
-    (have, need.max(1))
+    crate::policy::role_votes(request, role)
 }
 
 #[cfg(test)]

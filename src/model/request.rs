@@ -223,28 +223,10 @@ impl Request {
             .count()
     }
 
-    /// Approvals still needed before the most demanding role is approved, as shown
-    /// in the console's `1/2` votes column: (approvals so far, approvals needed).
+    /// The `1/2` votes column: (approvals counted, approvals needed) for the role
+    /// furthest from approval. Counted once, by the policy's replay.
     pub fn votes(&self) -> (usize, usize) {
-        let needed = self
-            .role_thresholds
-            .values()
-            .map(|clauses| {
-                clauses
-                    .iter()
-                    .map(|clause| {
-                        clause
-                            .iter()
-                            .filter_map(|&i| self.thresholds.get(i))
-                            .map(|t| t.approve as usize)
-                            .min()
-                            .unwrap_or(1)
-                    })
-                    .sum::<usize>()
-            })
-            .max()
-            .unwrap_or(1);
-        (self.approvals(), needed.max(1))
+        crate::policy::votes(self)
     }
 
     /// An approved emergency request owes a post-incident review until it has one.

@@ -4,10 +4,12 @@
 //!
 //! `role` reads documents (`source` keeps where each came from, `fields` reads typed
 //! fields), `spec` compiles what the broker uses (with `matcher` and `predicate`),
-//! `request` and `review` answer who may do what, `replay` resolves.
+//! `request` and `review` answer who may do what, `replay` resolves, `lifecycle`
+//! decides each action on a request, `text` says what counts as blank.
 
 mod claims;
 mod fields;
+pub mod lifecycle;
 mod matcher;
 mod predicate;
 mod replay;
@@ -23,6 +25,7 @@ mod spec;
 mod teleport;
 #[cfg(test)]
 mod testkit;
+pub mod text;
 mod traits;
 mod yaml;
 
@@ -286,6 +289,18 @@ pub fn matching_thresholds(request: &Request, reviewer: &User, review_reason: &s
 /// as the replay sees them, up to the first resolution). For the console's detail pane.
 pub fn progress(request: &Request) -> Vec<RoleProgress> {
     replay::progress(request)
+}
+
+/// The request's votes as the console's and CLI's `1/2` show them: (approvals
+/// counted, approvals needed) for the granted role furthest from approval, counted
+/// as the replay counts them (matching thresholds only, up to the resolution).
+pub fn votes(request: &Request) -> (usize, usize) {
+    replay::votes(request)
+}
+
+/// One role's votes, counted as [`votes`] counts them.
+pub fn role_votes(request: &Request, role: &str) -> (usize, usize) {
+    replay::role_progress_votes(request, role)
 }
 
 /// What the request would grant after one more approval naming `subset` (empty:

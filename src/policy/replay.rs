@@ -194,6 +194,54 @@ pub(super) fn progress(request: &Request) -> Vec<RoleProgress> {
         .collect()
 }
 
+/// (approvals counted, approvals needed) for one role, as the replay counts them:
+/// per clause, the threshold closest to its count. A clause no threshold can
+/// approve (every `approve` is 0) needs one approval that counting never gives.
+fn role_votes(tally: &Tally<'_>, role: &str) -> (usize, usize) {
+    let request = tally.request;
+    let clauses = request.role_thresholds.get(role).filter(|c| !c.is_empty());
+    let Some(clauses) = clauses else {
+        let approvals = tally.approvals_any.get(role).copied().unwrap_or(0);
+        return (usize::from(approvals > 0), 1);
+    };
+    let mut have = 0;
+    let mut need = 0;
+    for clause in clauses {
+        let best = clause
+            .iter()
+            .filter_map(|&index| {
+                let t = request.thresholds.get(index).filter(|t| t.approve > 0)?;
+                let count = tally.count(index, role).min(t.approve);
+                Some((count as usize, t.approve as usize))
+            })
+            .min_by_key(|&(count, approve)| approve - count);
+        let (h, n) = best.unwrap_or((0, 1));
+        have += h;
+        need += n;
+    }
+    (have, need)
+}
+
+pub(super) fn role_progress_votes(request: &Request, role: &str) -> (usize, usize) {
+    let (tally, _) = tally(request);
+    role_votes(&tally, role)
+}
+
+/// The request's `1/2`: the votes of the granted role furthest from approval.
+pub(super) fn votes(request: &Request) -> (usize, usize) {
+    let (tally, _) = tally(request);
+    let roles = if tally.granted.is_empty() {
+        unique(request.roles.iter().map(String::as_str))
+    } else {
+        tally.granted.clone()
+    };
+    roles
+        .iter()
+        .map(|role| role_votes(&tally, role))
+        .max_by_key(|&(have, need)| (need - have, need))
+        .unwrap_or((0, 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,6 +594,82 @@ mod tests {
             ]
         );
         assert_eq!(replay(&req).state, State::Pending);
+    }
+
+    #[test]
+    fn votes_count_as_the_replay_does() {
+        // (thresholds, clauses of p, reviews, votes of p)
+        type Case<'a> = (
+            Vec<Threshold>,
+            Vec<Vec<usize>>,
+            &'a [(&'a str, Decision, &'a [&'a str], &'a [usize])],
+            (usize, usize),
+        );
+        let cases: Vec<Case> = vec![
+            (vec![threshold("t", 2, 1)], vec![vec![0]], &[], (0, 2)),
+            (
+                vec![threshold("t", 2, 1)],
+                vec![vec![0]],
+                &[("bob", A, &[], &[0])],
+                (1, 2),
+            ),
+            // A review matching no threshold is no vote.
+            (
+                vec![threshold("t", 2, 1)],
+                vec![vec![0]],
+                &[("bob", A, &[], &[])],
+                (0, 2),
+            ),
+            // The clause's nearest threshold shows.
+            (
+                vec![threshold("a", 3, 1), threshold("b", 1, 1)],
+                vec![vec![0, 1]],
+                &[],
+                (0, 1),
+            ),
+            // Clauses add up.
+            (
+                vec![threshold("a", 2, 1), threshold("b", 1, 1)],
+                vec![vec![0], vec![1]],
+                &[("bob", A, &[], &[0, 1])],
+                (2, 3),
+            ),
+            // approve 0 never counts: one vote that never comes.
+            (
+                vec![threshold("veto", 0, 1)],
+                vec![vec![0]],
+                &[("bob", A, &[], &[0])],
+                (0, 1),
+            ),
+            // Votes after the resolution are not counted.
+            (
+                vec![threshold("t", 1, 1)],
+                vec![vec![0]],
+                &[("bob", A, &[], &[0]), ("carol", A, &[], &[0])],
+                (1, 1),
+            ),
+        ];
+        for (thresholds, clauses, reviews, expected) in cases {
+            let req = with_reviews(request(&["p"], thresholds, &[("p", clauses)]), reviews);
+            assert_eq!(votes(&req), expected, "{reviews:?}");
+            assert_eq!(role_progress_votes(&req, "p"), expected, "{reviews:?}");
+        }
+        // Several roles: the one furthest from approval.
+        let req = request(
+            &["p", "db"],
+            vec![threshold("one", 1, 1), threshold("two", 2, 1)],
+            &[("p", vec![vec![0]]), ("db", vec![vec![1]])],
+        );
+        let req = with_reviews(req, &[("bob", A, &[], &[0, 1])]);
+        assert_eq!(votes(&req), (1, 2));
+        // Narrowed to p, only p counts.
+        let req = request(
+            &["p", "db"],
+            vec![threshold("two", 2, 1), threshold("three", 3, 1)],
+            &[("p", vec![vec![0]]), ("db", vec![vec![1]])],
+        );
+        let req = with_reviews(req, &[("bob", A, &["p"], &[0, 1])]);
+        assert_eq!(votes(&req), (1, 2));
     }
 
     #[test]

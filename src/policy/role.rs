@@ -256,7 +256,10 @@ mod tests {
         ];
         let mut cases = cases;
         cases.push((
-            format!("{HEAD}spec:\n  allow:\n    logins: {}\n", "[".repeat(100_000)),
+            format!(
+                "{HEAD}spec:\n  allow:\n    logins: {}\n",
+                "[".repeat(100_000)
+            ),
             "r.yaml:7:",
             "nested more than 64 levels deep",
         ));

@@ -325,39 +325,30 @@ pub fn outcome(request: &Request, now: Time) -> String {
     }
 }
 
-/// For each requested role, how far each of its clauses has come.
+/// For each requested role, how far each of its clauses has come (counted by the
+/// policy's replay, as the broker decides).
 fn threshold_progress(request: &Request, out: &mut String) {
-    for role in &request.roles {
-        let clauses = request
-            .role_thresholds
-            .get(role)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
-        let satisfied = clauses
+    for role in crate::policy::progress(request) {
+        let satisfied = role
+            .clauses
             .iter()
             .filter(|clause| {
-                clause.iter().any(|&i| {
-                    let (approvals, _) = counts(request, role, i);
-                    request
-                        .thresholds
-                        .get(i)
-                        .is_some_and(|t| approvals >= t.approve as usize)
-                })
+                clause
+                    .iter()
+                    .any(|t| t.approve > 0 && t.approvals >= t.approve)
             })
             .count();
-        let status = if clauses.is_empty() {
+        let status = if role.clauses.is_empty() {
             String::new()
         } else {
-            format!("  {satisfied}/{} rules met", clauses.len())
+            format!("  {satisfied}/{} rules met", role.clauses.len())
         };
-        let _ = writeln!(out, "  {}{status}", sanitize_inline(role));
-        for (n, clause) in clauses.iter().enumerate() {
+        let _ = writeln!(out, "  {}{status}", sanitize_inline(&role.role));
+        for (n, clause) in role.clauses.iter().enumerate() {
             let options: Vec<String> = clause
                 .iter()
-                .filter_map(|&i| request.thresholds.get(i).map(|t| (i, t)))
-                .map(|(i, t)| {
-                    let (approvals, denials) = counts(request, role, i);
-                    let mark = if approvals >= t.approve as usize {
+                .map(|t| {
+                    let mark = if t.approve > 0 && t.approvals >= t.approve {
                         " ✓"
                     } else {
                         ""
@@ -367,14 +358,27 @@ fn threshold_progress(request: &Request, out: &mut String) {
                     } else {
                         &t.name
                     };
+                    // A zero count never fires (Teleport's reading of an absent count).
+                    let side = |count: u32, of: u32, what: &str| {
+                        if of == 0 {
+                            format!("{what} never decide")
+                        } else {
+                            format!("{count}/{of} {what}")
+                        }
+                    };
                     let mut text = format!(
-                        "{}: {approvals}/{} approvals, {denials}/{} denials{mark}",
+                        "{}: {}, {}{mark}",
                         sanitize_inline(name),
-                        t.approve,
-                        t.deny
+                        side(t.approvals, t.approve, "approvals"),
+                        side(t.denials, t.deny, "denials"),
                     );
-                    if !t.filter.trim().is_empty() {
-                        let _ = write!(text, " [reviewers where {}]", sanitize_inline(&t.filter));
+                    let filter = request
+                        .thresholds
+                        .get(t.index)
+                        .map(|t| t.filter.trim())
+                        .unwrap_or_default();
+                    if !filter.is_empty() {
+                        let _ = write!(text, " [reviewers where {}]", sanitize_inline(filter));
                     }
                     text
                 })
@@ -382,25 +386,6 @@ fn threshold_progress(request: &Request, out: &mut String) {
             let _ = writeln!(out, "    rule {}: {}", n + 1, options.join("  or  "));
         }
     }
-}
-
-/// Reviews that count toward threshold `index` for `role`: (approvals, denials).
-fn counts(request: &Request, role: &str, index: usize) -> (usize, usize) {
-    let counting = request.reviews.iter().filter(|r| {
-        r.threshold_indexes.contains(&index)
-            && (r.decision == Decision::Deny
-                || r.roles.is_empty()
-                || r.roles.iter().any(|x| x == role))
-    });
-    let mut approvals = 0;
-    let mut denials = 0;
-    for review in counting {
-        match review.decision {
-            Decision::Approve => approvals += 1,
-            Decision::Deny => denials += 1,
-        }
-    }
-    (approvals, denials)
 }
 
 fn indented(text: &str, indent: &str) -> String {
