@@ -161,7 +161,8 @@ pub fn spec() -> Value {
                 "WhoAmI": { "type": "object", "properties": {
                     "user": string(), "roles": strings(), "traits": annotations(), "requestable_roles": strings(),
                     "reviewable_roles": strings(), "request_prompt": nullable("string", None), "reason_required": { "type": "boolean" },
-                    "can_list_all": { "type": "boolean" }, "can_override": { "type": "boolean" }, "can_audit": { "type": "boolean" } } },
+                    "can_list_all": { "type": "boolean" }, "can_override": { "type": "boolean" }, "can_audit": { "type": "boolean" },
+                    "request_access": { "type": "string", "enum": ["optional", "reason", "always"] } } },
                 "VerifyReport": { "type": "object", "required": ["ok", "events", "head"], "properties": {
                     "ok": { "type": "boolean" }, "events": { "type": "integer" }, "head": string(),
                     "broken_at": { "type": "integer" }, "problem": string() } },
