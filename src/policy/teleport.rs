@@ -399,3 +399,72 @@ fn rules_deny_wins() {
     assert!(set.denies(&no_create, Resource::AccessRequest, Verb::Create));
     assert!(!set.denies(&alice(), Resource::AccessRequest, Verb::Create));
 }
+
+#[test]
+fn reasons_as_teleport_reads_them() {
+    use crate::model::api::MAX_REASON_BYTES;
+    use crate::policy::lifecycle::check_text;
+    let roles = r#"
+kind: role
+version: v7
+metadata: {name: by-mode}
+spec:
+  allow:
+    request: {roles: [t], reason: {mode: required}}
+---
+kind: role
+version: v7
+metadata: {name: by-option}
+spec:
+  allow:
+    request: {roles: [t]}
+  options: {request_access: reason, request_prompt: 'Which incident?'}
+---
+kind: role
+version: v7
+metadata: {name: optional-mode}
+spec:
+  allow:
+    request: {roles: [t], reason: {mode: optional}}
+---
+kind: role
+version: v7
+metadata: {name: bool-true}
+spec:
+  allow:
+    request: {roles: [t], reason: true}
+---
+kind: role
+version: v7
+metadata: {name: plain}
+spec:
+  allow:
+    request: {roles: [t]}
+---
+kind: role
+version: v7
+metadata: {name: t}
+"#;
+    let set = load_one(roles);
+    // (roles held, reason required, prompt)
+    let cases: [(&[&str], bool, Option<&str>); 6] = [
+        (&["by-mode"], true, None),
+        (&["by-option"], true, Some("Which incident?")),
+        (&["optional-mode"], false, None),
+        (&["bool-true"], true, None),
+        (&["plain"], false, None),
+        // Any one role requiring it is enough.
+        (&["plain", "by-mode"], true, None),
+    ];
+    for (held, required, prompt) in cases {
+        let who = user("u", held);
+        assert_eq!(set.reason_required(&who), required, "{held:?}");
+        assert_eq!(set.request_prompt(&who).as_deref(), prompt, "{held:?}");
+    }
+    // Reasons are at most 4096 bytes; blank ones count as missing.
+    let limit = "a".repeat(MAX_REASON_BYTES);
+    assert_eq!(check_text("reason", &limit), Ok(Some(limit.as_str())));
+    let over = format!("{limit}a");
+    assert!(check_text("reason", &over).is_err());
+    assert_eq!(check_text("reason", "\u{200B}\t"), Ok(None));
+}
