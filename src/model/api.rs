@@ -174,7 +174,7 @@ pub struct WhoAmI {
     /// Rule `event: list`.
     #[serde(default)]
     pub can_audit: bool,
-    /// The strictest `request_access` of the user's roles: with `reason` or `always`
+    /// The strictest `request_access` of the user's roles: with `always` or `reason`
     /// every login needs an access request.
     #[serde(default)]
     pub request_access: RequestAccess,
@@ -187,10 +187,10 @@ pub enum RequestAccess {
     /// Requests are possible, never needed (Teleport's default).
     #[default]
     Optional,
-    /// Every login needs a request, with a reason.
-    Reason,
     /// Every login needs a request.
     Always,
+    /// Every login needs a request, with a reason (the strictest).
+    Reason,
 }
 
 impl RequestAccess {

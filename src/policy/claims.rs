@@ -18,8 +18,15 @@ use super::matcher::Matcher;
 pub(crate) struct ClaimMapping {
     pub claim: String,
     value: Regex,
-    /// The role templates, `$1` and all.
-    roles: Vec<String>,
+    roles: Vec<RoleTemplate>,
+}
+
+/// A role of a mapping: compiled once when it names no capture, else expanded
+/// for each matching trait value.
+#[derive(Debug, Clone)]
+enum RoleTemplate {
+    Fixed(Matcher),
+    Expand(String),
 }
 
 impl ClaimMapping {
@@ -46,44 +53,45 @@ impl ClaimMapping {
                 .to_string();
             format!("claims_to_roles value {value:?}: bad regular expression: {last}")
         })?;
-        for role in &roles {
+        let mut templates = Vec::new();
+        for role in roles {
             // A template must make a matcher once its `$…` are filled in; check it
             // with every group empty, which is what an uncaptured group gives.
-            Matcher::new(&expand_empty(role))
+            let filled = expand_empty(&role);
+            let matcher = Matcher::new(&filled)
                 .map_err(|why| format!("claims_to_roles role {role:?}: {why}"))?;
+            templates.push(if role.contains('$') {
+                RoleTemplate::Expand(role)
+            } else {
+                RoleTemplate::Fixed(matcher)
+            });
         }
         Ok(ClaimMapping {
             claim: claim.to_string(),
             value: value_re,
-            roles,
+            roles: templates,
         })
-    }
-
-    /// The role matchers this mapping yields for the user's traits.
-    pub(crate) fn matchers(&self, traits: &BTreeMap<String, Vec<String>>) -> Vec<Matcher> {
-        let Some(values) = traits.get(&self.claim) else {
-            return Vec::new();
-        };
-        let mut out = Vec::new();
-        for value in values {
-            let Some(captures) = self.value.captures(value) else {
-                continue;
-            };
-            for role in &self.roles {
-                let mut expanded = String::new();
-                captures.expand(role, &mut expanded);
-                // An expansion that is not a valid matcher matches nothing.
-                if let Ok(matcher) = Matcher::new(&expanded) {
-                    out.push(matcher);
-                }
-            }
-        }
-        out
     }
 
     /// Whether the mapping lets a user with these traits have `name`.
     pub(crate) fn yields(&self, traits: &BTreeMap<String, Vec<String>>, name: &str) -> bool {
-        self.matchers(traits).iter().any(|m| m.matches(name))
+        let Some(values) = traits.get(&self.claim) else {
+            return false;
+        };
+        values.iter().any(|value| {
+            let Some(captures) = self.value.captures(value) else {
+                return false;
+            };
+            self.roles.iter().any(|role| match role {
+                RoleTemplate::Fixed(matcher) => matcher.matches(name),
+                RoleTemplate::Expand(template) => {
+                    let mut expanded = String::new();
+                    captures.expand(template, &mut expanded);
+                    // An expansion that is not a valid matcher matches nothing.
+                    Matcher::new(&expanded).is_ok_and(|m| m.matches(name))
+                }
+            })
+        })
     }
 }
 

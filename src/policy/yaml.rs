@@ -20,46 +20,28 @@ pub(crate) const MAX_SCALAR_BYTES: usize = 1 << 20;
 pub(crate) const MAX_FILE_BYTES: usize = 1 << 20;
 
 /// Where flow nesting first goes deeper than [`MAX_FLOW_DEPTH`]: (line, column),
-/// 1-based within `text`. Quoted scalars and comments are skipped.
+/// 1-based within `text`. Comments are skipped; brackets inside quoted scalars
+/// count too, so no guess about where a quote ends can hide a deep nesting.
 pub(crate) fn too_deep(text: &str) -> Option<(usize, usize)> {
     let mut depth = 0usize;
-    let (mut line, mut column) = (1, 0);
-    let mut quote: Option<char> = None;
-    let mut escaped = false;
-    let mut comment = false;
-    let mut previous = '\n';
-    for c in text.chars() {
-        column += 1;
-        if c == '\n' {
-            line += 1;
-            column = 0;
-            comment = false;
-            // A single-quoted or double-quoted scalar may span lines; keep the state.
-            previous = c;
-            continue;
-        }
-        if comment {
-            continue;
-        }
-        match quote {
-            Some('"') if escaped => escaped = false,
-            Some('"') if c == '\\' => escaped = true,
-            Some(q) if c == q => quote = None,
-            Some(_) => {}
-            None => match c {
-                '#' if previous.is_whitespace() => comment = true,
-                '"' | '\'' if !previous.is_alphanumeric() => quote = Some(c),
+    for (index, line) in text.lines().enumerate() {
+        let mut previous = ' ';
+        for (column, c) in line.chars().enumerate() {
+            match c {
+                // ` #` starts a comment outside quoted scalars; inside one, what
+                // follows is text the YAML library reads in linear time anyway.
+                '#' if previous.is_whitespace() => break,
                 '[' | '{' => {
                     depth += 1;
                     if depth > MAX_FLOW_DEPTH {
-                        return Some((line, column));
+                        return Some((index + 1, column + 1));
                     }
                 }
                 ']' | '}' => depth = depth.saturating_sub(1),
                 _ => {}
-            },
+            }
+            previous = c;
         }
-        previous = c;
     }
     None
 }
@@ -219,12 +201,13 @@ mod tests {
 
     #[test]
     fn finds_deep_flow_nesting() {
-        let cases: [(String, Option<(usize, usize)>); 6] = [
+        let cases: [(String, Option<(usize, usize)>); 7] = [
             ("a: [[[x]]]\n".into(), None),
             (format!("a: {}{}\n", "[".repeat(64), "]".repeat(64)), None),
             (format!("a: {}\n", "[".repeat(100_000)), Some((1, 68))),
             (format!("x: 1\nb: {}\n", "{".repeat(65)), Some((2, 68))),
-            (format!("a: '{}'\n", "[".repeat(100)), None),
+            (format!("a: '{}'\n", "[".repeat(10)), None),
+            (format!("a: [b \"c, {}\n", "[".repeat(100)), Some((1, 74))),
             (format!("a: 1 # {}\n", "[".repeat(100)), None),
         ];
         for (text, expected) in cases {
