@@ -328,6 +328,10 @@ fn role_files_with_near_misses_or_alias_bombs_are_refused_at_apply() {
             format!("{head}y: {}\n", "[".repeat(100_000)),
             "nested more than 64 levels deep",
         ),
+        (
+            format!("{head}{}", "# padding\n".repeat(200_000)),
+            "larger than 1048576 bytes",
+        ),
     ];
     for (text, message) in cases {
         let path = dir.path().join("roles.yaml");

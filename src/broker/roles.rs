@@ -31,14 +31,32 @@ impl From<PolicyError> for ApplyError {
 
 /// Validates a role file and, only if it is wholly valid, makes it the roles in force.
 pub fn apply_file(store: &dyn Store, path: &Path, now: Time) -> Result<(u64, RoleSet), ApplyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| ApplyError::Read {
+    let text = read_bounded(path).map_err(|why| ApplyError::Read {
         path: path.display().to_string(),
-        why: e.to_string(),
+        why,
     })?;
     let source = path.display().to_string();
     let set = compile(&source, &text)?;
     let version = store.put_roles(&source, &text, now)?;
     Ok((version, set))
+}
+
+/// Reads a role file, refusing one larger than a role file may be before reading it
+/// all (a role file path could name anything, `/dev/zero` included).
+fn read_bounded(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let limit = crate::policy::MAX_ROLE_FILE_BYTES;
+    let file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let mut bytes = Vec::new();
+    file.take(limit as u64 + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| e.to_string())?;
+    if bytes.len() > limit {
+        return Err(format!(
+            "the file is larger than {limit} bytes, the most a role file may be"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".to_string())
 }
 
 /// The parsed roles in force, refreshed when the stored version changes.

@@ -35,6 +35,8 @@ pub use crate::model::api::RequestAccess;
 use crate::model::{Duration, Outcome, Request, Threshold, User};
 
 pub use replay::{RoleProgress, ThresholdProgress};
+/// The largest role file accepted.
+pub const MAX_ROLE_FILE_BYTES: usize = yaml::MAX_FILE_BYTES;
 pub use source::RoleSource;
 use spec::RoleSpec;
 
