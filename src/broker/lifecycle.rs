@@ -520,7 +520,7 @@ pub fn post_incident_review(
     }
     if !matches!(
         request.state,
-        State::Approved | State::Returned | State::Elapsed
+        State::Approved | State::Returned | State::Elapsed | State::Revoked
     ) {
         return refuse(
             ErrorCode::NotPending,

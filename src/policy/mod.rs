@@ -7,6 +7,7 @@
 //! `request` and `review` answer who may do what, `replay` resolves.
 
 mod fields;
+pub mod logins;
 mod matcher;
 mod predicate;
 mod replay;

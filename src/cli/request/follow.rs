@@ -180,7 +180,9 @@ pub(super) async fn create_and_wait(
         print_json(&last)?;
     }
     Ok(match follower.finished() {
-        Some(State::Approved | State::Returned | State::Elapsed) => ExitCode::SUCCESS,
+        Some(State::Approved | State::Returned | State::Elapsed | State::Revoked) => {
+            ExitCode::SUCCESS
+        }
         _ => ExitCode::from(EXIT_NOT_APPROVED),
     })
 }

@@ -261,7 +261,7 @@ pub fn review_line(review: &Review) -> String {
 pub fn outcome(request: &Request, now: Time) -> String {
     let id = request.id;
     match request.state {
-        State::Approved | State::Returned | State::Elapsed => {
+        State::Approved | State::Returned | State::Elapsed | State::Revoked => {
             let roles = sanitize_inline(&request.granted_roles.join(", ")).into_owned();
             let mut text = format!("Approved: {roles} granted");
             if let Some(access) = &request.access {
