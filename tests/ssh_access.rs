@@ -443,6 +443,65 @@ async fn every_refusal_has_its_code_and_leaves_nothing() {
         Some(1),
         "{events}"
     );
+
+    // Without a token: the host's two routes answer, the others say who is missing.
+    for path in ["/v1/ssh/ca", "/v1/ssh/krl"] {
+        assert_eq!(fetch(&broker, path).await.0, 200, "{path}");
+    }
+    for (method, path) in [
+        (
+            reqwest::Method::POST,
+            format!("/v1/requests/{id}/certificate"),
+        ),
+        (reqwest::Method::POST, format!("/v1/requests/{id}/revoke")),
+        (
+            reqwest::Method::GET,
+            format!("/v1/requests/{id}/certificates"),
+        ),
+    ] {
+        let (status, answer) = broker.call(None, method, &path, Some(json!({}))).await;
+        assert_eq!(
+            (status, answer["error"]["code"].clone()),
+            (401, json!("unauthenticated")),
+            "{path}"
+        );
+    }
+    let (status, answer) = broker
+        .get("mallory", &format!("/v1/requests/{id}/certificates"))
+        .await;
+    assert_eq!(status, 404, "{answer}");
+
+    // The schema documents all of it.
+    let (_, doc) = broker
+        .call(None, reqwest::Method::GET, "/v1/openapi.json", None)
+        .await;
+    for path in [
+        "/v1/requests/{id}/certificate",
+        "/v1/requests/{id}/certificates",
+        "/v1/requests/{id}/revoke",
+        "/v1/ssh/ca",
+        "/v1/ssh/krl",
+    ] {
+        assert!(
+            doc["paths"].get(path).is_some(),
+            "{path} missing from the schema"
+        );
+    }
+    let codes = doc["components"]["schemas"]["Error"]["properties"]["error"]["properties"]["code"]
+        ["enum"]
+        .clone();
+    for code in ["not_approved", "no_logins", "invalid_public_key"] {
+        assert!(
+            codes.as_array().unwrap().contains(&json!(code)),
+            "{code} missing"
+        );
+    }
+    assert!(
+        doc["components"]["schemas"]["State"]["enum"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("revoked"))
+    );
 }
 
 fn start_fails(args: &[&str]) -> String {
