@@ -55,7 +55,7 @@ pub fn finding(
 pub fn was_approved(request: &Request) -> bool {
     matches!(
         request.state,
-        State::Approved | State::Returned | State::Elapsed
+        State::Approved | State::Returned | State::Elapsed | State::Revoked
     )
 }
 

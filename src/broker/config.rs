@@ -25,6 +25,16 @@ pub struct BrokerConfig {
     pub insecure_http: bool,
     /// The weekly review's thresholds (`[audit]`).
     pub audit: crate::audit::AuditConfig,
+    /// The SSH user CA (`[ssh]`).
+    pub ssh: SshConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SshConfig {
+    /// The CA's private key file (OpenSSH format, Ed25519, mode 0600); default:
+    /// `ssh_user_ca` in the data directory, created at first start.
+    pub ca_key: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +57,7 @@ impl Default for BrokerConfig {
             tls: None,
             insecure_http: false,
             audit: crate::audit::AuditConfig::default(),
+            ssh: SshConfig::default(),
         }
     }
 }

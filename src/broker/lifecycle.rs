@@ -100,3 +100,13 @@ pub fn post_incident_review(
         roles, user, body, now, request,
     ))
 }
+
+pub fn revoke(
+    roles: &RoleSet,
+    admin: &User,
+    reason: &str,
+    now: Time,
+    request: &mut Request,
+) -> Verdict {
+    verdict(decide::revoke(roles, admin, reason, now, request))
+}

@@ -8,6 +8,7 @@ mod openapi;
 pub mod roles;
 mod routes;
 mod server;
+pub mod ssh;
 pub mod store;
 mod stream;
 mod sweeper;

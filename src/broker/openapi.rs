@@ -90,14 +90,15 @@ pub fn spec() -> Value {
         "expired",
         "withdrawn",
         "returned",
-        "elapsed"
+        "elapsed",
+        "revoked"
     ]);
     json!({
         "openapi": "3.1.0",
         "info": {
             "title": "countersign broker API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Just-in-time access requests: create with a reason, countersign, return. Every call but /healthz and this document needs Authorization: Bearer <token>."
+            "description": "Just-in-time access requests: create with a reason, countersign, return. Every call but /healthz, /v1/ssh/ca, /v1/ssh/krl and this document needs Authorization: Bearer <token>."
         },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
@@ -105,7 +106,7 @@ pub fn spec() -> Value {
                 "Error": {
                     "type": "object", "required": ["error"],
                     "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                        "code": { "type": "string", "enum": ["invalid_request", "reason_required", "unauthenticated", "forbidden", "self_review", "role_not_requestable", "not_found", "already_reviewed", "not_pending", "too_large", "internal", "unavailable"] },
+                        "code": { "type": "string", "enum": ["invalid_request", "reason_required", "unauthenticated", "forbidden", "self_review", "role_not_requestable", "not_found", "already_reviewed", "not_pending", "not_approved", "no_logins", "invalid_public_key", "too_large", "internal", "unavailable"] },
                         "message": string()
                     } } }
                 },
@@ -148,6 +149,22 @@ pub fn spec() -> Value {
                 "SubmitPostIncidentReview": { "type": "object", "required": ["outcome", "notes"], "additionalProperties": false, "properties": {
                     "outcome": { "type": "string", "enum": ["justified", "unjustified"] },
                     "notes": { "type": "string", "minLength": 1, "maxLength": 4096 } } },
+                "Revoke": { "type": "object", "required": ["reason"], "additionalProperties": false, "properties": {
+                    "reason": { "type": "string", "minLength": 1, "maxLength": 4096 } } },
+                "IssueCertificate": { "type": "object", "required": ["public_key"], "additionalProperties": false, "properties": {
+                    "public_key": { "type": "string", "description": "one line of a .pub file: Ed25519, ECDSA, or RSA of 2048 bits or more", "example": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAA… you@laptop" } } },
+                "Certificate": { "type": "object", "required": ["certificate", "serial", "key_id", "principals", "valid_after", "valid_before"], "properties": {
+                    "certificate": { "type": "string", "description": "OpenSSH user certificate, for <key>-cert.pub" },
+                    "serial": { "type": "integer", "minimum": 1 }, "key_id": { "type": "string", "example": "countersign/alice/0190…" },
+                    "principals": strings(), "valid_after": time(), "valid_before": time(),
+                    "request_id": { "type": "string", "format": "uuid" }, "fingerprint": { "type": "string", "example": "SHA256:…" },
+                    "issued_at": time() } },
+                "CertificateSummary": { "type": "object", "properties": {
+                    "serial": { "type": "integer" }, "key_id": string(), "principals": strings(),
+                    "valid_after": time(), "valid_before": time(), "fingerprint": string(), "issued_at": time(),
+                    "revoked": { "type": "boolean", "description": "listed in the KRL: the request was returned or revoked before it expired" } } },
+                "CertificateList": { "type": "object", "required": ["certificates"], "properties": {
+                    "certificates": { "type": "array", "items": schema("CertificateSummary") } } },
                 "RequestPage": { "type": "object", "required": ["requests"], "properties": {
                     "requests": { "type": "array", "items": schema("Request") }, "next": nullable("string", None) } },
                 "AuditEvent": { "type": "object", "required": ["seq", "id", "type", "code", "time", "user", "hash"], "additionalProperties": true, "properties": {
@@ -202,6 +219,17 @@ pub fn spec() -> Value {
             "/v1/requests/{id}/withdraw": action("The requester cancels a pending request", None),
             "/v1/requests/{id}/return": action("The requester gives approved access back early", None),
             "/v1/requests/{id}/post-incident-review": action("Record the review an approved emergency request owes", Some("SubmitPostIncidentReview")),
+            "/v1/requests/{id}/revoke": action("End approved access early, with a reason (rule access_request: update); its certificates join the KRL", Some("Revoke")),
+            "/v1/requests/{id}/certificate": { "post": {
+                "summary": "An SSH user certificate for the caller's own approved request: principals from the granted roles' logins, valid until the access window ends",
+                "parameters": [id_param()], "requestBody": body("IssueCertificate"),
+                "responses": responses(("201", ok("Certificate")), &[400, 401, 404, 409, 413]) } },
+            "/v1/requests/{id}/certificates": { "get": { "summary": "The certificates issued for a request the caller may see",
+                "parameters": [id_param()], "responses": responses(("200", ok("CertificateList")), &[401, 404]) } },
+            "/v1/ssh/ca": { "get": { "summary": "The SSH user CA's public key in authorized_keys form, for sshd's TrustedUserCAKeys", "security": [],
+                "responses": { "200": { "description": "one line", "content": { "text/plain": { "schema": string() } } } } } },
+            "/v1/ssh/krl": { "get": { "summary": "OpenSSH KRL (PROTOCOL.krl) of returned or revoked requests' unexpired certificates, for sshd's RevokedKeys", "security": [],
+                "responses": { "200": { "description": "binary KRL", "content": { "application/octet-stream": { "schema": { "type": "string", "format": "binary" } } } } } } },
             "/v1/events": { "get": { "summary": "Server-Sent Events: id is the audit seq, event the audit type, data a StreamMessage; resume with Last-Event-ID or ?after=",
                 "parameters": [query("after", "integer", "resume after this seq"),
                     { "name": "Last-Event-ID", "in": "header", "schema": { "type": "integer" } }],

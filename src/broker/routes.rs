@@ -36,6 +36,14 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/v1/requests/{id}/resolve", post(resolve))
         .route("/v1/requests/{id}/withdraw", post(withdraw))
         .route("/v1/requests/{id}/return", post(give_back))
+        .route("/v1/requests/{id}/revoke", post(super::ssh::api::revoke))
+        .route(
+            "/v1/requests/{id}/certificate",
+            post(super::ssh::api::issue),
+        )
+        .route("/v1/requests/{id}/certificates", get(super::ssh::api::list))
+        .route("/v1/ssh/ca", get(super::ssh::api::ca))
+        .route("/v1/ssh/krl", get(super::ssh::api::revocations))
         .route(
             "/v1/requests/{id}/post-incident-review",
             post(post_incident_review),
@@ -154,7 +162,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Id {
     }
 }
 
-fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
+pub(crate) fn parse_id(raw: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(format!("no request {raw:?}")))
 }
 
@@ -336,7 +344,7 @@ fn parse_cursor(raw: &str) -> Result<Uuid, ApiError> {
 
 /// Runs a lifecycle step inside the store's write transaction and answers with the
 /// request as it stands after it.
-async fn mutate(
+pub(crate) async fn mutate(
     broker: &Arc<Broker>,
     caller: &Caller,
     id: &str,

@@ -23,6 +23,8 @@ pub struct Broker {
     /// The weekly review's thresholds, compiled once.
     pub audit: crate::audit::CompiledConfig,
     pub shutdown: watch::Receiver<bool>,
+    /// The SSH user CA that signs certificates for approved requests.
+    pub ssh_ca: Arc<super::ssh::UserCa>,
 }
 
 impl Broker {
@@ -104,6 +106,11 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         tokio::task::spawn_blocking(move || SqliteStore::open(&dir)).await??
     };
     let store = Arc::new(store);
+    let ssh_ca = {
+        let (dir, configured) = (data_dir.clone(), config.ssh.ca_key.clone());
+        tokio::task::spawn_blocking(move || super::ssh::UserCa::open(&dir, configured.as_deref()))
+            .await??
+    };
     let (bus, _) = broadcast::channel::<Arc<super::stream::Outgoing>>(4096);
     {
         let bus = bus.clone();
@@ -122,6 +129,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         config: config.clone(),
         audit,
         shutdown: shutdown_rx.clone(),
+        ssh_ca: Arc::new(ssh_ca),
     });
     let mut background = Vec::new();
     if let Some(path) = config.roles.clone() {

@@ -32,6 +32,19 @@ pub enum AdminCommand {
     /// Issue new tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The SSH user CA.
+    #[command(subcommand)]
+    Ssh(SshCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SshCommand {
+    /// Print the SSH user CA's public key, for sshd's TrustedUserCAKeys.
+    Ca {
+        /// The CA key file, when broker.toml names one ([ssh] ca_key).
+        #[arg(long)]
+        ca_key: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,6 +80,10 @@ pub enum TokensCommand {
 }
 
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    // Printing the CA needs no database: answer before opening (or creating) one.
+    if let AdminCommand::Ssh(SshCommand::Ca { ca_key }) = &args.command {
+        return print_ca(&args.data_dir, ca_key.as_deref());
+    }
     let store = SqliteStore::open(&args.data_dir)?;
     let now = chrono::Utc::now();
     match args.command {
@@ -154,6 +171,9 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             }
             println!("removed {name}; their requests stay in the history");
         }
+        AdminCommand::Ssh(SshCommand::Ca { ca_key }) => {
+            return print_ca(&args.data_dir, ca_key.as_deref());
+        }
         AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
             let token = tokens::generate();
             if !store.set_token(&name, &tokens::hash(&token))? {
@@ -163,6 +183,25 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             println!("{token}");
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_ca(
+    data_dir: &std::path::Path,
+    ca_key: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    let path = match ca_key {
+        Some(path) => path.to_path_buf(),
+        None => data_dir.join(crate::broker::ssh::CA_FILE),
+    };
+    if ca_key.is_none() && !path.exists() {
+        anyhow::bail!(
+            "no SSH user CA in {} yet: the broker creates it at its first start",
+            data_dir.display()
+        );
+    }
+    let ca = crate::broker::ssh::UserCa::load(&path)?;
+    println!("{}", ca.public_line());
     Ok(ExitCode::SUCCESS)
 }
 

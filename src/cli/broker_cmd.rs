@@ -32,6 +32,9 @@ pub struct BrokerArgs {
     /// Serve plain HTTP on a non-loopback address (only behind a TLS-terminating proxy).
     #[arg(long)]
     pub insecure_http: bool,
+    /// The SSH user CA's private key (default: ssh_user_ca in the data directory).
+    #[arg(long)]
+    pub ssh_ca_key: Option<PathBuf>,
 }
 
 impl BrokerArgs {
@@ -56,6 +59,9 @@ impl BrokerArgs {
             });
         }
         config.insecure_http |= self.insecure_http;
+        if let Some(key) = &self.ssh_ca_key {
+            config.ssh.ca_key = Some(key.clone());
+        }
         Ok(config)
     }
 }

@@ -4,7 +4,9 @@
 pub mod admin;
 pub mod audit;
 pub mod broker_cmd;
+pub mod login;
 pub mod request;
+pub mod ssh;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -39,6 +41,10 @@ pub enum Command {
     Whoami(request::WhoamiArgs),
     /// Verify the audit log, list audit events and the weekly review's findings.
     Audit(audit::AuditArgs),
+    /// Get an SSH certificate for an approved request, beside your key.
+    Login(login::LoginArgs),
+    /// For SSH hosts: the user CA to trust and the KRL of revoked certificates.
+    Ssh(ssh::SshArgs),
 }
 
 /// How a client command reaches the broker.
@@ -91,6 +97,8 @@ pub fn main() -> ExitCode {
             Command::Request(args) => request::run(args).await,
             Command::Whoami(args) => request::whoami(args).await,
             Command::Audit(args) => audit::run(args).await,
+            Command::Login(args) => login::run(args).await,
+            Command::Ssh(args) => ssh::run(args).await,
         }
     });
     match result {

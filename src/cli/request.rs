@@ -6,6 +6,8 @@
 mod follow;
 mod view;
 
+pub(crate) use view::relative;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
@@ -48,6 +50,20 @@ pub enum RequestCommand {
     Return(IdArgs),
     /// Record the post-incident review an approved emergency request owes.
     PostIncidentReview(PostIncidentArgs),
+    /// End approved access early (rule access_request: update), with a reason.
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    pub id: String,
+    /// Why; required, and recorded in the audit log.
+    #[arg(long, required = true)]
+    pub reason: String,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: Format,
+    #[command(flatten)]
+    pub client: ClientArgs,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
@@ -81,8 +97,14 @@ pub struct CreateArgs {
     #[arg(long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
     /// Print the id and return at once instead of waiting for the outcome.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "login")]
     pub nowait: bool,
+    /// Once approved, get an SSH certificate as `countersign login` does.
+    #[arg(long)]
+    pub login: bool,
+    /// The key to certify with --login (default ~/.ssh/id_ed25519).
+    #[arg(long, requires = "login")]
+    pub identity: Option<std::path::PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: Format,
     #[command(flatten)]
@@ -225,7 +247,12 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
                 }
                 Format::Table => {
                     let request = client.get_request(id).await?;
-                    print!("{}", view::show(&request, chrono::Utc::now()));
+                    let now = chrono::Utc::now();
+                    print!("{}", view::show(&request, now));
+                    // A broker without SSH certificates simply has none to list.
+                    if let Ok(list) = client.certificates(id).await {
+                        print!("{}", view::certificates(&list.certificates, now));
+                    }
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -286,6 +313,13 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
             };
             let request = client.post_incident_review(id, &body).await?;
             report(&request, a.format, "Post-incident review recorded")
+        }
+        RequestCommand::Revoke(a) => {
+            let client = connect(&a.client, &outer)?;
+            let reason = checked_text("reason", &a.reason)?;
+            let id = resolve_id(&client, &a.id).await?;
+            let request = client.revoke(id, &reason).await?;
+            report(&request, a.format, "Access revoked")
         }
     }
 }
@@ -375,7 +409,7 @@ fn report(request: &Request, format: Format, done: &str) -> anyhow::Result<ExitC
 }
 
 /// A full id as is; otherwise a unique prefix or suffix among the requests visible.
-async fn resolve_id(client: &Client, input: &str) -> anyhow::Result<Uuid> {
+pub(crate) async fn resolve_id(client: &Client, input: &str) -> anyhow::Result<Uuid> {
     if let Ok(id) = Uuid::parse_str(input.trim()) {
         return Ok(id);
     }
@@ -505,11 +539,19 @@ async fn create(client: &Client, args: CreateArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    follow::create_and_wait(client, &body, args.format).await
+    let (code, request) = follow::create_and_wait(client, &body, args.format).await?;
+    if args.login && request.state == State::Approved {
+        let identity = match args.identity {
+            Some(path) => path,
+            None => super::login::default_identity()?,
+        };
+        super::login::login(client, request.id, &identity).await?;
+    }
+    Ok(code)
 }
 
 /// A refused creation, with what to do about it when the fix is on this side.
-pub(super) fn explain_create_error(err: ClientError) -> anyhow::Error {
+pub(crate) fn explain_create_error(err: ClientError) -> anyhow::Error {
     match err.code() {
         Some(ErrorCode::ReasonRequired) => {
             anyhow::anyhow!("{err}\nSay why with --reason \"…\", naming the ticket or incident.")

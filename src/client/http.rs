@@ -237,6 +237,53 @@ impl Client {
             .await
     }
 
+    /// `POST /v1/requests/{id}/certificate`: an SSH certificate for `public_key`.
+    pub async fn issue_certificate(
+        &self,
+        id: Uuid,
+        public_key: &str,
+    ) -> Result<crate::model::Certificate, ClientError> {
+        let body = crate::model::certificate::IssueCertificate {
+            public_key: public_key.to_string(),
+        };
+        self.post(&format!("/v1/requests/{id}/certificate"), &body)
+            .await
+    }
+
+    pub async fn certificates(
+        &self,
+        id: Uuid,
+    ) -> Result<crate::model::certificate::CertificateList, ClientError> {
+        self.get(&format!("/v1/requests/{id}/certificates"), &NO_QUERY)
+            .await
+    }
+
+    pub async fn revoke(&self, id: Uuid, reason: &str) -> Result<Request, ClientError> {
+        let body = crate::model::certificate::Revoke {
+            reason: reason.to_string(),
+        };
+        self.post(&format!("/v1/requests/{id}/revoke"), &body).await
+    }
+
+    /// `GET /v1/ssh/krl`: the KRL as the broker serves it.
+    pub async fn ssh_krl(&self) -> Result<Vec<u8>, ClientError> {
+        let (_, bytes) = self
+            .send(self.request(reqwest::Method::GET, "/v1/ssh/krl"))
+            .await?;
+        Ok(bytes)
+    }
+
+    /// `GET /v1/ssh/ca`: the user CA's `authorized_keys` line.
+    pub async fn ssh_ca(&self) -> Result<String, ClientError> {
+        let (status, bytes) = self
+            .send(self.request(reqwest::Method::GET, "/v1/ssh/ca"))
+            .await?;
+        String::from_utf8(bytes).map_err(|_| ClientError::Protocol {
+            status: Some(status),
+            detail: "the CA key is not text".into(),
+        })
+    }
+
     pub async fn post_incident_review(
         &self,
         id: Uuid,

@@ -227,6 +227,9 @@ pub enum ErrorCode {
     NotFound,
     AlreadyReviewed,
     NotPending,
+    NotApproved,
+    NoLogins,
+    InvalidPublicKey,
     TooLarge,
     Internal,
     Unavailable,
@@ -235,11 +238,16 @@ pub enum ErrorCode {
 impl ErrorCode {
     pub fn status(self) -> u16 {
         match self {
-            ErrorCode::InvalidRequest | ErrorCode::ReasonRequired => 400,
+            ErrorCode::InvalidRequest | ErrorCode::ReasonRequired | ErrorCode::InvalidPublicKey => {
+                400
+            }
             ErrorCode::Unauthenticated => 401,
             ErrorCode::Forbidden | ErrorCode::SelfReview | ErrorCode::RoleNotRequestable => 403,
             ErrorCode::NotFound => 404,
-            ErrorCode::AlreadyReviewed | ErrorCode::NotPending => 409,
+            ErrorCode::AlreadyReviewed
+            | ErrorCode::NotPending
+            | ErrorCode::NotApproved
+            | ErrorCode::NoLogins => 409,
             ErrorCode::TooLarge => 413,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
@@ -257,6 +265,9 @@ impl ErrorCode {
             ErrorCode::NotFound => "not_found",
             ErrorCode::AlreadyReviewed => "already_reviewed",
             ErrorCode::NotPending => "not_pending",
+            ErrorCode::NotApproved => "not_approved",
+            ErrorCode::NoLogins => "no_logins",
+            ErrorCode::InvalidPublicKey => "invalid_public_key",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",

@@ -29,10 +29,13 @@ pub enum EventType {
     /// A finding marked as reviewed by the security lead.
     #[serde(rename = "audit.finding_reviewed")]
     FindingReviewed,
+    /// An SSH certificate issued for an approved request (Teleport's `cert.create`).
+    #[serde(rename = "cert.create")]
+    CertCreate,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 8] = [
         EventType::Create,
         EventType::Update,
         EventType::Review,
@@ -40,6 +43,7 @@ impl EventType {
         EventType::ReviewRefused,
         EventType::PostIncidentReview,
         EventType::FindingReviewed,
+        EventType::CertCreate,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +55,7 @@ impl EventType {
             EventType::ReviewRefused => "access_request.review_refused",
             EventType::PostIncidentReview => "access_request.post_incident_review",
             EventType::FindingReviewed => "audit.finding_reviewed",
+            EventType::CertCreate => "cert.create",
         }
     }
 
@@ -63,6 +68,7 @@ impl EventType {
             EventType::ReviewRefused => "T5002W",
             EventType::PostIncidentReview => "T5010I",
             EventType::FindingReviewed => "T5011I",
+            EventType::CertCreate => "TC000I",
         }
     }
 }

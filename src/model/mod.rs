@@ -2,6 +2,7 @@
 //! findings. Pure data with serde; no I/O and no clock reads.
 
 pub mod api;
+pub mod certificate;
 pub mod duration;
 pub mod event;
 mod event_json;
@@ -10,6 +11,7 @@ pub mod request;
 pub mod time;
 pub mod user;
 
+pub use certificate::{Certificate, CertificateSummary};
 pub use duration::Duration;
 pub use event::{AuditEvent, EventType};
 pub use finding::{Finding, FindingKind, FindingReview, Severity};

@@ -20,10 +20,12 @@ pub enum State {
     Withdrawn,
     Returned,
     Elapsed,
+    /// An administrator ended approved access early; its certificates are revoked.
+    Revoked,
 }
 
 impl State {
-    pub const ALL: [State; 7] = [
+    pub const ALL: [State; 8] = [
         State::Pending,
         State::Approved,
         State::Denied,
@@ -31,6 +33,7 @@ impl State {
         State::Withdrawn,
         State::Returned,
         State::Elapsed,
+        State::Revoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl State {
             State::Withdrawn => "withdrawn",
             State::Returned => "returned",
             State::Elapsed => "elapsed",
+            State::Revoked => "revoked",
         }
     }
 
@@ -136,6 +140,7 @@ pub struct Access {
     pub starts_at: Time,
     #[serde(deserialize_with = "super::time::deserialize")]
     pub ends_at: Time,
+    /// When access ended early: returned by the requester or revoked by an admin.
     #[serde(default, deserialize_with = "super::time::deserialize_option")]
     pub returned_at: Option<Time>,
 }
@@ -235,7 +240,7 @@ impl Request {
             && self.post_incident_review.is_none()
             && matches!(
                 self.state,
-                State::Approved | State::Returned | State::Elapsed
+                State::Approved | State::Returned | State::Elapsed | State::Revoked
             )
     }
 }

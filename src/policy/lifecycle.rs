@@ -517,6 +517,46 @@ pub fn give_back(user: &User, now: Time, request: &mut Request) -> Step {
     }
 }
 
+/// An administrator (rule `access_request: update`) ends approved access early, with
+/// a reason: `approved` → `revoked`. Its certificates go into the KRL because of that
+/// state. Audited as an `access_request.update` with action `revoke`.
+pub fn revoke(
+    roles: &RoleSet,
+    admin: &User,
+    reason: &str,
+    now: Time,
+    request: &mut Request,
+) -> Step {
+    if !roles.allows(admin, Resource::AccessRequest, Verb::Update) {
+        return refuse(
+            ErrorCode::Forbidden,
+            "revoking access needs rule access_request: update",
+        );
+    }
+    let reason = match required_text("reason", reason) {
+        Ok(reason) => reason,
+        Err(refusal) => return refusal.into(),
+    };
+    match (request.state, request.access.as_mut()) {
+        (State::Approved, Some(access)) if access.ends_at > now => {
+            access.returned_at = Some(now);
+            request.state = State::Revoked;
+            Step::Commit(
+                Record::new(EventType::Update, &admin.name, now)
+                    .reason(reason)
+                    .field("action", "revoke"),
+            )
+        }
+        _ => refuse(
+            ErrorCode::NotApproved,
+            format!(
+                "only approved access can be revoked; this request is {}",
+                request.state
+            ),
+        ),
+    }
+}
+
 /// What the sweeper does to a request that may be due: expire a pending one past
 /// its deadline, elapse approved access whose window ended; otherwise refuse.
 pub fn sweep(now: Time, request: &mut Request) -> Step {
@@ -574,7 +614,7 @@ pub fn post_incident_review(
     }
     if !matches!(
         request.state,
-        State::Approved | State::Returned | State::Elapsed
+        State::Approved | State::Returned | State::Elapsed | State::Revoked
     ) {
         return refuse(
             ErrorCode::NotPending,

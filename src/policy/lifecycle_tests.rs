@@ -540,6 +540,72 @@ fn requester_steps_and_the_sweeper() {
 }
 
 #[test]
+fn revoke_needs_the_rule_a_reason_and_open_access() {
+    let set = load_one(ROLES);
+    let admin = user("vetinari", &["admin"]);
+    let mut request = pending(&set);
+    assert_eq!(
+        outcome(&revoke(&set, &admin, "left the team", now(), &mut request)),
+        Some((ErrorCode::NotApproved, false)),
+        "a pending request has no access to revoke"
+    );
+    review(
+        &set,
+        &user("carrot", &["reviewer"]),
+        &approve("ok"),
+        now(),
+        &mut request,
+    );
+    let ends = request.access.as_ref().unwrap().ends_at;
+    let cases = [
+        (
+            user("carrot", &["reviewer"]),
+            "gone",
+            Some((ErrorCode::Forbidden, false)),
+        ),
+        (
+            user("alice", &["dev"]),
+            "gone",
+            Some((ErrorCode::Forbidden, false)),
+        ),
+        (
+            admin.clone(),
+            " \t\u{200B} ",
+            Some((ErrorCode::ReasonRequired, false)),
+        ),
+    ];
+    for (who, reason, want) in cases {
+        assert_eq!(
+            outcome(&revoke(&set, &who, reason, now(), &mut request)),
+            want,
+            "{}",
+            who.name
+        );
+        assert_eq!(request.state, State::Approved);
+    }
+    let mut ended = request.clone();
+    assert_eq!(
+        outcome(&revoke(&set, &admin, "late", ends, &mut ended)),
+        Some((ErrorCode::NotApproved, false)),
+        "a window that has ended is not revoked"
+    );
+    let Step::Commit(record) = revoke(&set, &admin, "left the team", now(), &mut request) else {
+        panic!("revoked");
+    };
+    assert_eq!(request.state, State::Revoked);
+    assert_eq!(
+        request.access.as_ref().and_then(|a| a.returned_at),
+        Some(now())
+    );
+    assert_eq!(record.fields["action"], "revoke");
+    assert_eq!(record.reason.as_deref(), Some("left the team"));
+    assert_eq!(
+        outcome(&revoke(&set, &admin, "again", now(), &mut request)),
+        Some((ErrorCode::NotApproved, false))
+    );
+}
+
+#[test]
 fn who_sees_what() {
     let set = load_one(ROLES);
     let request = pending(&set);

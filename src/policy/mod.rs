@@ -10,6 +10,7 @@
 mod claims;
 mod fields;
 pub mod lifecycle;
+pub mod logins;
 mod matcher;
 mod predicate;
 mod replay;

@@ -11,7 +11,7 @@ pub use sqlite::SqliteStore;
 
 use crate::model::api::ErrorCode;
 use crate::model::event::ChainReport;
-use crate::model::{AuditEvent, EventType, Request, State, Time, User};
+use crate::model::{AuditEvent, Certificate, EventType, Request, State, Time, User};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -92,6 +92,14 @@ pub type Mutation = Box<dyn FnOnce(&mut Request) -> Verdict + Send>;
 
 /// The result of a mutation: the saved request and its event, or the refusal.
 pub type Mutated = Result<(Request, AuditEvent), Refusal>;
+
+/// Makes a request's certificate inside the write transaction, given the request as
+/// it stands and the serial allotted to it; or refuses, leaving nothing behind.
+pub type Issue =
+    Box<dyn FnOnce(&Request, u64) -> Result<(Certificate, EventDraft), Refusal> + Send>;
+
+/// The certificate stored with its `cert.create` event, or the refusal.
+pub type Issued = Result<Certificate, Refusal>;
 
 /// A page query over requests, newest first.
 #[derive(Debug, Clone, Default)]
@@ -191,6 +199,15 @@ pub trait Store: Send + Sync + 'static {
         &self,
         each: &mut dyn FnMut(Request),
     ) -> Result<(), StoreError>;
+
+    // SSH certificates (DESIGN §9).
+    /// Issues and stores a certificate for request `id`, appending its event.
+    fn issue_certificate(&self, id: uuid::Uuid, issue: Issue) -> Result<Issued, StoreError>;
+    /// The certificates of a request, oldest first.
+    fn certificates(&self, request_id: uuid::Uuid) -> Result<Vec<Certificate>, StoreError>;
+    /// Serials of the certificates still valid at `now` whose request was returned
+    /// or revoked: the KRL's contents.
+    fn revoked_serials(&self, now: Time) -> Result<Vec<u64>, StoreError>;
 
     // Audit log.
     fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError>;

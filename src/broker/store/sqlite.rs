@@ -16,11 +16,11 @@ use uuid::Uuid;
 
 use super::chain::Head;
 use super::{
-    EventDraft, EventQuery, EventSelector, Mutated, Mutation, Published, RequestQuery, RequestRow,
-    Store, StoreError, StoredRoles, UserRecord, Verdict,
+    EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Published,
+    RequestQuery, RequestRow, Store, StoreError, StoredRoles, UserRecord, Verdict,
 };
 use crate::model::event::{ChainReport, ChainVerifier};
-use crate::model::{AuditEvent, Request, Time, User};
+use crate::model::{AuditEvent, Certificate, Request, Time, User};
 
 const DB_FILE: &str = "countersign.db";
 /// Most jobs committed in one transaction.
@@ -97,6 +97,23 @@ CREATE INDEX requests_review_owed ON requests(review_owed) WHERE review_owed = 1
 ALTER TABLE events ADD COLUMN action TEXT
     GENERATED ALWAYS AS (CASE WHEN json_valid(body) THEN json_extract(body, '$.action') END) VIRTUAL;
 CREATE INDEX events_action ON events(type, action, time_ms) WHERE action IS NOT NULL;
+"#,
+    // SSH certificates issued for approved requests: serials are the row ids, so
+    // unique and increasing; kept forever like the requests they belong to. (IF NOT
+    // EXISTS: a store taken back to an older user_version by hand still migrates.)
+    r#"
+CREATE TABLE IF NOT EXISTS certificates (
+    serial INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    valid_before_ms INTEGER NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS certificates_request ON certificates(request_id, serial);
+CREATE INDEX IF NOT EXISTS certificates_live ON certificates(valid_before_ms);
+CREATE TRIGGER IF NOT EXISTS certificates_never_updated BEFORE UPDATE ON certificates
+BEGIN SELECT RAISE(ABORT, 'certificates are never changed'); END;
+CREATE TRIGGER IF NOT EXISTS certificates_never_deleted BEFORE DELETE ON certificates
+BEGIN SELECT RAISE(ABORT, 'certificates are never deleted'); END;
 "#,
 ];
 
@@ -749,6 +766,80 @@ impl Store for SqliteStore {
 
     fn get_request(&self, id: Uuid) -> Result<Option<Request>, StoreError> {
         self.read(|conn| load_request(conn, id))
+    }
+
+    fn issue_certificate(&self, id: Uuid, issue: Issue) -> Result<Issued, StoreError> {
+        self.write(move |tx, head| {
+            let Some(request) = load_request(tx, id)? else {
+                return Ok((
+                    Err(super::Refusal::new(
+                        crate::model::api::ErrorCode::NotFound,
+                        format!("no request {id}"),
+                    )),
+                    Vec::new(),
+                ));
+            };
+            let last: Option<i64> =
+                tx.query_row("SELECT MAX(serial) FROM certificates", [], |row| row.get(0))?;
+            let serial = last.unwrap_or(0) as u64 + 1;
+            let (certificate, draft) = match issue(&request, serial) {
+                Ok(issued) => issued,
+                Err(refusal) => return Ok((Err(refusal), Vec::new())),
+            };
+            if certificate.serial != serial {
+                return Err(StoreError::Conflict(format!(
+                    "certificate serial {} is not the one allotted ({serial})",
+                    certificate.serial
+                )));
+            }
+            tx.execute(
+                "INSERT INTO certificates (serial, request_id, valid_before_ms, body) VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    serial as i64,
+                    request.id.to_string(),
+                    millis(certificate.valid_before),
+                    encode(&certificate)?
+                ],
+            )?;
+            let event = head.append(tx, draft.about(&request))?;
+            Ok((
+                Ok(certificate),
+                vec![Published {
+                    event,
+                    request: Some(request),
+                }],
+            ))
+        })
+    }
+
+    fn certificates(&self, request_id: Uuid) -> Result<Vec<Certificate>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT body FROM certificates WHERE request_id = ?1 ORDER BY serial",
+            )?;
+            let rows = stmt.query_map([request_id.to_string()], |row| row.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for body in rows {
+                out.push(decode(&body?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn revoked_serials(&self, now: Time) -> Result<Vec<u64>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT c.serial FROM certificates c JOIN requests r ON r.id = c.request_id
+                 WHERE c.valid_before_ms > ?1 AND r.state IN ('returned', 'revoked')
+                 ORDER BY c.serial",
+            )?;
+            let rows = stmt.query_map([millis(now)], |row| row.get::<_, i64>(0))?;
+            let mut out = Vec::new();
+            for serial in rows {
+                out.push(serial? as u64);
+            }
+            Ok(out)
+        })
     }
 
     fn get_requests(&self, ids: &[Uuid]) -> Result<Vec<Request>, StoreError> {

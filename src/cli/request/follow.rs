@@ -74,7 +74,7 @@ pub(super) async fn create_and_wait(
     client: &Client,
     body: &CreateRequest,
     format: Format,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<(ExitCode, Request)> {
     // Subscribe first, so nothing that happens right after creation is missed.
     let mut subscriber = Some(Subscriber::spawn(client.clone(), None));
     let mut polling = false;
@@ -121,7 +121,7 @@ pub(super) async fn create_and_wait(
                     "Stopped waiting. Request {id} stays {}; see it with: countersign request show {id}",
                     last.state
                 ));
-                return Ok(ExitCode::from(EXIT_INTERRUPTED));
+                return Ok((ExitCode::from(EXIT_INTERRUPTED), last));
             }
             event = next_event(&mut subscriber) => match event {
                 SubscriptionEvent::Connected { .. } => {
@@ -179,10 +179,13 @@ pub(super) async fn create_and_wait(
     if format == Format::Json {
         print_json(&last)?;
     }
-    Ok(match follower.finished() {
-        Some(State::Approved | State::Returned | State::Elapsed) => ExitCode::SUCCESS,
+    let code = match follower.finished() {
+        Some(State::Approved | State::Returned | State::Elapsed | State::Revoked) => {
+            ExitCode::SUCCESS
+        }
         _ => ExitCode::from(EXIT_NOT_APPROVED),
-    })
+    };
+    Ok((code, last))
 }
 
 fn tell(follower: &mut Follower, request: &Request, format: Format) {
@@ -360,7 +363,7 @@ mod tests {
             reason: "incident #47".into(),
             ..CreateRequest::default()
         };
-        let code = tokio::time::timeout(
+        let (code, _) = tokio::time::timeout(
             StdDuration::from_secs(15),
             create_and_wait(&client, &body, Format::Table),
         )

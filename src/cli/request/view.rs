@@ -261,7 +261,7 @@ pub fn review_line(review: &Review) -> String {
 pub fn outcome(request: &Request, now: Time) -> String {
     let id = request.id;
     match request.state {
-        State::Approved | State::Returned | State::Elapsed => {
+        State::Approved | State::Returned | State::Elapsed | State::Revoked => {
             let roles = sanitize_inline(&request.granted_roles.join(", ")).into_owned();
             let mut text = format!("Approved: {roles} granted");
             if let Some(access) = &request.access {
@@ -396,6 +396,37 @@ fn indented(text: &str, indent: &str) -> String {
 }
 
 /// Everything about one request, for `request show`.
+/// The certificates section of `request show`; nothing when there are none.
+pub fn certificates(list: &[crate::model::CertificateSummary], now: Time) -> String {
+    let mut out = String::new();
+    if list.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "Certificates");
+    let _ = writeln!(
+        out,
+        "  {:<8} {:<30} {:<24} STATUS",
+        "SERIAL", "LOGINS", "VALID UNTIL"
+    );
+    for cert in list {
+        let status = if cert.revoked {
+            "revoked".to_string()
+        } else if cert.valid_before <= now {
+            "expired".to_string()
+        } else {
+            format!("valid, ends {}", relative(cert.valid_before, now))
+        };
+        let _ = writeln!(
+            out,
+            "  {:<8} {:<30} {:<24} {status}",
+            cert.serial,
+            sanitize_inline(&cert.principals.join(", ")),
+            time(cert.valid_before)
+        );
+    }
+    out
+}
+
 pub fn show(request: &Request, now: Time) -> String {
     let mut out = String::new();
     let field = |out: &mut String, name: &str, value: &str| {

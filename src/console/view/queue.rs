@@ -202,7 +202,7 @@ pub fn state_meaning(request: &Request) -> Meaning {
     use crate::model::State as S;
     match request.state {
         S::Approved | S::Returned | S::Elapsed => Meaning::Ok,
-        S::Denied => Meaning::Error,
+        S::Denied | S::Revoked => Meaning::Error,
         S::Pending => Meaning::Text,
         S::Expired | S::Withdrawn => Meaning::Muted,
     }
