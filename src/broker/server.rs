@@ -214,9 +214,10 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     let app = app.into_make_service();
     let server = match config.tls.clone() {
         None => {
+            // http1_only after the acceptor: setting an acceptor forgets it.
             let mut server = axum_server::from_tcp(listener)?
-                .http1_only()
-                .acceptor(Capped::new(axum_server::accept::DefaultAcceptor, permits));
+                .acceptor(Capped::new(axum_server::accept::DefaultAcceptor, permits))
+                .http1_only();
             configure(server.http_builder(), &limits);
             tokio::spawn(async move {
                 let served = server.handle(handle).serve(app).await;
@@ -236,13 +237,19 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
                     )
                 })?;
             // HTTP/1.1 only, so every connection is under the header-read timeout
-            // (HTTP/2's preface detection has none).
+            // (hyper-util's HTTP/2 preface detection has none: a connection that
+            // sends nothing would wait in it for ever).
             let mut only_h1 = (*rustls.get_inner()).clone();
             only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
             let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(only_h1));
             let mut server = axum_server::from_tcp_rustls(listener, rustls)?
-                .http1_only()
-                .map(|tls| Capped::new(tls, permits));
+                .map(|tls| {
+                    // The handshake is the first thing a TLS client sends: it gets
+                    // the same time as a request head.
+                    let tls = tls.handshake_timeout(std_duration(limits.header_read_timeout));
+                    Capped::new(tls, permits)
+                })
+                .http1_only();
             configure(server.http_builder(), &limits);
             tokio::spawn(async move {
                 let served = server.handle(handle).serve(app).await;
