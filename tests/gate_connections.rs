@@ -22,10 +22,9 @@ fn limits(lines: &str) -> (tempfile::TempDir, String) {
 /// answered first is drained).
 async fn closed_by_server(stream: &mut TcpStream, within: Duration) -> bool {
     let mut sink = Vec::new();
-    match tokio::time::timeout(within, stream.read_to_end(&mut sink)).await {
-        Ok(_) => true,
-        Err(_) => false,
-    }
+    tokio::time::timeout(within, stream.read_to_end(&mut sink))
+        .await
+        .is_ok()
 }
 
 #[tokio::test]
