@@ -219,3 +219,74 @@ async fn a_damaged_database_is_refused_at_start_with_a_clear_message() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn a_writer_that_cannot_write_turns_healthz_503_and_the_broker_exits_non_zero() {
+    let b = TestBroker::start();
+    let mut b = b;
+    b.kill();
+    let bob = b.token("bob").to_string();
+    let size: u64 = ["countersign.db", "countersign.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(b.dir.path().join(f)).ok())
+        .map(|m| m.len())
+        .max()
+        .unwrap_or(0);
+    // A file-size limit a little above what is there, with SIGXFSZ ignored, so
+    // writes past it fail with EFBIG as on a full disk.
+    let blocks = (size + 256 * 1024) / 512;
+    let script = format!(
+        "trap '' XFSZ; ulimit -f {blocks}; exec \"$0\" broker --data-dir \"$1\" --listen 127.0.0.1:0"
+    );
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(BIN)
+        .arg(b.dir.path())
+        .env("COUNTERSIGN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut banner = String::new();
+    BufReader::new(stdout).read_line(&mut banner).unwrap();
+    let url = banner
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no banner: {banner:?}"))
+        .to_string();
+    let http = reqwest::Client::new();
+    let reason = format!("incident #4 {}", "v".repeat(3000));
+    let mut unavailable = None;
+    for _ in 0..2000 {
+        let resp = http
+            .post(format!("{url}/v1/requests"))
+            .bearer_auth(&bob)
+            .json(&serde_json::json!({"roles": ["production-access"], "reason": reason}))
+            .send()
+            .await;
+        match resp {
+            Ok(r) if r.status().as_u16() == 201 => continue,
+            Ok(r) => {
+                unavailable = Some(r.status().as_u16());
+                break;
+            }
+            Err(_) => break,
+        }
+    }
+    assert!(unavailable.is_some_and(|s| s >= 500), "{unavailable:?}");
+    let health = http.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status().as_u16(), 503);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unavailable", "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("can no longer write")),
+        "{body}"
+    );
+    let status =
+        exits_within(&mut child, Duration::from_secs(15)).expect("the broker kept running");
+    assert!(!status.success(), "{status:?}");
+}
