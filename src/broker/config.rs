@@ -142,4 +142,21 @@ mod tests {
         assert_eq!(limited.limits.streams_per_user, 3);
         assert_eq!(limited.limits.max_connections, 4096);
     }
+
+    #[test]
+    fn the_example_config_parses_and_shows_the_default_limits() {
+        let example: BrokerConfig =
+            toml::from_str(include_str!("../../config/broker.toml")).unwrap();
+        let defaults = Limits::default();
+        assert_eq!(
+            example.limits.header_read_timeout,
+            defaults.header_read_timeout
+        );
+        assert_eq!(
+            example.limits.stream_buffer_bytes,
+            defaults.stream_buffer_bytes
+        );
+        assert_eq!(example.limits.streams_per_user, defaults.streams_per_user);
+        assert_eq!(example.limits.head_log_interval, defaults.head_log_interval);
+    }
 }
