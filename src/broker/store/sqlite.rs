@@ -643,6 +643,32 @@ fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(),
     Ok(())
 }
 
+/// Up to this many candidate requests, a filtered event page is read through the
+/// request index; beyond, by walking the log.
+const FEW_CANDIDATES: i64 = 2000;
+
+/// The ids of the requests `visible` might see, as SQL whose parameters are
+/// numbered from `first`, in the order [`visible_values`] gives them.
+fn candidates_sql(visible: &super::Visibility, first: usize) -> String {
+    let mut sql = format!("SELECT id FROM requests WHERE user = ?{first}");
+    if !visible.reviewable_roles.is_empty() {
+        let marks: Vec<String> = (0..visible.reviewable_roles.len())
+            .map(|i| format!("?{}", first + 1 + i))
+            .collect();
+        sql.push_str(&format!(
+            " UNION SELECT request_id FROM request_roles WHERE role IN ({})",
+            marks.join(", ")
+        ));
+    }
+    sql
+}
+
+fn visible_values(visible: &super::Visibility) -> Vec<String> {
+    std::iter::once(visible.user.clone())
+        .chain(visible.reviewable_roles.iter().cloned())
+        .collect()
+}
+
 /// Bytes of a refused attempt's reason kept in the log: enough to read what was
 /// tried, not enough to fill the log with a flood of long texts.
 pub const REFUSAL_EXCERPT_BYTES: usize = 256;
@@ -1003,23 +1029,28 @@ impl Store for SqliteStore {
                 conditions.push(format!("seq > ?{}", args.len()));
             }
             if let Some(visible) = &query.visible_to {
-                args.push(Box::new(visible.user.clone()));
-                let mut sources = vec![format!(
-                    "SELECT id FROM requests WHERE user = ?{}",
-                    args.len()
-                )];
-                if !visible.reviewable_roles.is_empty() {
-                    let mut marks = Vec::new();
-                    for role in &visible.reviewable_roles {
-                        args.push(Box::new(role.clone()));
-                        marks.push(format!("?{}", args.len()));
-                    }
-                    sources.push(format!(
-                        "SELECT request_id FROM request_roles WHERE role IN ({})",
-                        marks.join(", ")
-                    ));
-                }
-                let mut condition = format!("request_id IN ({})", sources.join(" UNION "));
+                let values = visible_values(visible);
+                // Few candidate requests: walk their events by the request index
+                // and sort them. Many: walk the log by seq and test each row's
+                // request id, without decoding it (sorting a big candidate set
+                // for every page would cost more than the walk).
+                let few =
+                    conn.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM ({}) LIMIT {})",
+                        candidates_sql(visible, 1),
+                        FEW_CANDIDATES + 1
+                    ))?
+                    .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+                        row.get::<_, i64>(0)
+                    })? <= FEW_CANDIDATES;
+                let column = if few { "request_id" } else { "+request_id" };
+                let first = args.len() + 1;
+                let mut condition = format!("{column} IN ({})", candidates_sql(visible, first));
+                args.extend(
+                    values
+                        .into_iter()
+                        .map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>),
+                );
                 if visible.unattached {
                     condition = format!("({condition} OR request_id IS NULL)");
                 }
