@@ -315,106 +315,116 @@ impl Replayed {
     /// The fields of `stored` that disagree with the log.
     fn differences(&self, stored: &Request) -> Vec<String> {
         let mut out = Vec::new();
-        let mut differ = |field: &str, table: String, log: String| {
-            if table != log {
-                out.push(format!(
-                    "{field} is {table} in the table but {log} in the log"
-                ));
-            }
-        };
-        differ("user", q(&stored.user), q(&self.user));
+        differ(&mut out, "user", &stored.user.as_str(), &self.user.as_str());
+        differ(&mut out, "roles", &stored.roles, &self.roles);
         differ(
-            "roles",
-            format!("{:?}", stored.roles),
-            format!("{:?}", self.roles),
+            &mut out,
+            "reason",
+            &stored.reason.as_str(),
+            &self.reason.as_str(),
         );
-        differ("reason", q(&stored.reason), q(&self.reason));
+        differ(&mut out, "emergency", &stored.emergency, &self.emergency);
         differ(
-            "emergency",
-            stored.emergency.to_string(),
-            self.emergency.to_string(),
+            &mut out,
+            "created_at",
+            &Some(stored.created_at),
+            &self.created_at,
         );
-        differ("created_at", t(Some(stored.created_at)), t(self.created_at));
-        differ(
-            "state",
-            stored.state.as_str().to_string(),
-            self.state.map(|s| s.as_str()).unwrap_or("none").to_string(),
-        );
+        differ(&mut out, "state", &Some(stored.state), &self.state);
         let reviews: Vec<_> = stored
             .reviews
             .iter()
             .map(|r| {
                 (
-                    r.author.clone(),
-                    r.decision.as_str().to_string(),
-                    r.reason.clone(),
-                    r.roles.clone(),
+                    r.author.as_str(),
+                    r.decision.as_str(),
+                    r.reason.as_str(),
+                    r.roles.as_slice(),
                     r.created_at,
                 )
             })
             .collect();
+        let replayed: Vec<_> = self
+            .reviews
+            .iter()
+            .map(|(author, decision, reason, roles, at)| {
+                (
+                    author.as_str(),
+                    decision.as_str(),
+                    reason.as_str(),
+                    roles.as_slice(),
+                    *at,
+                )
+            })
+            .collect();
+        differ(&mut out, "reviews", &reviews, &replayed);
         differ(
-            "reviews",
-            format!("{reviews:?}"),
-            format!("{:?}", self.reviews),
+            &mut out,
+            "resolved_at",
+            &stored.resolved_at,
+            &self.resolved_at,
         );
-        differ("resolved_at", t(stored.resolved_at), t(self.resolved_at));
         differ(
+            &mut out,
             "resolve_reason",
-            format!("{:?}", stored.resolve_reason),
-            format!("{:?}", self.resolve_reason),
+            &stored.resolve_reason,
+            &self.resolve_reason,
         );
         differ(
+            &mut out,
             "resolved_by",
-            format!("{:?}", stored.resolved_by),
-            format!("{:?}", self.resolved_by),
+            &stored.resolved_by,
+            &self.resolved_by,
         );
         let access = stored.access.as_ref();
         differ(
+            &mut out,
             "access.starts_at",
-            t(access.map(|a| a.starts_at)),
-            t(self.access_starts_at),
+            &access.map(|a| a.starts_at),
+            &self.access_starts_at,
         );
         differ(
+            &mut out,
             "access.returned_at",
-            t(access.and_then(|a| a.returned_at)),
-            t(self.returned_at),
+            &access.and_then(|a| a.returned_at),
+            &self.returned_at,
         );
         // Logs written before events carried the window's end cannot say it.
         if self.access_ends_at.is_some() {
             differ(
+                &mut out,
                 "access.ends_at",
-                t(access.map(|a| a.ends_at)),
-                t(self.access_ends_at),
+                &access.map(|a| a.ends_at),
+                &self.access_ends_at,
             );
         }
         let post = stored.post_incident_review.as_ref().map(|p| {
             (
-                p.author.clone(),
+                p.author.as_str(),
                 match p.outcome {
                     crate::model::IncidentOutcome::Justified => "justified",
                     crate::model::IncidentOutcome::Unjustified => "unjustified",
-                }
-                .to_string(),
-                p.notes.clone(),
+                },
+                p.notes.as_str(),
                 p.created_at,
             )
         });
-        differ(
-            "post_incident_review",
-            format!("{post:?}"),
-            format!("{:?}", self.post_incident),
-        );
+        let replayed_post = self
+            .post_incident
+            .as_ref()
+            .map(|(a, o, n, t)| (a.as_str(), o.as_str(), n.as_str(), *t));
+        differ(&mut out, "post_incident_review", &post, &replayed_post);
         out
     }
 }
 
-fn q(text: &str) -> String {
-    format!("{text:?}")
-}
-
-fn t(time: Option<Time>) -> String {
-    time.map_or_else(|| "none".to_string(), |t| t.to_rfc3339())
+/// Notes `field` when the table and the log disagree (formatted only then).
+fn differ<T: PartialEq + std::fmt::Debug>(out: &mut Vec<String>, field: &str, table: &T, log: &T) {
+    if table != log {
+        out.push(format!(
+            "{field} is {table:?} in the table but {log:?} in the log"
+        ));
+    }
 }
 
 /// Runs `check` over `items` on every core, keeping their order.
