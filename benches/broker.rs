@@ -6,7 +6,10 @@
 //!   commit per row), the floor everything else is compared with;
 //! - request creations per second through the HTTP API (32 concurrent clients);
 //! - listing 10,000 pending requests 500 at a time, per page;
-//! - an event reaching 100 connected subscribers after its write.
+//! - an event reaching 100 connected subscribers after its write;
+//! - the same creates and listings again with 1,000 stalled connections (half a
+//!   request head each) and 100 stalled subscribers (never reading) held open,
+//!   in the same run, and the ratio to the quiet figures (DESIGN §12).
 //!
 //! A plain program rather than criterion: these are whole-system figures with
 //! percentiles, not micro-benchmarks.
@@ -53,11 +56,17 @@ fn raw_sqlite_inserts(rows: usize) -> f64 {
 struct Fixture {
     _dir: tempfile::TempDir,
     url: String,
+    addr: std::net::SocketAddr,
     bob: String,
     carrot: String,
     ponder: String,
+    /// Reviewers whose streams the fan-out and the stalled subscribers use (a user
+    /// may hold 8 streams).
+    watchers: Vec<String>,
     running: countersign::broker::RunningBroker,
 }
+
+const WATCHERS: usize = 13;
 
 async fn start_broker() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -66,14 +75,18 @@ async fn start_broker() -> Fixture {
         let store = SqliteStore::open(dir.path()).expect("open store");
         let now = chrono::Utc::now();
         store.put_roles("roles.yaml", ROLES, now).expect("roles");
-        for (name, roles) in [
-            ("bob", "developer"),
-            ("carrot", "reviewer"),
-            ("ponder", "auditor"),
-        ] {
+        let watchers: Vec<(String, &str)> = (0..WATCHERS)
+            .map(|i| (format!("watcher{i}"), "reviewer"))
+            .collect();
+        let fixed = [
+            ("bob".to_string(), "developer"),
+            ("carrot".to_string(), "reviewer"),
+            ("ponder".to_string(), "auditor"),
+        ];
+        for (name, roles) in fixed.into_iter().chain(watchers) {
             let token = tokens::generate();
             let user = User {
-                name: name.into(),
+                name: name.clone(),
                 roles: roles.split(',').map(String::from).collect(),
                 traits: Default::default(),
             };
@@ -86,6 +99,12 @@ async fn start_broker() -> Fixture {
     let config = BrokerConfig {
         listen: "127.0.0.1:0".parse().expect("addr"),
         data_dir: Some(dir.path().to_path_buf()),
+        // Stalled connections stay stalled for the whole measurement: the worst
+        // case, not the one where the timeout has already cleared them.
+        limits: countersign::broker::config::Limits {
+            header_read_timeout: countersign::model::Duration::from_secs(3600),
+            ..Default::default()
+        },
         ..BrokerConfig::default()
     };
     let running = countersign::broker::start(config)
@@ -93,9 +112,13 @@ async fn start_broker() -> Fixture {
         .expect("start broker");
     Fixture {
         url: running.url.clone(),
+        addr: running.addr,
         bob: tokens_by_user["bob"].clone(),
         carrot: tokens_by_user["carrot"].clone(),
         ponder: tokens_by_user["ponder"].clone(),
+        watchers: (0..WATCHERS)
+            .map(|i| tokens_by_user[&format!("watcher{i}")].clone())
+            .collect(),
         running,
         _dir: dir,
     }
@@ -176,10 +199,10 @@ async fn fan_out(f: &Fixture, subscribers: usize, events: usize) -> Vec<f64> {
         Default::default();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
     let mut readers = Vec::new();
-    for _ in 0..subscribers {
+    for i in 0..subscribers {
         let mut resp = http
             .get(format!("{}/v1/events", f.url))
-            .bearer_auth(&f.carrot)
+            .bearer_auth(&f.watchers[i % f.watchers.len()])
             .send()
             .await
             .expect("subscribe");
@@ -235,6 +258,58 @@ async fn fan_out(f: &Fixture, subscribers: usize, events: usize) -> Vec<f64> {
     latencies
 }
 
+/// Connections that send half a request head and then nothing.
+async fn stalled_connections(addr: std::net::SocketAddr, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::AsyncWriteExt;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let mut s = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        s.write_all(b"GET /v1/requests HTTP/1.1\r\nHost: broker\r\n")
+            .await
+            .expect("write");
+        out.push(s);
+    }
+    out
+}
+
+/// Event-stream subscribers that read the response head and nothing after, with a
+/// small receive window so the kernel does not soak up what the broker sends.
+async fn stalled_subscribers(f: &Fixture, n: usize) -> Vec<tokio::net::TcpStream> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(4096).expect("rcvbuf");
+        let mut s = socket.connect(f.addr).await.expect("connect");
+        let token = &f.watchers[i % f.watchers.len()];
+        s.write_all(
+            format!(
+                "GET /v1/events HTTP/1.1\r\nHost: broker\r\nAuthorization: Bearer {token}\r\n\r\n"
+            )
+            .as_bytes(),
+        )
+        .await
+        .expect("write");
+        let mut head = [0u8; 64];
+        let n = s.read(&mut head).await.expect("head");
+        assert!(head[..n].starts_with(b"HTTP/1.1 200"), "subscriber refused");
+        out.push(s);
+    }
+    out
+}
+
+fn rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kib| kib / 1024.0)
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
     if std::env::args().any(|a| a == "--list") {
@@ -262,6 +337,27 @@ fn main() {
         println!(
             "list {seen} pending, pages of 500, auditor (list-all): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms over {} pages",
             percentile(&times, 50.0), percentile(&times, 99.0), times.last().copied().unwrap_or(f64::NAN), times.len()
+        );
+
+        // The same again with hostile clients held open (DESIGN §12).
+        let quiet_rate = rate;
+        let (quiet, _) = list_pages(&f, &f.carrot, 5).await;
+        let rss_before = rss_mib();
+        let stalled = stalled_connections(f.addr, 1000).await;
+        let subscribers = stalled_subscribers(&f, 100).await;
+        let (siege, seen) = list_pages(&f, &f.carrot, 5).await;
+        let siege_rate = creates(&f, 10_240, 32).await;
+        let rss_siege = rss_mib();
+        drop(stalled);
+        drop(subscribers);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let after_rate = creates(&f, 10_240, 32).await;
+        println!(
+            "with 1,000 stalled connections and 100 stalled subscribers: creates {siege_rate:.0}/s (quiet: {quiet_rate:.0}/s before, {after_rate:.0}/s after; ratio to before {:.2}); reviewer listing of {seen} pending p99 {:.1} ms (quiet, same data: {:.1} ms; ratio {:.2}); process RSS {rss_before:.0} → {rss_siege:.0} MiB",
+            siege_rate / quiet_rate,
+            percentile(&siege, 99.0),
+            percentile(&quiet, 99.0),
+            percentile(&siege, 99.0) / percentile(&quiet, 99.0),
         );
 
         let latencies = fan_out(&f, 100, 200).await;

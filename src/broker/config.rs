@@ -27,6 +27,8 @@ pub struct BrokerConfig {
     pub audit: crate::audit::AuditConfig,
     /// The SSH user CA (`[ssh]`).
     pub ssh: SshConfig,
+    /// Limits that keep the broker standing under hostile clients (`[limits]`).
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -35,6 +37,52 @@ pub struct SshConfig {
     /// The CA's private key file (OpenSSH format, Ed25519, mode 0600); default:
     /// `ssh_user_ca` in the data directory, created at first start.
     pub ca_key: Option<PathBuf>,
+}
+
+/// DESIGN §12: every number here bounds what one client can hold or cost.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// A connection that has not sent a whole request head within this is closed;
+    /// it is also how long an idle keep-alive connection stays open.
+    pub header_read_timeout: Duration,
+    /// A request body that stops arriving for this long is abandoned.
+    pub body_read_timeout: Duration,
+    /// Connections open at once; more are closed as they arrive.
+    pub max_connections: usize,
+    /// Event streams one user may hold open at once.
+    pub streams_per_user: usize,
+    /// Bytes of events queued for one subscriber before it is disconnected (it
+    /// resumes with its last id).
+    pub stream_buffer_bytes: usize,
+    /// Refused attempts (reviews, overrides) one user may make in a burst before
+    /// further ones are answered 429 and no longer recorded one by one…
+    pub refused_burst: u32,
+    /// …and how many a minute it regains.
+    pub refused_per_minute: u32,
+    /// How often the audit head is written to the log, for an external copy.
+    pub head_log_interval: Duration,
+    /// Longest URI accepted (414 beyond).
+    pub max_uri_bytes: usize,
+    /// Largest request head accepted, all header names and values (431 beyond).
+    pub max_header_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(10),
+            max_connections: 4096,
+            streams_per_user: 8,
+            stream_buffer_bytes: 256 * 1024,
+            refused_burst: 20,
+            refused_per_minute: 30,
+            head_log_interval: Duration::from_mins(10),
+            max_uri_bytes: 8 * 1024,
+            max_header_bytes: 32 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -58,6 +106,7 @@ impl Default for BrokerConfig {
             insecure_http: false,
             audit: crate::audit::AuditConfig::default(),
             ssh: SshConfig::default(),
+            limits: Limits::default(),
         }
     }
 }
@@ -97,5 +146,28 @@ mod tests {
         let loopback = BrokerConfig::default();
         assert!(loopback.check_transport().is_ok());
         assert!(toml::from_str::<BrokerConfig>("lisen = \"x\"").is_err());
+        let limited: BrokerConfig =
+            toml::from_str("[limits]\nheader_read_timeout = \"2s\"\nstreams_per_user = 3\n")
+                .unwrap();
+        assert_eq!(limited.limits.header_read_timeout, Duration::from_secs(2));
+        assert_eq!(limited.limits.streams_per_user, 3);
+        assert_eq!(limited.limits.max_connections, 4096);
+    }
+
+    #[test]
+    fn the_example_config_parses_and_shows_the_default_limits() {
+        let example: BrokerConfig =
+            toml::from_str(include_str!("../../config/broker.toml")).unwrap();
+        let defaults = Limits::default();
+        assert_eq!(
+            example.limits.header_read_timeout,
+            defaults.header_read_timeout
+        );
+        assert_eq!(
+            example.limits.stream_buffer_bytes,
+            defaults.stream_buffer_bytes
+        );
+        assert_eq!(example.limits.streams_per_user, defaults.streams_per_user);
+        assert_eq!(example.limits.head_log_interval, defaults.head_log_interval);
     }
 }

@@ -45,6 +45,10 @@ impl From<StoreError> for ApiError {
             StoreError::Closed => {
                 ApiError::new(ErrorCode::Unavailable, "the broker is shutting down")
             }
+            StoreError::Failed(why) => ApiError::new(
+                ErrorCode::Unavailable,
+                format!("the broker can no longer write ({why}); it is stopping"),
+            ),
             _ => ApiError::new(
                 ErrorCode::Internal,
                 "the broker could not complete this; see its log",

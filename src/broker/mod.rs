@@ -3,6 +3,8 @@
 pub mod config;
 pub mod error;
 pub mod findings;
+pub mod gate;
+mod heads;
 pub mod lifecycle;
 mod openapi;
 pub mod roles;

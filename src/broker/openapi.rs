@@ -106,7 +106,7 @@ pub fn spec() -> Value {
                 "Error": {
                     "type": "object", "required": ["error"],
                     "properties": { "error": { "type": "object", "required": ["code", "message"], "properties": {
-                        "code": { "type": "string", "enum": ["invalid_request", "reason_required", "unauthenticated", "forbidden", "self_review", "role_not_requestable", "not_found", "already_reviewed", "not_pending", "not_approved", "no_logins", "invalid_public_key", "too_large", "internal", "unavailable"] },
+                        "code": { "type": "string", "enum": ["invalid_request", "reason_required", "unauthenticated", "forbidden", "self_review", "role_not_requestable", "not_found", "already_reviewed", "not_pending", "not_approved", "no_logins", "invalid_public_key", "too_large", "internal", "unavailable", "method_not_allowed", "uri_too_long", "headers_too_large", "too_many_streams", "rate_limited"] },
                         "message": string()
                     } } }
                 },

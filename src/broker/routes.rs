@@ -65,13 +65,20 @@ async fn not_found() -> ApiError {
 
 async fn method_not_allowed() -> ApiError {
     ApiError::new(
-        ErrorCode::InvalidRequest,
+        ErrorCode::MethodNotAllowed,
         "this endpoint does not take that method; see /v1/openapi.json",
     )
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `ok`, or 503 with the reason once the store can no longer write.
+async fn healthz(State(broker): State<Arc<Broker>>) -> Result<&'static str, ApiError> {
+    match broker.store.failure() {
+        None => Ok("ok\n"),
+        Some(why) => Err(ApiError::new(
+            ErrorCode::Unavailable,
+            format!("the store can no longer write: {why}"),
+        )),
+    }
 }
 
 /// The authenticated caller and the roles in force when the call arrived.
@@ -376,6 +383,55 @@ pub(crate) async fn mutate(
     }
 }
 
+/// [`mutate`] for steps whose refusals go on the record: once the caller has used
+/// up their refused attempts (DESIGN §12), a further refusal is answered 429 and
+/// only counted; a step that succeeds is never held back.
+async fn mutate_limited(
+    broker: &Arc<Broker>,
+    caller: &Caller,
+    id: &str,
+    step: Mutation,
+    hide_unseen: bool,
+) -> Result<Json<AccessRequest>, ApiError> {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let name = caller.user.name.clone();
+    let exhausted = broker.refusals.exhausted(&name, std::time::Instant::now());
+    // What the step did with its record: kept it (a refusal charged to the caller)
+    // or, past the limit, dropped it (counted for the summary event).
+    let kept = Arc::new(AtomicBool::new(false));
+    let dropped = Arc::new(AtomicBool::new(false));
+    let (kept_in, dropped_in) = (kept.clone(), dropped.clone());
+    let step: Mutation = Box::new(move |request| match step(request) {
+        super::store::Verdict::Refuse {
+            record: Some(_), ..
+        } if exhausted => {
+            dropped_in.store(true, Ordering::Relaxed);
+            super::store::Refusal::new(
+                ErrorCode::RateLimited,
+                "too many refused attempts; wait a minute before trying again",
+            )
+            .into()
+        }
+        verdict => {
+            if let super::store::Verdict::Refuse {
+                record: Some(_), ..
+            } = &verdict
+            {
+                kept_in.store(true, Ordering::Relaxed);
+            }
+            verdict
+        }
+    });
+    let result = mutate(broker, caller, id, step, hide_unseen).await;
+    let now = std::time::Instant::now();
+    if dropped.load(Ordering::Relaxed) {
+        broker.refusals.drop_one(&name, now);
+    } else if kept.load(Ordering::Relaxed) {
+        broker.refusals.charge(&name, now);
+    }
+    result
+}
+
 async fn review(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
@@ -385,7 +441,7 @@ async fn review(
     let (roles, user, now) = (caller.roles.clone(), caller.user.clone(), broker.now());
     let step: Mutation =
         Box::new(move |request| lifecycle::review(&roles, &user, &body, now, request));
-    mutate(&broker, &caller, &id, step, false).await
+    mutate_limited(&broker, &caller, &id, step, false).await
 }
 
 async fn resolve(
@@ -397,7 +453,7 @@ async fn resolve(
     let (roles, user, now) = (caller.roles.clone(), caller.user.clone(), broker.now());
     let step: Mutation =
         Box::new(move |request| lifecycle::resolve(&roles, &user, &body, now, request));
-    mutate(&broker, &caller, &id, step, true).await
+    mutate_limited(&broker, &caller, &id, step, true).await
 }
 
 async fn withdraw(
@@ -493,6 +549,7 @@ async fn audit_events(
             .map(|s| parse_time("until", s, now))
             .transpose()?,
         after_seq: query.after,
+        visible_to: None,
         limit,
     };
     let events = broker

@@ -10,8 +10,9 @@ use tokio::task::JoinHandle;
 
 use super::config::BrokerConfig;
 use super::error::ApiError;
+use super::gate::{RefusalLimiter, StreamSlots};
 use super::roles::RolesCache;
-use super::store::{SqliteStore, Store};
+use super::store::{DataDirLock, EventDraft, SqliteStore, Store};
 use crate::model::api::ErrorCode;
 
 /// Everything a handler needs.
@@ -19,6 +20,12 @@ pub struct Broker {
     pub store: Arc<dyn Store>,
     pub roles: RolesCache,
     pub bus: broadcast::Sender<Arc<super::stream::Outgoing>>,
+    /// Refused attempts per user (DESIGN §12).
+    pub refusals: RefusalLimiter,
+    /// Open event streams per user.
+    pub streams: StreamSlots,
+    /// Bumped whenever users, tokens or roles change: open streams re-check then.
+    pub authority: watch::Receiver<u64>,
     pub config: BrokerConfig,
     /// The weekly review's thresholds, compiled once.
     pub audit: crate::audit::CompiledConfig,
@@ -51,6 +58,8 @@ pub struct RunningBroker {
     pub url: String,
     pub data_dir: PathBuf,
     pub store: Arc<SqliteStore>,
+    /// Held for as long as this broker serves the data directory.
+    _lock: DataDirLock,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -101,9 +110,20 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     let data_dir = config.data_dir.clone().ok_or_else(|| {
         anyhow::anyhow!("no data directory: give --data-dir or data_dir in the config")
     })?;
-    let store = {
+    let (store, lock) = {
         let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || SqliteStore::open(&dir)).await??
+        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+            // The lock first: a second broker must not even migrate the database.
+            let lock = DataDirLock::acquire(&dir)?;
+            let store = SqliteStore::open(&dir).map_err(|e| {
+                anyhow::anyhow!("cannot open the database in {}: {e}", dir.display())
+            })?;
+            store.quick_check()?;
+            Ok((store, lock))
+        })
+        .await??
     };
     let store = Arc::new(store);
     let ssh_ca = {
@@ -122,10 +142,14 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         });
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let (authority_tx, authority_rx) = watch::channel(0u64);
     let broker = Arc::new(Broker {
         store: store.clone(),
         roles: RolesCache::default(),
         bus,
+        refusals: RefusalLimiter::new(&config.limits),
+        streams: StreamSlots::default(),
+        authority: authority_rx,
         config: config.clone(),
         audit,
         shutdown: shutdown_rx.clone(),
@@ -155,8 +179,18 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         tokio::task::spawn_blocking(move || broker.roles.current(broker.store.as_ref())).await??;
     }
     background.push(tokio::spawn(super::sweeper::run(broker.clone())));
+    background.push(tokio::spawn(watch_authority(broker.clone(), authority_tx)));
+    background.push(tokio::spawn(log_head(broker.clone())));
+    background.push(tokio::spawn(record_dropped_refusals(broker.clone())));
 
-    let app = super::routes::router(broker.clone());
+    let app = super::routes::router(broker.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            broker.clone(),
+            super::heads::bounded,
+        ))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            std_duration(config.limits.body_read_timeout),
+        ));
     let listener = std::net::TcpListener::bind(config.listen)
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     listener.set_nonblocking(true)?;
@@ -167,15 +201,35 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         "http"
     };
     let url = format!("{scheme}://{addr}");
-    let shutdown = shutdown_rx;
+    let handle = axum_server::Handle::new();
+    {
+        let stopper = handle.clone();
+        let shutdown = shutdown_rx;
+        tokio::spawn(async move {
+            stopped(shutdown).await;
+            stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+        });
+    }
+    background.push(tokio::spawn(stop_on_store_failure(
+        store.clone(),
+        handle.clone(),
+    )));
+    let permits = Arc::new(tokio::sync::Semaphore::new(
+        config.limits.max_connections.max(1),
+    ));
+    let limits = config.limits.clone();
+    let failed = store.clone();
+    let app = app.into_make_service();
     let server = match config.tls.clone() {
         None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
+            // http1_only after the acceptor: setting an acceptor forgets it.
+            let mut server = axum_server::from_tcp(listener)?
+                .acceptor(Capped::new(axum_server::accept::DefaultAcceptor, permits))
+                .http1_only();
+            configure(server.http_builder(), &limits);
             tokio::spawn(async move {
-                axum::serve(listener, app)
-                    .with_graceful_shutdown(stopped(shutdown))
-                    .await
-                    .map_err(anyhow::Error::from)
+                let served = server.handle(handle).serve(app).await;
+                finish(served, &failed)
             })
         }
         Some(tls) => {
@@ -190,18 +244,24 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
                         tls.key.display()
                     )
                 })?;
-            let handle = axum_server::Handle::new();
-            let stopper = handle.clone();
+            // HTTP/1.1 only, so every connection is under the header-read timeout
+            // (hyper-util's HTTP/2 preface detection has none: a connection that
+            // sends nothing would wait in it for ever).
+            let mut only_h1 = (*rustls.get_inner()).clone();
+            only_h1.alpn_protocols = vec![b"http/1.1".to_vec()];
+            let rustls = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(only_h1));
+            let mut server = axum_server::from_tcp_rustls(listener, rustls)?
+                .map(|tls| {
+                    // The handshake is the first thing a TLS client sends: it gets
+                    // the same time as a request head.
+                    let tls = tls.handshake_timeout(std_duration(limits.header_read_timeout));
+                    Capped::new(tls, permits)
+                })
+                .http1_only();
+            configure(server.http_builder(), &limits);
             tokio::spawn(async move {
-                stopped(shutdown).await;
-                stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
-            });
-            tokio::spawn(async move {
-                axum_server::from_tcp_rustls(listener, rustls)?
-                    .handle(handle)
-                    .serve(app.into_make_service())
-                    .await
-                    .map_err(anyhow::Error::from)
+                let served = server.handle(handle).serve(app).await;
+                finish(served, &failed)
             })
         }
     };
@@ -210,10 +270,230 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         url,
         data_dir,
         store,
+        _lock: lock,
         shutdown: shutdown_tx,
         server,
         background,
     })
+}
+
+pub fn std_duration(d: crate::model::Duration) -> std::time::Duration {
+    std::time::Duration::from_millis(d.as_millis())
+}
+
+/// hyper's own limits: a timer so the header-read timeout (which also closes idle
+/// keep-alive connections) applies, and a read buffer just above the head limit
+/// the middleware answers in JSON.
+fn configure(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    limits: &super::config::Limits,
+) {
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(std_duration(limits.header_read_timeout))
+        .max_headers(super::heads::MAX_HEADERS * 2)
+        .max_buf_size((limits.max_header_bytes + limits.max_uri_bytes).max(16 * 1024) * 2);
+}
+
+fn finish(served: std::io::Result<()>, store: &SqliteStore) -> anyhow::Result<()> {
+    if let Some(why) = store.failure() {
+        anyhow::bail!("the store can no longer write: {why}");
+    }
+    served.map_err(anyhow::Error::from)
+}
+
+/// Once the writer has failed, `/healthz` says so for a moment (for whoever is
+/// watching), then the server stops and the process exits non-zero.
+async fn stop_on_store_failure(store: Arc<SqliteStore>, handle: axum_server::Handle<SocketAddr>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
+    loop {
+        tick.tick().await;
+        if let Some(why) = store.failure() {
+            tracing::error!("the store can no longer write ({why}); stopping");
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            handle.graceful_shutdown(Some(std::time::Duration::from_secs(1)));
+            return;
+        }
+    }
+}
+
+/// Tells open streams at once when users, tokens or roles changed, whoever changed
+/// them (the admin CLI writes from another process): one cheap read for all
+/// streams, instead of each stream asking the store every few seconds.
+async fn watch_authority(broker: Arc<Broker>, changed: watch::Sender<u64>) {
+    let mut tick = tokio::time::interval(AUTHORITY_CHECK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last = None;
+    loop {
+        tick.tick().await;
+        let stamp = broker
+            .blocking(|b| {
+                let stamp = b.store.authority_stamp()?;
+                Ok(stamp)
+            })
+            .await;
+        let Ok(stamp) = stamp else { continue };
+        if last.is_some_and(|l| l == stamp) {
+            continue;
+        }
+        let first = last.is_none();
+        last = Some(stamp);
+        if first {
+            continue;
+        }
+        let refreshed = broker
+            .blocking(|b| Ok(b.roles.current(b.store.as_ref())?))
+            .await;
+        if let Err(err) = refreshed {
+            tracing::warn!("reloading roles: {}", err.message);
+        }
+        changed.send_modify(|generation| *generation += 1);
+    }
+}
+
+/// How often the watcher above looks.
+const AUTHORITY_CHECK: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Writes the audit head to the log now and then, so a copy lives outside the
+/// database (`audit verify --expect-head` checks against it).
+async fn log_head(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(
+        std_duration(broker.config.limits.head_log_interval).max(std::time::Duration::from_secs(1)),
+    );
+    loop {
+        tick.tick().await;
+        match broker.blocking(|b| Ok(b.store.head()?)).await {
+            Ok((seq, hash)) => tracing::info!("audit head {seq}:{hash}"),
+            Err(err) => tracing::warn!("reading the audit head: {}", err.message),
+        }
+    }
+}
+
+/// Leaves one event per user and period saying how many refused attempts the rate
+/// limit kept out of the log.
+async fn record_dropped_refusals(broker: Arc<Broker>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let dropped = broker.refusals.take_dropped(std::time::Instant::now());
+        for (user, count) in dropped {
+            let now = broker.now();
+            let draft = EventDraft::new(crate::model::EventType::ReviewRefused, &user, now)
+                .reason(format!(
+                    "{count} more refused attempts were answered 429 and not recorded one by one"
+                ))
+                .field("error", ErrorCode::RateLimited.as_str())
+                .field("dropped", count);
+            if let Err(err) = broker
+                .blocking(move |b| Ok(b.store.append_event(draft)?))
+                .await
+            {
+                tracing::warn!("recording dropped refusals: {}", err.message);
+            }
+        }
+    }
+}
+
+/// A connection cap at accept: past `permits`, a new connection is closed at once.
+#[derive(Clone)]
+struct Capped<A> {
+    inner: A,
+    permits: Arc<tokio::sync::Semaphore>,
+}
+
+impl<A> Capped<A> {
+    fn new(inner: A, permits: Arc<tokio::sync::Semaphore>) -> Self {
+        Capped { inner, permits }
+    }
+}
+
+type Accepting<S, Svc> = std::pin::Pin<
+    Box<dyn std::future::Future<Output = std::io::Result<(Held<S>, Svc)>> + Send + 'static>,
+>;
+
+impl<I, S, A> axum_server::accept::Accept<I, S> for Capped<A>
+where
+    A: axum_server::accept::Accept<I, S>,
+    A::Future: Send + 'static,
+    A::Stream: Send + 'static,
+    A::Service: Send + 'static,
+{
+    type Stream = Held<A::Stream>;
+    type Service = A::Service;
+    type Future = Accepting<A::Stream, A::Service>;
+
+    fn accept(&self, stream: I, service: S) -> Self::Future {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            drop(stream);
+            return Box::pin(std::future::ready(Err(std::io::Error::other(
+                "connection cap reached",
+            ))));
+        };
+        let accepting = self.inner.accept(stream, service);
+        Box::pin(async move {
+            let (stream, service) = accepting.await?;
+            Ok((
+                Held {
+                    stream,
+                    _permit: permit,
+                },
+                service,
+            ))
+        })
+    }
+}
+
+/// A connection holding its place under the cap until it closes.
+struct Held<S> {
+    stream: S,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Held<S> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Held<S> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
 }
 
 /// Re-applies the role file when it changes; a broken file is reported and the

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::audit::Format;
-use crate::broker::store::{SqliteStore, Store};
+use crate::broker::store::verify::{self, ExpectedHead};
 use crate::model::Duration;
 use crate::model::api::{ListEvents, MAX_PAGE, MarkFindingReviewed};
 
@@ -18,14 +18,26 @@ pub struct AuditArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum AuditCommand {
-    /// Recompute the hash chain and name the first broken link.
+    /// Recompute the hash chain and name the first broken link; with --data-dir,
+    /// also check the indexed columns against each event and replay the log
+    /// against the requests table.
     Verify {
-        /// Verify the database in this directory directly (works with the broker
-        /// down); without it, ask the broker.
+        /// Verify the database in this directory directly, read-only (works with
+        /// the broker down); without it, ask the broker.
         #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// A head recorded earlier (`audit head`, or the broker's log), SEQ:HASH:
+        /// the log must still hold that event unchanged, so a cut tail shows.
+        #[arg(long, value_name = "SEQ:HASH", requires = "data_dir")]
+        expect_head: Option<ExpectedHead>,
         #[command(flatten)]
         client: super::ClientArgs,
+    },
+    /// Print the audit log's head as SEQ:HASH, to keep somewhere else and give
+    /// back to `audit verify --expect-head` later.
+    Head {
+        #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
+        data_dir: PathBuf,
     },
     /// The weekly review: what looks wrong in the window, grouped by kind, with the
     /// approver-side summary. `--format markdown` pastes into a review ticket.
@@ -71,7 +83,39 @@ pub enum AuditCommand {
 
 pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        AuditCommand::Verify { data_dir, client } => verify(data_dir, client).await,
+        AuditCommand::Verify {
+            data_dir: Some(dir),
+            expect_head,
+            ..
+        } => verify_offline(dir, expect_head).await,
+        AuditCommand::Verify {
+            data_dir: None,
+            client,
+            ..
+        } => verify_online(client).await,
+        AuditCommand::Head { data_dir } => {
+            let head = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                let conn = verify::open_read_only(&data_dir)?;
+                let head: Option<(i64, String)> = conn
+                    .query_row(
+                        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
+                        [],
+                        |row| Ok((row.get(0)?, row.get(1)?)),
+                    )
+                    .map(Some)
+                    .or_else(|e| match e {
+                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                        other => Err(other),
+                    })?;
+                Ok(head)
+            })
+            .await??;
+            match head {
+                Some((seq, hash)) => println!("{seq}:{hash}"),
+                None => println!("0:{}", crate::model::event::GENESIS_HASH),
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         AuditCommand::Findings {
             window,
             format,
@@ -132,17 +176,43 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-async fn verify(data_dir: Option<PathBuf>, client: super::ClientArgs) -> anyhow::Result<ExitCode> {
-    let report = match data_dir {
-        Some(dir) => {
-            tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let store = SqliteStore::open_existing(&dir)?;
-                Ok(store.verify_chain()?)
-            })
-            .await??
-        }
-        None => client.connect()?.audit_verify().await?,
-    };
+async fn verify_offline(
+    dir: PathBuf,
+    expect_head: Option<ExpectedHead>,
+) -> anyhow::Result<ExitCode> {
+    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let conn = verify::open_read_only(&dir)?;
+        Ok(verify::verify(&conn, expect_head.as_ref())?)
+    })
+    .await??;
+    if report.ok() {
+        println!(
+            "audit log intact: {} events, head {}:{}; {} requests agree with the log",
+            report.events, report.head_seq, report.head_hash, report.requests
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let at = report
+        .broken_at
+        .map(|seq| format!(" at event {seq}"))
+        .unwrap_or_default();
+    println!(
+        "audit log BROKEN{at}: {} problem(s) in {} events and {} requests",
+        report.problems.len() as u64 + report.more,
+        report.events,
+        report.requests
+    );
+    for problem in &report.problems {
+        println!("  {problem}");
+    }
+    if report.more > 0 {
+        println!("  … and {} more", report.more);
+    }
+    Ok(ExitCode::FAILURE)
+}
+
+async fn verify_online(client: super::ClientArgs) -> anyhow::Result<ExitCode> {
+    let report = client.connect()?.audit_verify().await?;
     if report.ok {
         println!(
             "audit log intact: {} events, head {}",

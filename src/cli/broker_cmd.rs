@@ -66,12 +66,17 @@ impl BrokerArgs {
     }
 }
 
+/// Logs to stderr. A log line that cannot be written (a full disk, a closed pipe)
+/// is lost, never a panic: by default the subscriber would report its own failure
+/// with `eprintln!`, which panics on that same broken stderr, in whichever thread
+/// logged — the store's writer included.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COUNTERSIGN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .log_internal_errors(false)
         .try_init();
 }
 
@@ -79,14 +84,26 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
     init_logging();
     let config = args.config()?;
     let mut running = crate::broker::start(config).await?;
-    println!(
-        "countersign broker listening on {} (data in {})",
-        running.url,
-        running.data_dir.display()
-    );
+    {
+        // Whoever started us may have closed stdout: that is no reason to stop.
+        use std::io::Write;
+        let mut out = std::io::stdout();
+        let _ = writeln!(
+            out,
+            "countersign broker listening on {} (data in {})",
+            running.url,
+            running.data_dir.display()
+        );
+        let _ = out.flush();
+    }
     tokio::select! {
+        // The server stops by itself only when the store can no longer write:
+        // exit non-zero so a supervisor restarts the broker.
         result = running.wait() => {
-            result?;
+            if let Err(err) = result {
+                tracing::error!("{err:#}");
+                return Err(err);
+            }
             return Ok(ExitCode::FAILURE);
         }
         _ = shutdown_signal() => {}

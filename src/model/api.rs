@@ -233,6 +233,11 @@ pub enum ErrorCode {
     TooLarge,
     Internal,
     Unavailable,
+    MethodNotAllowed,
+    UriTooLong,
+    HeadersTooLarge,
+    TooManyStreams,
+    RateLimited,
 }
 
 impl ErrorCode {
@@ -251,6 +256,10 @@ impl ErrorCode {
             ErrorCode::TooLarge => 413,
             ErrorCode::Internal => 500,
             ErrorCode::Unavailable => 503,
+            ErrorCode::MethodNotAllowed => 405,
+            ErrorCode::UriTooLong => 414,
+            ErrorCode::HeadersTooLarge => 431,
+            ErrorCode::TooManyStreams | ErrorCode::RateLimited => 429,
         }
     }
 
@@ -271,6 +280,11 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Internal => "internal",
             ErrorCode::Unavailable => "unavailable",
+            ErrorCode::MethodNotAllowed => "method_not_allowed",
+            ErrorCode::UriTooLong => "uri_too_long",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
+            ErrorCode::TooManyStreams => "too_many_streams",
+            ErrorCode::RateLimited => "rate_limited",
         }
     }
 }

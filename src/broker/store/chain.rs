@@ -40,6 +40,18 @@ impl EventDraft {
         self.fields
             .entry("requester".to_string())
             .or_insert_with(|| request.user.clone().into());
+        // The access window's end, which nothing else in the log says: verify
+        // replays it against the requests table.
+        if let Some(access) = &request.access {
+            self.fields
+                .entry("access_ends_at".to_string())
+                .or_insert_with(|| {
+                    access
+                        .ends_at
+                        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+                        .into()
+                });
+        }
         self.request_id = Some(request.id);
         self.roles = request.roles.clone();
         self.state = Some(request.state);

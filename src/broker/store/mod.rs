@@ -2,11 +2,14 @@
 //! touching handlers. Requests are never deleted; the audit log is append-only.
 
 mod chain;
+mod lock;
 mod sqlite;
+pub mod verify;
 
 use std::path::PathBuf;
 
 pub use chain::{EventDraft, Published};
+pub use lock::DataDirLock;
 pub use sqlite::SqliteStore;
 
 use crate::model::api::ErrorCode;
@@ -25,6 +28,8 @@ pub enum StoreError {
     DataDir { path: PathBuf, why: String },
     #[error("the store is shutting down")]
     Closed,
+    #[error("the store can no longer write: {0}")]
+    Failed(String),
 }
 
 /// Picks events for a scan by type and, for types whose `action` field says what
@@ -120,7 +125,21 @@ pub struct EventQuery {
     pub since: Option<Time>,
     pub until: Option<Time>,
     pub after_seq: Option<u64>,
+    /// Only events about requests this caller might see (read from the indexes,
+    /// before any body is decoded); `None` for no such filter.
+    pub visible_to: Option<Visibility>,
     pub limit: usize,
+}
+
+/// The requests a caller without rule `access_request: list` might see: their
+/// own and those with a role they may review. A superset: the policy still checks
+/// each one, but only these are read and decoded.
+#[derive(Debug, Clone, Default)]
+pub struct Visibility {
+    pub user: String,
+    pub reviewable_roles: Vec<String>,
+    /// Events about no request (user administration, marks) too.
+    pub unattached: bool,
 }
 
 /// A request as stored: listings pass the JSON through without re-encoding it.
@@ -222,7 +241,15 @@ pub trait Store: Send + Sync + 'static {
         each: &(dyn Fn(AuditEvent) + Sync),
     ) -> Result<(), StoreError>;
     fn head_seq(&self) -> Result<u64, StoreError>;
+    /// The newest event's seq and hash (0 and the genesis hash for an empty log).
+    fn head(&self) -> Result<(u64, String), StoreError>;
     fn verify_chain(&self) -> Result<ChainReport, StoreError>;
+    /// A number that changes whenever users, tokens or the applied roles change.
+    fn authority_stamp(&self) -> Result<u64, StoreError>;
+    /// Why the store can no longer write, once that has happened.
+    fn failure(&self) -> Option<String> {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -19,10 +19,10 @@ use super::{
     EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Published,
     RequestQuery, RequestRow, Store, StoreError, StoredRoles, UserRecord, Verdict,
 };
-use crate::model::event::{ChainReport, ChainVerifier};
+use crate::model::event::ChainReport;
 use crate::model::{AuditEvent, Certificate, Request, Time, User};
 
-const DB_FILE: &str = "countersign.db";
+pub(super) const DB_FILE: &str = "countersign.db";
 /// Most jobs committed in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -168,6 +168,8 @@ pub struct SqliteStore {
     jobs: Mutex<Option<SyncSender<Box<dyn Job>>>>,
     writer: Mutex<Option<JoinHandle<()>>>,
     publisher: Arc<OnceLock<Publisher>>,
+    /// Set, once, when the writer can no longer write.
+    failure: Arc<Mutex<Option<String>>>,
 }
 
 impl SqliteStore {
@@ -177,15 +179,26 @@ impl SqliteStore {
             path: data_dir.to_path_buf(),
             why: e.to_string(),
         })?;
+        super::lock::set_mode(data_dir, 0o700);
         let path = data_dir.join(DB_FILE);
         let mut conn = open_connection(&path)?;
         migrate(&mut conn)?;
+        restrict_files(&path);
         let publisher: Arc<OnceLock<Publisher>> = Arc::new(OnceLock::new());
         let (jobs_tx, jobs_rx) = sync_channel::<Box<dyn Job>>(4096);
         let writer_publisher = publisher.clone();
+        let failure: Arc<Mutex<Option<String>>> = Arc::default();
+        let writer_failure = failure.clone();
         let writer = std::thread::Builder::new()
             .name("countersign-writer".into())
-            .spawn(move || write_loop(conn, jobs_rx, writer_publisher))
+            .spawn(move || {
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    write_loop(conn, jobs_rx, writer_publisher, &writer_failure)
+                }));
+                if ran.is_err() {
+                    fail(&writer_failure, "the writer thread panicked".to_string());
+                }
+            })
             .map_err(|e| StoreError::DataDir {
                 path: data_dir.to_path_buf(),
                 why: format!("cannot start the writer thread: {e}"),
@@ -196,6 +209,7 @@ impl SqliteStore {
             jobs: Mutex::new(Some(jobs_tx)),
             writer: Mutex::new(Some(writer)),
             publisher,
+            failure,
         })
     }
 
@@ -210,6 +224,25 @@ impl SqliteStore {
             });
         }
         SqliteStore::open(data_dir)
+    }
+
+    /// `PRAGMA quick_check`: a database with damaged pages is refused at start
+    /// rather than served until a listing trips over it.
+    pub fn quick_check(&self) -> Result<(), StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare("PRAGMA quick_check(20)")?;
+            let problems: Vec<String> = stmt
+                .query_map([], |row| row.get::<_, String>(0))?
+                .collect::<Result<_, _>>()?;
+            if problems.len() == 1 && problems[0] == "ok" {
+                return Ok(());
+            }
+            Err(StoreError::Corrupt(format!(
+                "{} failed PRAGMA quick_check: {}; restore it from a backup (or inspect it with the sqlite3 shell) before starting the broker",
+                self.path.display(),
+                problems.join("; ")
+            )))
+        })
     }
 
     /// Sets the function told about every committed event, in commit order. Once.
@@ -239,6 +272,9 @@ impl SqliteStore {
             + Send
             + 'static,
     {
+        if let Some(why) = self.failure() {
+            return Err(StoreError::Failed(why));
+        }
         let sender = {
             let jobs = self.jobs.lock().map_err(|_| StoreError::Closed)?;
             jobs.clone().ok_or(StoreError::Closed)?
@@ -307,6 +343,15 @@ fn open_connection(path: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
+/// The database and its WAL companions are readable by the broker's user only.
+fn restrict_files(db: &Path) {
+    for suffix in ["", "-wal", "-shm"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        super::lock::set_mode(Path::new(&name), 0o600);
+    }
+}
+
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let current: i64 = tx.pragma_query_value(None, "user_version", |row| row.get(0))?;
@@ -324,10 +369,49 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Records the first reason the writer stopped being able to write.
+fn fail(failure: &Mutex<Option<String>>, why: String) {
+    let mut failure = failure.lock().unwrap_or_else(|p| p.into_inner());
+    failure.get_or_insert(why);
+}
+
+/// Errors after which no later commit can be expected to succeed: the disk, the
+/// file or the database itself is the problem, not one change.
+fn is_fatal(err: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode as Code;
+    matches!(
+        err.sqlite_error_code(),
+        Some(
+            Code::DiskFull
+                | Code::SystemIoFailure
+                | Code::ReadOnly
+                | Code::CannotOpen
+                | Code::DatabaseCorrupt
+                | Code::NotADatabase
+                | Code::PermissionDenied
+        )
+    )
+}
+
+struct BatchError {
+    message: String,
+    fatal: bool,
+}
+
+impl From<rusqlite::Error> for BatchError {
+    fn from(err: rusqlite::Error) -> Self {
+        BatchError {
+            fatal: is_fatal(&err),
+            message: err.to_string(),
+        }
+    }
+}
+
 fn write_loop(
     mut conn: Connection,
     jobs: Receiver<Box<dyn Job>>,
     publisher: Arc<OnceLock<Publisher>>,
+    failure: &Mutex<Option<String>>,
 ) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -337,6 +421,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
+        tracing::trace!(jobs = batch.len(), "committing a batch");
         match run_batch(&mut conn, &mut batch) {
             Ok(published) => {
                 if let Some(publish) = publisher.get()
@@ -348,25 +433,28 @@ fn write_loop(
                     job.finish(Ok(()));
                 }
             }
-            Err(why) => {
-                tracing::error!("audit/request commit failed: {why}");
+            Err(BatchError { message, fatal }) => {
+                tracing::error!("audit/request commit failed: {message}");
+                if fatal {
+                    fail(failure, message.clone());
+                }
                 for job in batch {
-                    job.finish(Err(why.clone()));
+                    job.finish(Err(message.clone()));
                 }
             }
         }
     }
 }
 
-fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Published>, String> {
-    let tx = conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(|e| e.to_string())?;
-    let mut head = Head::read(&tx).map_err(|e| e.to_string())?;
+fn run_batch(
+    conn: &mut Connection,
+    batch: &mut [Box<dyn Job>],
+) -> Result<Vec<Published>, BatchError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut head = Head::read(&tx)?;
     let mut published = Vec::new();
     for job in batch.iter_mut() {
-        tx.execute_batch("SAVEPOINT job")
-            .map_err(|e| e.to_string())?;
+        tx.execute_batch("SAVEPOINT job")?;
         let before = (head.seq, head.hash.clone());
         // A bug in one mutation must not take the writer, and every later write, down.
         let ran =
@@ -374,18 +462,17 @@ fn run_batch(conn: &mut Connection, batch: &mut [Box<dyn Job>]) -> Result<Vec<Pu
                 .unwrap_or_else(|_| Err("the change panicked; rolled back".to_string()));
         match ran {
             Ok(mut events) => {
-                tx.execute_batch("RELEASE job").map_err(|e| e.to_string())?;
+                tx.execute_batch("RELEASE job")?;
                 published.append(&mut events);
             }
             Err(_) => {
-                tx.execute_batch("ROLLBACK TO job; RELEASE job")
-                    .map_err(|e| e.to_string())?;
+                tx.execute_batch("ROLLBACK TO job; RELEASE job")?;
                 head.seq = before.0;
                 head.hash = before.1;
             }
         }
     }
-    tx.commit().map_err(|e| e.to_string())?;
+    tx.commit()?;
     Ok(published)
 }
 
@@ -573,6 +660,52 @@ fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(),
     Ok(())
 }
 
+/// Up to this many candidate requests, a filtered event page is read through the
+/// request index; beyond, by walking the log.
+const FEW_CANDIDATES: i64 = 2000;
+
+/// The ids of the requests `visible` might see, as SQL whose parameters are
+/// numbered from `first`, in the order [`visible_values`] gives them.
+fn candidates_sql(visible: &super::Visibility, first: usize) -> String {
+    let mut sql = format!("SELECT id FROM requests WHERE user = ?{first}");
+    if !visible.reviewable_roles.is_empty() {
+        let marks: Vec<String> = (0..visible.reviewable_roles.len())
+            .map(|i| format!("?{}", first + 1 + i))
+            .collect();
+        sql.push_str(&format!(
+            " UNION SELECT request_id FROM request_roles WHERE role IN ({})",
+            marks.join(", ")
+        ));
+    }
+    sql
+}
+
+fn visible_values(visible: &super::Visibility) -> Vec<String> {
+    std::iter::once(visible.user.clone())
+        .chain(visible.reviewable_roles.iter().cloned())
+        .collect()
+}
+
+/// Bytes of a refused attempt's reason kept in the log: enough to read what was
+/// tried, not enough to fill the log with a flood of long texts.
+pub const REFUSAL_EXCERPT_BYTES: usize = 256;
+
+/// Cuts a refusal's reason to an excerpt, noting how long the original was.
+fn excerpt(mut draft: EventDraft) -> EventDraft {
+    if let Some(reason) = &draft.reason
+        && reason.len() > REFUSAL_EXCERPT_BYTES
+    {
+        let mut end = REFUSAL_EXCERPT_BYTES;
+        while !reason.is_char_boundary(end) {
+            end -= 1;
+        }
+        let full = reason.len();
+        draft.reason = Some(format!("{}…", &reason[..end]));
+        draft.fields.insert("reason_bytes".into(), full.into());
+    }
+    draft
+}
+
 fn load_request(conn: &Connection, id: Uuid) -> Result<Option<Request>, StoreError> {
     let body: Option<String> = conn
         .prepare_cached("SELECT body FROM requests WHERE id = ?1")?
@@ -748,7 +881,7 @@ impl Store for SqliteStore {
                 Verdict::Refuse { refusal, record } => {
                     let mut published = Vec::new();
                     if let Some(draft) = record {
-                        let mut draft = draft.about(&original);
+                        let mut draft = excerpt(draft.about(&original));
                         draft
                             .fields
                             .insert("error".into(), refusal.code.as_str().into());
@@ -986,6 +1119,34 @@ impl Store for SqliteStore {
                 args.push(Box::new(after.min(i64::MAX as u64) as i64));
                 conditions.push(format!("seq > ?{}", args.len()));
             }
+            if let Some(visible) = &query.visible_to {
+                let values = visible_values(visible);
+                // Few candidate requests: walk their events by the request index
+                // and sort them. Many: walk the log by seq and test each row's
+                // request id, without decoding it (sorting a big candidate set
+                // for every page would cost more than the walk).
+                let few =
+                    conn.prepare_cached(&format!(
+                        "SELECT count(*) FROM (SELECT 1 FROM ({}) LIMIT {})",
+                        candidates_sql(visible, 1),
+                        FEW_CANDIDATES + 1
+                    ))?
+                    .query_row(rusqlite::params_from_iter(values.iter()), |row| {
+                        row.get::<_, i64>(0)
+                    })? <= FEW_CANDIDATES;
+                let column = if few { "request_id" } else { "+request_id" };
+                let first = args.len() + 1;
+                let mut condition = format!("{column} IN ({})", candidates_sql(visible, first));
+                args.extend(
+                    values
+                        .into_iter()
+                        .map(|v| Box::new(v) as Box<dyn rusqlite::ToSql>),
+                );
+                if visible.unattached {
+                    condition = format!("({condition} OR request_id IS NULL)");
+                }
+                conditions.push(condition);
+            }
             if !conditions.is_empty() {
                 sql.push_str(" WHERE ");
                 sql.push_str(&conditions.join(" AND "));
@@ -1061,27 +1222,51 @@ impl Store for SqliteStore {
         })
     }
 
-    fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+    fn head(&self) -> Result<(u64, String), StoreError> {
         self.read(|conn| {
-            let mut verifier = ChainVerifier::default();
-            let mut stmt = conn.prepare("SELECT seq, body, hash FROM events ORDER BY seq")?;
+            let head: Option<(i64, String)> = conn
+                .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?
+                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+                .optional()?;
+            Ok(match head {
+                Some((seq, hash)) => (seq as u64, hash),
+                None => (0, crate::model::event::GENESIS_HASH.to_string()),
+            })
+        })
+    }
+
+    fn authority_stamp(&self) -> Result<u64, StoreError> {
+        use std::hash::{Hash, Hasher};
+        self.read(|conn| {
+            let mut hasher = std::collections::hash_map::DefaultHasher::new();
+            let version: Option<i64> = conn
+                .prepare_cached("SELECT MAX(version) FROM roles")?
+                .query_row([], |row| row.get(0))?;
+            version.hash(&mut hasher);
+            let mut stmt = conn.prepare_cached(
+                "SELECT name, roles, traits, token_hash FROM users ORDER BY name",
+            )?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
-                let seq: i64 = row.get(0)?;
-                let body: String = row.get(1)?;
-                let hash: String = row.get(2)?;
-                match serde_json::from_str::<AuditEvent>(&body) {
-                    Ok(mut event) => {
-                        // The indexed columns must agree with the hashed body.
-                        if event.seq as i64 != seq || event.hash != hash {
-                            event.hash = format!("{hash} (column) vs {} (body)", event.hash);
-                        }
-                        verifier.push(&event);
-                    }
-                    Err(e) => verifier.push_unreadable(seq as u64, &e.to_string()),
+                for i in 0..4 {
+                    row.get_ref(i)?
+                        .as_str()
+                        .unwrap_or_default()
+                        .hash(&mut hasher);
                 }
             }
-            Ok(verifier.finish())
+            Ok(hasher.finish())
         })
+    }
+
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    fn verify_chain(&self) -> Result<ChainReport, StoreError> {
+        self.read(|conn| Ok(super::verify::verify(conn, None)?.report()))
     }
 }

@@ -45,10 +45,7 @@ fn request(user: &str, created: Time) -> Request {
 
 fn create(store: &SqliteStore, r: &Request) {
     store
-        .create_request(
-            r.clone(),
-            EventDraft::new(EventType::Create, &r.user, r.created_at),
-        )
+        .create_request(r.clone(), crate::broker::lifecycle::created_event(r))
         .unwrap();
 }
 
@@ -118,6 +115,7 @@ fn mutations_commit_or_refuse_and_refusals_can_be_recorded() {
             r.id,
             Box::new(|req| {
                 req.state = State::Withdrawn;
+                req.resolved_at = Some(t(5));
                 Verdict::Commit(
                     EventDraft::new(EventType::Update, "bob", t(5)).field("action", "withdraw"),
                 )
@@ -497,4 +495,84 @@ fn migration_3_copes_with_a_damaged_event_body() {
     let report = store.verify_chain().unwrap();
     assert!(!report.ok);
     assert_eq!(report.broken_at, Some(2), "{report:?}");
+}
+
+#[test]
+fn a_refused_attempt_keeps_only_an_excerpt_of_its_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let r = request("bob", t(0));
+    create(&store, &r);
+    let long = "é".repeat(2000);
+    let reason = long.clone();
+    store
+        .mutate_request(
+            r.id,
+            Box::new(move |_| Verdict::Refuse {
+                refusal: Refusal::new(ErrorCode::SelfReview, "no"),
+                record: Some(EventDraft::new(EventType::ReviewRefused, "bob", t(1)).reason(reason)),
+            }),
+        )
+        .unwrap()
+        .unwrap_err();
+    let events = store
+        .events(&EventQuery {
+            kind: Some(EventType::ReviewRefused),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    let kept = events[0].reason.as_deref().unwrap();
+    assert!(
+        kept.len() <= sqlite::REFUSAL_EXCERPT_BYTES + "…".len(),
+        "{}",
+        kept.len()
+    );
+    assert!(long.starts_with(kept.trim_end_matches('…')));
+    assert_eq!(events[0].fields["reason_bytes"], long.len());
+    assert!(store.verify_chain().unwrap().ok);
+}
+
+#[test]
+fn events_can_be_narrowed_to_what_a_caller_might_see_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path()).unwrap();
+    let bobs = request("bob", t(0));
+    let mut alices = request("alice", t(1));
+    alices.roles = vec!["production-db-access".into()];
+    create(&store, &bobs);
+    create(&store, &alices);
+    store
+        .append_event(EventDraft::new(EventType::FindingReviewed, "carrot", t(2)))
+        .unwrap();
+    let seen = |visible: Visibility| -> Vec<u64> {
+        store
+            .events(&EventQuery {
+                visible_to: Some(visible),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+    let reviewer = Visibility {
+        user: "carrot".into(),
+        reviewable_roles: vec!["production-access".into()],
+        unattached: false,
+    };
+    assert_eq!(seen(reviewer.clone()), vec![1]);
+    assert_eq!(
+        seen(Visibility {
+            unattached: true,
+            ..reviewer
+        }),
+        vec![1, 3]
+    );
+    let requester = Visibility {
+        user: "alice".into(),
+        ..Visibility::default()
+    };
+    assert_eq!(seen(requester), vec![2]);
 }
