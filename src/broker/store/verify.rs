@@ -304,7 +304,8 @@ impl Replayed {
                 self.access_starts_at = Some(step.time);
             }
         }
-        if step.action.as_deref() == Some("return") {
+        // Returning and revoking both end the window early, at the event's time.
+        if matches!(step.action.as_deref(), Some("return" | "revoke")) {
             self.returned_at = Some(step.time);
         }
         if step.access_ends_at.is_some() {
