@@ -98,4 +98,14 @@ mod tests {
         assert!(loopback.check_transport().is_ok());
         assert!(toml::from_str::<BrokerConfig>("lisen = \"x\"").is_err());
     }
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/broker.toml");
+        let config = BrokerConfig::load(&path).unwrap();
+        assert_eq!(config.ssh.ca_key, None);
+        let named: BrokerConfig = toml::from_str("[ssh]\nca_key = \"/etc/ca\"\n").unwrap();
+        assert_eq!(named.ssh.ca_key, Some(PathBuf::from("/etc/ca")));
+        assert!(toml::from_str::<BrokerConfig>("[ssh]\ncakey = \"x\"\n").is_err());
+    }
 }
