@@ -417,6 +417,57 @@ async fn every_refusal_has_its_code_and_leaves_nothing() {
         "{answer}"
     );
 
+    // Withdrawn and expired requests get none either.
+    let (_, withdrawn) = broker
+        .post(
+            "rita",
+            "/v1/requests",
+            json!({"roles": ["ssh-deploy"], "reason": "INC-8"}),
+        )
+        .await;
+    let withdrawn = withdrawn["id"].as_str().unwrap().to_string();
+    let (status, _) = broker
+        .post(
+            "rita",
+            &format!("/v1/requests/{withdrawn}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let (_, expired) = broker
+        .post(
+            "rita",
+            "/v1/requests",
+            json!({"roles": ["ssh-deploy"], "reason": "INC-8", "pending_ttl": "1s"}),
+        )
+        .await;
+    let expired = expired["id"].as_str().unwrap().to_string();
+    for _ in 0..100 {
+        let (_, now) = broker.get("rita", &format!("/v1/requests/{expired}")).await;
+        if now["state"] == "expired" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    for ended in [&withdrawn, &expired] {
+        let (status, answer) = issue(&broker, "rita", ended, &key).await;
+        assert_eq!(
+            (status, answer["error"]["code"].clone()),
+            (409, json!("not_approved")),
+            "{answer}"
+        );
+        assert!(
+            answer["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("withdrawn")
+                || answer["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("expired")
+        );
+    }
+
     // A role with no logins grants nothing to log in as.
     let (nologins, _) = approved(&broker, &["ssh-nologins"], &[], None).await;
     let (status, answer) = issue(&broker, "rita", &nologins, &key).await;

@@ -170,4 +170,14 @@ mod tests {
         assert_eq!(example.limits.streams_per_user, defaults.streams_per_user);
         assert_eq!(example.limits.head_log_interval, defaults.head_log_interval);
     }
+
+    #[test]
+    fn the_example_file_parses() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/broker.toml");
+        let config = BrokerConfig::load(&path).unwrap();
+        assert_eq!(config.ssh.ca_key, None);
+        let named: BrokerConfig = toml::from_str("[ssh]\nca_key = \"/etc/ca\"\n").unwrap();
+        assert_eq!(named.ssh.ca_key, Some(PathBuf::from("/etc/ca")));
+        assert!(toml::from_str::<BrokerConfig>("[ssh]\ncakey = \"x\"\n").is_err());
+    }
 }

@@ -154,6 +154,13 @@ impl Demo {
                 roles.join(",")
             ));
         }
+        out.push_str(
+            "SSH: with an approved request's requester's token, get its certificate and log in
+               countersign login --request <id> --identity /tmp/demo_ed25519   (logins: deploy, app)
+               ssh -i /tmp/demo_ed25519 deploy@<host>   on a host whose sshd has
+               TrustedUserCAKeys = `countersign ssh ca` and RevokedKeys = `countersign ssh krl --out FILE`
+",
+        );
         out
     }
 

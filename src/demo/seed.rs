@@ -363,5 +363,20 @@ pub fn week(a: &Actor, now: Time) -> anyhow::Result<()> {
         None,
         at(now, 0, 0, 2),
     )?;
+    // Access open right now, so the demo's SSH login has something to certify.
+    let id = a.create(
+        "rincewind",
+        &prod,
+        "Roll out the clacks relay fix to app-02, OPS-352",
+        Some(Duration::from_hours(2)),
+        at(now, 0, 0, 25),
+    )?;
+    a.review(
+        id,
+        "adora-belle",
+        Approve,
+        "OPS-352 is in the change calendar, approved",
+        at(now, 0, 0, 15),
+    )?;
     Ok(())
 }

@@ -490,6 +490,9 @@ pub fn show(request: &Request, now: Time) -> String {
             ),
         );
         match access.returned_at {
+            Some(ended) if request.state == State::Revoked => {
+                field(&mut out, "Revoked", &time(ended))
+            }
             Some(returned) => field(&mut out, "Returned", &time(returned)),
             None if request.state == State::Approved => {
                 field(&mut out, "Access ends", &relative(access.ends_at, now))
