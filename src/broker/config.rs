@@ -25,6 +25,8 @@ pub struct BrokerConfig {
     pub insecure_http: bool,
     /// The weekly review's thresholds (`[audit]`).
     pub audit: crate::audit::AuditConfig,
+    /// Mail, Slack and webhook sinks (`[notify]`).
+    pub notify: super::notify::NotifyConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -47,6 +49,7 @@ impl Default for BrokerConfig {
             tls: None,
             insecure_http: false,
             audit: crate::audit::AuditConfig::default(),
+            notify: super::notify::NotifyConfig::default(),
         }
     }
 }
@@ -55,7 +58,16 @@ impl BrokerConfig {
     pub fn load(path: &Path) -> anyhow::Result<BrokerConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let config: BrokerConfig =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // Checked here too, where the text is at hand to name the line.
+        config
+            .notify
+            .check(&|name| std::env::var(name).ok())
+            .map_err(|problem| {
+                anyhow::anyhow!(problem.render(&path.display().to_string(), &text))
+            })?;
+        Ok(config)
     }
 
     /// Refuses plain HTTP beyond loopback unless explicitly allowed.

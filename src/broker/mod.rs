@@ -4,6 +4,7 @@ pub mod config;
 pub mod error;
 pub mod findings;
 pub mod lifecycle;
+pub mod notify;
 mod openapi;
 pub mod roles;
 mod routes;

@@ -96,6 +96,8 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         .audit
         .compile()
         .map_err(|why| anyhow::anyhow!("[audit] in the broker config: {why}"))?;
+    let sinks = super::notify::Sinks::from_config(&config.notify, &|name| std::env::var(name).ok())
+        .map_err(|problem| anyhow::anyhow!("[notify] in the broker config: {}", problem.message))?;
     let data_dir = config.data_dir.clone().ok_or_else(|| {
         anyhow::anyhow!("no data directory: give --data-dir or data_dir in the config")
     })?;
@@ -104,6 +106,11 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         tokio::task::spawn_blocking(move || SqliteStore::open(&dir)).await??
     };
     let store = Arc::new(store);
+    {
+        let store = store.clone();
+        let names = sinks.names();
+        tokio::task::spawn_blocking(move || store.set_notify_sinks(&names)).await??;
+    }
     let (bus, _) = broadcast::channel::<Arc<super::stream::Outgoing>>(4096);
     {
         let bus = bus.clone();
@@ -147,6 +154,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         tokio::task::spawn_blocking(move || broker.roles.current(broker.store.as_ref())).await??;
     }
     background.push(tokio::spawn(super::sweeper::run(broker.clone())));
+    background.push(tokio::spawn(super::notify::run(broker.clone(), sinks)));
 
     let app = super::routes::router(broker.clone());
     let listener = std::net::TcpListener::bind(config.listen)

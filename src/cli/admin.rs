@@ -32,6 +32,9 @@ pub enum AdminCommand {
     /// Issue new tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The notification outbox: list, and retry what failed.
+    #[command(subcommand)]
+    Notifications(super::notifications::NotificationsCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,6 +157,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             }
             println!("removed {name}; their requests stay in the history");
         }
+        AdminCommand::Notifications(command) => super::notifications::run(&store, command)?,
         AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
             let token = tokens::generate();
             if !store.set_token(&name, &tokens::hash(&token))? {

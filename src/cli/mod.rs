@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod audit;
 pub mod broker_cmd;
+pub mod notifications;
 pub mod request;
 
 use std::path::PathBuf;

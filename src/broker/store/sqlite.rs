@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::chain::Head;
 use super::{
-    EventDraft, EventQuery, EventSelector, Mutated, Mutation, Published, RequestQuery, RequestRow,
-    Store, StoreError, StoredRoles, UserRecord, Verdict,
+    EventDraft, EventQuery, EventSelector, Mutated, Mutation, Notification, NotificationState,
+    Published, RequestQuery, RequestRow, Settle, Store, StoreError, StoredRoles, UserRecord,
+    Verdict, outbox,
 };
 use crate::model::event::{ChainReport, ChainVerifier};
 use crate::model::{AuditEvent, Request, Time, User};
@@ -98,6 +99,7 @@ ALTER TABLE events ADD COLUMN action TEXT
     GENERATED ALWAYS AS (CASE WHEN json_valid(body) THEN json_extract(body, '$.action') END) VIRTUAL;
 CREATE INDEX events_action ON events(type, action, time_ms) WHERE action IS NOT NULL;
 "#,
+    super::outbox::MIGRATION,
 ];
 
 type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
@@ -992,5 +994,54 @@ impl Store for SqliteStore {
             }
             Ok(verifier.finish())
         })
+    }
+
+    fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError> {
+        self.read(|conn| {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
+                .query_row([seq.min(i64::MAX as u64) as i64], |row| row.get(0))
+                .optional()?;
+            body.map(|b| decode(&b)).transpose()
+        })
+    }
+
+    fn set_notify_sinks(&self, names: &[String]) -> Result<(), StoreError> {
+        let names = names.to_vec();
+        self.write(move |tx, _| Ok((outbox::set_sinks(tx, &names)?, Vec::new())))
+    }
+
+    fn claim_notifications(
+        &self,
+        now: Time,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.write(move |tx, _| Ok((outbox::claim(tx, now, lease, limit)?, Vec::new())))
+    }
+
+    fn settle_notification(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
+        self.write(move |tx, _| Ok((outbox::settle(tx, id, settle)?, Vec::new())))
+    }
+
+    fn notifications(
+        &self,
+        state: Option<NotificationState>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.read(|conn| outbox::list(conn, state, limit))
+    }
+
+    fn notification_counts(&self) -> Result<Vec<(NotificationState, u64)>, StoreError> {
+        self.read(outbox::counts)
+    }
+
+    fn retry_notification(&self, id: u64, now: Time) -> Result<bool, StoreError> {
+        self.write(move |tx, _| Ok((outbox::retry(tx, id, now)?, Vec::new())))
+    }
+
+    fn queue_review_reminders(&self, request_ids: &[Uuid], now: Time) -> Result<usize, StoreError> {
+        let ids = request_ids.to_vec();
+        self.write(move |tx, _| Ok((outbox::queue_reminders(tx, &ids, now)?, Vec::new())))
     }
 }

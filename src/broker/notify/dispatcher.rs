@@ -1,0 +1,312 @@
+//! Delivers what the outbox owes: claims due rows, sends each to its sink under a
+//! timeout, and settles it as sent, to retry with backoff, or failed.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use lettre::message::Mailbox;
+use tokio::sync::Semaphore;
+
+use super::message::Notice;
+use super::{Attempt, NotifyConfig, Sink, Sinks, Topic, email, slack, webhook};
+use crate::broker::Broker;
+use crate::broker::store::{Notification, Settle};
+use crate::model::{Request, Time};
+
+/// Deliveries under way at once.
+const IN_FLIGHT: usize = 32;
+/// How often owed post-incident reviews are looked for.
+const REMINDER_EVERY: StdDuration = StdDuration::from_secs(60);
+
+/// How long to wait before attempt `attempts + 1`: `min` doubled per attempt, capped.
+pub fn backoff(attempts: u32, min: StdDuration, max: StdDuration) -> StdDuration {
+    let doubled = min.saturating_mul(1u32 << attempts.saturating_sub(1).min(20));
+    doubled.min(max)
+}
+
+pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
+    let settings = broker.config.notify.clone();
+    let timeout = StdDuration::from_millis(settings.timeout.as_millis());
+    // A claimed row comes back if its delivery never settles (a crash, a hang).
+    let lease = timeout * 2 + StdDuration::from_secs(5);
+    let http = match reqwest::Client::builder().timeout(timeout).build() {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!("notifications are off: cannot build an HTTP client: {e}");
+            return;
+        }
+    };
+    let shared = Arc::new(Shared {
+        broker: broker.clone(),
+        sinks,
+        settings,
+        http,
+        timeout,
+    });
+    let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut events = broker.bus.subscribe();
+    let mut shutdown = broker.shutdown.clone();
+    let mut last_reminders: Option<tokio::time::Instant> = None;
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        if last_reminders.is_none_or(|t| t.elapsed() >= REMINDER_EVERY) {
+            last_reminders = Some(tokio::time::Instant::now());
+            let shared = shared.clone();
+            let _ = tokio::task::spawn_blocking(move || shared.queue_reminders()).await;
+        }
+        let free = slots.available_permits();
+        let claimed = if free == 0 {
+            Vec::new()
+        } else {
+            let store = broker.store.clone();
+            let now = broker.now();
+            match tokio::task::spawn_blocking(move || store.claim_notifications(now, lease, free))
+                .await
+            {
+                Ok(Ok(claimed)) => claimed,
+                Ok(Err(e)) => {
+                    tracing::warn!("notification outbox: {e}");
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            }
+        };
+        let idle = claimed.is_empty();
+        for notification in claimed {
+            let Ok(permit) = slots.clone().acquire_owned().await else {
+                return;
+            };
+            let shared = shared.clone();
+            tokio::spawn(async move {
+                shared.deliver(notification).await;
+                drop(permit);
+            });
+        }
+        if idle {
+            // Woken by the next committed event, or by the clock for retries.
+            tokio::select! {
+                _ = events.recv() => {}
+                _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+    }
+}
+
+struct Shared {
+    broker: Arc<Broker>,
+    sinks: Sinks,
+    settings: NotifyConfig,
+    http: reqwest::Client,
+    timeout: StdDuration,
+}
+
+impl Shared {
+    async fn deliver(&self, notification: Notification) {
+        let attempt = self.attempt(&notification).await;
+        let now = self.broker.now();
+        let settle = self.settle(&notification, attempt, now);
+        if let Settle::Failed { error, .. } = &settle {
+            tracing::warn!(
+                "notification {} ({} for request {}) to {} failed: {error}",
+                notification.id,
+                notification.topic.as_str(),
+                notification.request_id,
+                notification.sink
+            );
+        }
+        let store = self.broker.store.clone();
+        let id = notification.id;
+        match tokio::task::spawn_blocking(move || store.settle_notification(id, settle)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("notification {id}: cannot record the attempt: {e}"),
+            Err(e) => tracing::warn!("notification {id}: {e}"),
+        }
+    }
+
+    fn settle(&self, n: &Notification, attempt: Attempt, now: Time) -> Settle {
+        let give_up = n.created_at + self.settings.give_up_after.to_chrono();
+        match attempt {
+            Attempt::Delivered(note) => Settle::Sent { at: now, note },
+            Attempt::Permanent(error) => Settle::Failed { at: now, error },
+            Attempt::Transient(error) => {
+                let wait = backoff(
+                    n.attempts,
+                    StdDuration::from_millis(self.settings.retry_min.as_millis()),
+                    StdDuration::from_millis(self.settings.retry_max.as_millis()),
+                );
+                let at = now + chrono::TimeDelta::from_std(wait).unwrap_or_default();
+                if at > give_up {
+                    Settle::Failed {
+                        at: now,
+                        error: format!("gave up after {} attempts: {error}", n.attempts),
+                    }
+                } else {
+                    Settle::Retry { at, error }
+                }
+            }
+        }
+    }
+
+    async fn attempt(&self, n: &Notification) -> Attempt {
+        let Some(sink) = self.sinks.by_name.get(&n.sink) else {
+            return Attempt::Permanent(format!("no sink named {:?} is configured", n.sink));
+        };
+        let store = self.broker.store.clone();
+        let (request_id, seq) = (n.request_id, n.seq);
+        let loaded = tokio::task::spawn_blocking(move || {
+            let request = store.get_request(request_id)?;
+            let event = if seq == 0 { None } else { store.event(seq)? };
+            Ok::<_, crate::broker::store::StoreError>((request, event))
+        })
+        .await;
+        let (request, event) = match loaded {
+            Ok(Ok((Some(request), event))) => (request, event),
+            Ok(Ok((None, _))) => return Attempt::Permanent(format!("no request {request_id}")),
+            Ok(Err(e)) => return Attempt::Transient(format!("store: {e}")),
+            Err(e) => return Attempt::Transient(format!("{e}")),
+        };
+        let link = self.settings.public_url.as_ref().map(|base| {
+            format!(
+                "{}/v1/requests/{}",
+                base.get_ref().trim_end_matches('/'),
+                request.id
+            )
+        });
+        let notice = Notice {
+            topic: n.topic,
+            key: n.idempotency_key(),
+            request,
+            event,
+            link,
+            now: self.broker.now(),
+        };
+        let sending = async {
+            match sink {
+                Sink::Slack(config) => {
+                    slack::deliver(
+                        &self.http,
+                        config.webhook_url.get_ref(),
+                        config.channel.as_deref(),
+                        &notice,
+                    )
+                    .await
+                }
+                Sink::Webhook { config, secret } => {
+                    webhook::deliver(&self.http, config.url.get_ref(), secret.as_bytes(), &notice)
+                        .await
+                }
+                Sink::Email { config, password } => {
+                    let to = self.recipients(config, &notice).await;
+                    email::deliver(config, password.as_deref(), &to, &notice, self.timeout).await
+                }
+            }
+        };
+        match tokio::time::timeout(self.timeout + StdDuration::from_secs(1), sending).await {
+            Ok(attempt) => attempt,
+            Err(_) => Attempt::Transient(format!("no answer within {}", self.settings.timeout)),
+        }
+    }
+
+    /// The sink's fixed addresses, plus the reviewers (new requests, reminders) or the
+    /// requester (outcomes) at their `email` trait.
+    async fn recipients(&self, config: &super::config::EmailSink, notice: &Notice) -> Vec<Mailbox> {
+        let mut to: Vec<Mailbox> = config
+            .to
+            .iter()
+            .filter_map(|a| a.get_ref().parse().ok())
+            .collect();
+        let wants_people = match notice.topic {
+            Topic::Created | Topic::ReviewDue => config.to_reviewers,
+            Topic::Outcome => true,
+        };
+        if wants_people {
+            let broker = self.broker.clone();
+            let request = notice.request.clone();
+            let topic = notice.topic;
+            let people =
+                tokio::task::spawn_blocking(move || people_to_tell(&broker, &request, topic))
+                    .await
+                    .unwrap_or_default();
+            for mailbox in people {
+                if !to.contains(&mailbox) {
+                    to.push(mailbox);
+                }
+            }
+        }
+        to
+    }
+
+    fn queue_reminders(&self) {
+        if self.sinks.by_name.is_empty() {
+            return;
+        }
+        let broker = &self.broker;
+        let now = broker.now();
+        let due_after = broker.config.audit.emergency_review_due.to_chrono();
+        let mut due = Vec::new();
+        let scanned = broker
+            .store
+            .scan_owed_post_incident_reviews(&mut |request| {
+                if request.resolved_at.is_some_and(|at| at + due_after <= now) {
+                    due.push(request.id);
+                }
+            });
+        if let Err(e) = scanned.and_then(|()| broker.store.queue_review_reminders(&due, now)) {
+            tracing::warn!("post-incident review reminders: {e}");
+        }
+    }
+}
+
+/// The people a notice is for, at their `email` trait: the users whose static roles
+/// may review the request, or the requester for an outcome. Users without a usable
+/// address are skipped.
+fn people_to_tell(broker: &Broker, request: &Request, topic: Topic) -> Vec<Mailbox> {
+    let users = match broker.store.users() {
+        Ok(users) => users,
+        Err(e) => {
+            tracing::warn!("notifications: cannot read users: {e}");
+            return Vec::new();
+        }
+    };
+    let roles = broker.roles.cached();
+    let mut out = Vec::new();
+    for record in users {
+        let user = record.user;
+        let wanted = match topic {
+            Topic::Outcome => user.name == request.user,
+            Topic::Created | Topic::ReviewDue => {
+                user.name != request.user && roles.check_review(&user, request).is_ok()
+            }
+        };
+        if !wanted {
+            continue;
+        }
+        let addresses = user.traits.get("email").cloned().unwrap_or_default();
+        if addresses.is_empty() {
+            tracing::debug!("notifications: {} has no email trait", user.name);
+        }
+        for address in addresses {
+            match address.parse::<Mailbox>() {
+                Ok(mailbox) => out.push(mailbox),
+                Err(e) => tracing::warn!("notifications: {}'s email {address:?}: {e}", user.name),
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let (min, max) = (StdDuration::from_secs(2), StdDuration::from_secs(60));
+        let waits: Vec<u64> = (1..=7).map(|a| backoff(a, min, max).as_secs()).collect();
+        assert_eq!(waits, [2, 4, 8, 16, 32, 60, 60]);
+        assert_eq!(backoff(u32::MAX, min, max), max);
+    }
+}
