@@ -7,7 +7,7 @@ mod common;
 use std::net::TcpListener as StdListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -34,28 +34,25 @@ impl Hit {
     }
 }
 
-/// An HTTP server on loopback that records every POST and answers 200, or 503
-/// while `failing` is set.
+/// An HTTP server on loopback that records every POST and answers with the status
+/// in `answer` (200 unless a test says otherwise).
 struct Receiver {
     url: String,
     hits: Arc<Mutex<Vec<Hit>>>,
-    failing: Arc<AtomicBool>,
+    answer: Arc<AtomicU16>,
 }
 
 impl Receiver {
     async fn start() -> Receiver {
         let hits: Arc<Mutex<Vec<Hit>>> = Arc::default();
-        let failing = Arc::new(AtomicBool::new(false));
+        let answer = Arc::new(AtomicU16::new(200));
         let app = {
-            let (hits, failing) = (hits.clone(), failing.clone());
+            let (hits, answer) = (hits.clone(), answer.clone());
             axum::Router::new().fallback(move |uri: Uri, headers: HeaderMap, body: Bytes| {
-                let (hits, failing) = (hits.clone(), failing.clone());
+                let (hits, answer) = (hits.clone(), answer.clone());
                 async move {
-                    let status = if failing.load(Ordering::SeqCst) {
-                        StatusCode::SERVICE_UNAVAILABLE
-                    } else {
-                        StatusCode::OK
-                    };
+                    let status = StatusCode::from_u16(answer.load(Ordering::SeqCst))
+                        .unwrap_or(StatusCode::OK);
                     hits.lock().unwrap().push(Hit {
                         path: uri.path().to_string(),
                         headers,
@@ -69,7 +66,7 @@ impl Receiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
-        Receiver { url, hits, failing }
+        Receiver { url, hits, answer }
     }
 
     fn delivered(&self, path: &str) -> Vec<Hit> {
@@ -455,7 +452,7 @@ async fn emergencies_are_urgent_and_the_outcome_threads_under_the_request_mail()
 async fn a_sink_that_is_down_delays_but_never_blocks_or_duplicates() {
     // No SMTP server at all here: mail keeps failing, the rest must not care.
     let s = setup(free_port()).await;
-    s.receiver.failing.store(true, Ordering::SeqCst);
+    s.receiver.answer.store(503, Ordering::SeqCst);
     let mut ids = Vec::new();
     for i in 0..5 {
         ids.push(
@@ -475,7 +472,7 @@ async fn a_sink_that_is_down_delays_but_never_blocks_or_duplicates() {
     }
     assert!(s.receiver.delivered("/hook").is_empty());
     // ...then it recovers, and each notification arrives exactly once.
-    s.receiver.failing.store(false, Ordering::SeqCst);
+    s.receiver.answer.store(200, Ordering::SeqCst);
     let hooks = s.receiver.wait_for("/hook", 5, |_| true).await;
     s.receiver.wait_for("/slack", 5, |_| true).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
@@ -499,6 +496,10 @@ async fn a_sink_that_is_down_delays_but_never_blocks_or_duplicates() {
     );
     let listing = String::from_utf8_lossy(&out.stdout);
     assert!(listing.contains("email-1"), "{listing}");
+    let (status, summary) = s.broker.get("carrot", "/v1/notifications").await;
+    assert_eq!(status, 200, "{summary}");
+    assert_eq!(summary["sent"], 10, "{summary}");
+    assert_eq!(summary["pending"], 5, "{summary}");
 }
 
 #[tokio::test]
@@ -579,4 +580,62 @@ fn a_broken_notify_section_stops_the_broker_with_its_line() {
         stderr.contains("broker.toml:5:") && stderr.contains("CS_NOT_SET_ANYWHERE"),
         "{stderr}"
     );
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_marked_failed_until_retried_by_hand() {
+    let s = setup(free_port()).await;
+    // A 404 will not get better by itself: no retries, the row is failed at once.
+    s.receiver.answer.store(404, Ordering::SeqCst);
+    let id = s
+        .broker
+        .create("bob", &["production-access"], "OPS-7")
+        .await;
+    let row_in = |state: &str| {
+        let out = admin(
+            s.broker.dir.path(),
+            &["notifications", "ls", "--state", state],
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .find(|l| l.contains("webhook-1") && l.contains(&id))
+            .and_then(|l| l.split_whitespace().next())
+            .map(str::to_string)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let row = loop {
+        if let Some(row) = row_in("failed") {
+            break row;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "never marked failed"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(s.receiver.refused("/hook"), 1, "a 4xx is not retried");
+    let (_, summary) = s.broker.get("carrot", "/v1/notifications").await;
+    assert!(summary["failed"].as_u64() >= Some(1), "{summary}");
+
+    // Fixed on the receiving side; retried by hand; delivered once.
+    s.receiver.answer.store(200, Ordering::SeqCst);
+    let retried = admin(s.broker.dir.path(), &["notifications", "retry", &row]);
+    assert!(
+        retried.status.success(),
+        "{}",
+        String::from_utf8_lossy(&retried.stderr)
+    );
+    let hook = s.receiver.wait_for("/hook", 1, |_| true).await;
+    assert_eq!(hook[0].json()["request"]["id"], id.as_str());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while row_in("sent").is_none() {
+        assert!(tokio::time::Instant::now() < deadline, "never marked sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // A sent notification is not sent again; an unknown one is an error.
+    let again = admin(s.broker.dir.path(), &["notifications", "retry", &row]);
+    assert!(!again.status.success(), "a sent notification is not resent");
+    let missing = admin(s.broker.dir.path(), &["notifications", "retry", "999999"]);
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("no failed or pending"));
 }

@@ -394,6 +394,17 @@ secret_env = "SET"
     }
 
     #[test]
+    fn the_example_broker_toml_parses_and_checks() {
+        let example = include_str!("../../../config/broker.toml");
+        let config: crate::broker::BrokerConfig = toml::from_str(example).expect("parses");
+        config
+            .notify
+            .check(&|_| Some("set".to_string()))
+            .expect("valid");
+        assert_eq!(config.notify.sinks().len(), 2);
+    }
+
+    #[test]
     fn smtp_urls() {
         assert_eq!(
             smtp_server("smtps://mail.example.com").unwrap(),

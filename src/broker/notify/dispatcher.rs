@@ -11,7 +11,8 @@ use super::message::Notice;
 use super::{Attempt, NotifyConfig, Sink, Sinks, Topic, email, slack, webhook};
 use crate::broker::Broker;
 use crate::broker::store::{Notification, Settle};
-use crate::model::{Request, Time};
+use crate::model::{Request, Time, User};
+use crate::policy::RoleSet;
 
 /// Deliveries under way at once.
 const IN_FLIGHT: usize = 32;
@@ -42,6 +43,7 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
         settings,
         http,
         timeout,
+        told_no_address: Default::default(),
     });
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut events = broker.bus.subscribe();
@@ -101,6 +103,8 @@ struct Shared {
     settings: NotifyConfig,
     http: reqwest::Client,
     timeout: StdDuration,
+    /// Users already logged as having no usable address (logged once each).
+    told_no_address: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl Shared {
@@ -198,9 +202,9 @@ impl Shared {
                     webhook::deliver(&self.http, config.url.get_ref(), secret.as_bytes(), &notice)
                         .await
                 }
-                Sink::Email { config, password } => {
+                Sink::Email { config, transport } => {
                     let to = self.recipients(config, &notice).await;
-                    email::deliver(config, password.as_deref(), &to, &notice, self.timeout).await
+                    email::deliver(transport, config, &to, &notice).await
                 }
             }
         };
@@ -223,14 +227,35 @@ impl Shared {
             Topic::Outcome => true,
         };
         if wants_people {
-            let broker = self.broker.clone();
-            let request = notice.request.clone();
-            let topic = notice.topic;
-            let people =
-                tokio::task::spawn_blocking(move || people_to_tell(&broker, &request, topic))
-                    .await
-                    .unwrap_or_default();
-            for mailbox in people {
+            let store = self.broker.store.clone();
+            let users = tokio::task::spawn_blocking(move || store.users()).await;
+            let users = match users {
+                Ok(Ok(users)) => users,
+                Ok(Err(e)) => {
+                    tracing::warn!("notifications: cannot read users: {e}");
+                    Vec::new()
+                }
+                Err(_) => Vec::new(),
+            };
+            let people = people_to_tell(
+                &self.broker.roles.cached(),
+                users.into_iter().map(|r| r.user),
+                &notice.request,
+                notice.topic,
+            );
+            for (name, mailbox) in people {
+                let Some(mailbox) = mailbox else {
+                    let first = self
+                        .told_no_address
+                        .lock()
+                        .is_ok_and(|mut told| told.insert(name.clone()));
+                    if first {
+                        tracing::warn!(
+                            "notifications: {name} has no usable email trait; mail for them is skipped"
+                        );
+                    }
+                    continue;
+                };
                 if !to.contains(&mailbox) {
                     to.push(mailbox);
                 }
@@ -260,21 +285,17 @@ impl Shared {
     }
 }
 
-/// The people a notice is for, at their `email` trait: the users whose static roles
-/// may review the request, or the requester for an outcome. Users without a usable
-/// address are skipped.
-fn people_to_tell(broker: &Broker, request: &Request, topic: Topic) -> Vec<Mailbox> {
-    let users = match broker.store.users() {
-        Ok(users) => users,
-        Err(e) => {
-            tracing::warn!("notifications: cannot read users: {e}");
-            return Vec::new();
-        }
-    };
-    let roles = broker.roles.cached();
+/// The people a notice is for, with their address from the `email` trait (none
+/// when they have no usable one): the users whose static roles may review the
+/// request, or the requester for an outcome.
+fn people_to_tell(
+    roles: &RoleSet,
+    users: impl Iterator<Item = User>,
+    request: &Request,
+    topic: Topic,
+) -> Vec<(String, Option<Mailbox>)> {
     let mut out = Vec::new();
-    for record in users {
-        let user = record.user;
+    for user in users {
         let wanted = match topic {
             Topic::Outcome => user.name == request.user,
             Topic::Created | Topic::ReviewDue => {
@@ -284,15 +305,18 @@ fn people_to_tell(broker: &Broker, request: &Request, topic: Topic) -> Vec<Mailb
         if !wanted {
             continue;
         }
-        let addresses = user.traits.get("email").cloned().unwrap_or_default();
+        let addresses: Vec<Mailbox> = user
+            .traits
+            .get("email")
+            .into_iter()
+            .flatten()
+            .filter_map(|a| a.parse().ok())
+            .collect();
         if addresses.is_empty() {
-            tracing::debug!("notifications: {} has no email trait", user.name);
+            out.push((user.name.clone(), None));
         }
-        for address in addresses {
-            match address.parse::<Mailbox>() {
-                Ok(mailbox) => out.push(mailbox),
-                Err(e) => tracing::warn!("notifications: {}'s email {address:?}: {e}", user.name),
-            }
+        for mailbox in addresses {
+            out.push((user.name.clone(), Some(mailbox)));
         }
     }
     out
@@ -301,6 +325,77 @@ fn people_to_tell(broker: &Broker, request: &Request, topic: Topic) -> Vec<Mailb
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ROLES: &str = r#"
+kind: role
+version: v7
+metadata: {name: dev}
+spec:
+  allow:
+    request: {roles: [prod]}
+---
+kind: role
+version: v7
+metadata: {name: approver}
+spec:
+  allow:
+    review_requests: {roles: [prod]}
+---
+kind: role
+version: v7
+metadata: {name: prod}
+spec: {}
+"#;
+
+    fn user(name: &str, role: &str, email: Option<&str>) -> User {
+        let mut traits = std::collections::BTreeMap::new();
+        if let Some(email) = email {
+            traits.insert("email".to_string(), vec![email.to_string()]);
+        }
+        User {
+            name: name.into(),
+            roles: vec![role.into()],
+            traits,
+        }
+    }
+
+    #[test]
+    fn reviewers_are_told_of_requests_and_the_requester_of_outcomes() {
+        let roles = RoleSet::from_yaml(ROLES, "roles.yaml").expect("roles");
+        let mut request = super::super::message::tests::request("x", false);
+        request.user = "alice".into();
+        request.roles = vec!["prod".into()];
+        let users = || {
+            vec![
+                user("alice", "approver", Some("alice@example.com")),
+                user("carrot", "approver", Some("carrot@example.com")),
+                user("adora", "approver", None),
+                user("nobby", "approver", Some("not an address")),
+                user("bob", "dev", Some("bob@example.com")),
+            ]
+            .into_iter()
+        };
+        let told = |topic| -> Vec<(String, Option<String>)> {
+            people_to_tell(&roles, users(), &request, topic)
+                .into_iter()
+                .map(|(name, mailbox)| (name, mailbox.map(|m| m.email.to_string())))
+                .collect()
+        };
+        // Never the requester (who cannot review their own request), never bob.
+        assert_eq!(
+            told(Topic::Created),
+            [
+                ("carrot".to_string(), Some("carrot@example.com".to_string())),
+                ("adora".to_string(), None),
+                ("nobby".to_string(), None),
+            ]
+        );
+        assert_eq!(told(Topic::ReviewDue), told(Topic::Created));
+        assert_eq!(
+            told(Topic::Outcome),
+            [("alice".to_string(), Some("alice@example.com".to_string()))]
+        );
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap() {

@@ -103,12 +103,37 @@ pub fn domain_of(from: &Mailbox) -> String {
     from.email.domain().to_string()
 }
 
-pub async fn deliver(
+/// An SMTP client for `sink`, built once: its pool keeps connections open between mails.
+pub fn transport(
     sink: &EmailSink,
     password: Option<&str>,
+    timeout: std::time::Duration,
+) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+    let server = smtp_server(sink.smtp_url.get_ref())?;
+    let builder = if server.implicit_tls {
+        AsyncSmtpTransport::<Tokio1Executor>::relay(&server.host)
+    } else if sink.starttls {
+        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&server.host)
+    } else {
+        Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+            &server.host,
+        ))
+    };
+    let mut builder = builder
+        .map_err(|e| format!("SMTP server {}: {e}", server.host))?
+        .port(server.port)
+        .timeout(Some(timeout));
+    if let (Some(user), Some(password)) = (&sink.username, password) {
+        builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
+    }
+    Ok(builder.build())
+}
+
+pub async fn deliver(
+    transport: &AsyncSmtpTransport<Tokio1Executor>,
+    sink: &EmailSink,
     to: &[Mailbox],
     notice: &Notice,
-    timeout: std::time::Duration,
 ) -> Attempt {
     if to.is_empty() {
         return Attempt::Delivered(Some("no recipients".into()));
@@ -132,27 +157,7 @@ pub async fn deliver(
         Ok(message) => message,
         Err(e) => return Attempt::Permanent(format!("cannot build the mail: {e}")),
     };
-    let server = match smtp_server(sink.smtp_url.get_ref()) {
-        Ok(server) => server,
-        Err(why) => return Attempt::Permanent(why),
-    };
-    let builder = if server.implicit_tls {
-        AsyncSmtpTransport::<Tokio1Executor>::relay(&server.host)
-    } else if sink.starttls {
-        AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&server.host)
-    } else {
-        Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-            &server.host,
-        ))
-    };
-    let mut builder = match builder {
-        Ok(builder) => builder.port(server.port).timeout(Some(timeout)),
-        Err(e) => return Attempt::Permanent(format!("SMTP server {}: {e}", server.host)),
-    };
-    if let (Some(user), Some(password)) = (&sink.username, password) {
-        builder = builder.credentials(Credentials::new(user.clone(), password.to_string()));
-    }
-    match builder.build().send(message).await {
+    match transport.send(message).await {
         Ok(_) => Attempt::Delivered(None),
         Err(e) if e.is_permanent() => Attempt::Permanent(format!("SMTP: {e}")),
         Err(e) => Attempt::Transient(format!("SMTP: {e}")),

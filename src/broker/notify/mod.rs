@@ -35,7 +35,7 @@ pub enum Attempt {
 pub enum Sink {
     Email {
         config: config::EmailSink,
-        password: Option<String>,
+        transport: lettre::AsyncSmtpTransport<lettre::Tokio1Executor>,
     },
     Slack(config::SlackSink),
     Webhook {
@@ -57,13 +57,16 @@ impl Sinks {
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Sinks, config::ConfigProblem> {
         config.check(env)?;
+        let timeout = std::time::Duration::from_millis(config.timeout.as_millis());
         let mut by_name = BTreeMap::new();
         for (name, sink) in config.sinks() {
             let sink = match sink {
-                SinkConfig::Email(config) => Sink::Email {
-                    password: config.password_env.as_ref().and_then(|v| env(v.get_ref())),
-                    config,
-                },
+                SinkConfig::Email(config) => {
+                    let password = config.password_env.as_ref().and_then(|v| env(v.get_ref()));
+                    let transport = email::transport(&config, password.as_deref(), timeout)
+                        .map_err(|message| config::ConfigProblem { at: None, message })?;
+                    Sink::Email { config, transport }
+                }
                 SinkConfig::Slack(config) => Sink::Slack(config),
                 SinkConfig::Webhook(config) => Sink::Webhook {
                     secret: env(config.secret_env.get_ref()).unwrap_or_default(),
