@@ -18,6 +18,12 @@ use crate::policy::RoleSet;
 const IN_FLIGHT: usize = 32;
 /// How often owed post-incident reviews are looked for.
 const REMINDER_EVERY: StdDuration = StdDuration::from_secs(60);
+/// While events commit faster than this (a burst of API writes), deliveries wait…
+const GIVE_WAY_ABOVE_PER_SEC: f64 = 200.0;
+/// …but never longer than this at a stretch, so notifications still flow in a flood.
+const GIVE_WAY_AT_MOST: StdDuration = StdDuration::from_secs(3);
+/// Settled attempts recorded in one transaction.
+const SETTLE_BATCH: usize = 256;
 
 /// How long to wait before attempt `attempts + 1`: `min` doubled per attempt, capped.
 pub fn backoff(attempts: u32, min: StdDuration, max: StdDuration) -> StdDuration {
@@ -46,7 +52,10 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
         told_no_address: Default::default(),
     });
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
+    let (settled_tx, settled_rx) = tokio::sync::mpsc::channel(IN_FLIGHT * 4);
+    tokio::spawn(record_settled(broker.clone(), settled_rx));
     let mut events = broker.bus.subscribe();
+    let mut load = Load::default();
     let mut shutdown = broker.shutdown.clone();
     let mut last_reminders: Option<tokio::time::Instant> = None;
     loop {
@@ -58,12 +67,19 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
             let shared = shared.clone();
             let _ = tokio::task::spawn_blocking(move || shared.queue_reminders()).await;
         }
-        let free = slots.available_permits();
-        let claimed = if free == 0 {
-            Vec::new()
-        } else {
-            let store = broker.store.clone();
-            let now = broker.now();
+        // API writes come first: while they pour in, deliveries wait a moment.
+        if load.busy(&mut events) {
+            tokio::time::sleep(StdDuration::from_millis(100)).await;
+            continue;
+        }
+        // Wait for a free slot before claiming: a claimed row is owed an attempt now.
+        let Ok(first) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let free = 1 + slots.available_permits();
+        let store = broker.store.clone();
+        let now = broker.now();
+        let claimed =
             match tokio::task::spawn_blocking(move || store.claim_notifications(now, lease, free))
                 .await
             {
@@ -73,27 +89,103 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
                     Vec::new()
                 }
                 Err(_) => Vec::new(),
-            }
-        };
-        let idle = claimed.is_empty();
-        for notification in claimed {
-            let Ok(permit) = slots.clone().acquire_owned().await else {
-                return;
             };
-            let shared = shared.clone();
-            tokio::spawn(async move {
-                shared.deliver(notification).await;
-                drop(permit);
-            });
-        }
-        if idle {
+        if claimed.is_empty() {
+            drop(first);
             // Woken by the next committed event, or by the clock for retries.
             tokio::select! {
-                _ = events.recv() => {}
+                received = events.recv() => {
+                    if matches!(received, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
+                        return;
+                    }
+                }
                 _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
                 _ = shutdown.changed() => {}
             }
+            continue;
         }
+        let mut first = Some(first);
+        for notification in claimed {
+            let permit = match first.take() {
+                Some(permit) => permit,
+                None => match slots.clone().acquire_owned().await {
+                    Ok(permit) => permit,
+                    Err(_) => return,
+                },
+            };
+            let shared = shared.clone();
+            let settled = settled_tx.clone();
+            tokio::spawn(async move {
+                let id = notification.id;
+                let settle = shared.deliver(notification).await;
+                // Recorded by `record_settled`; should it be gone, the lease brings
+                // the row back.
+                let _ = settled.send((id, settle)).await;
+                drop(permit);
+            });
+        }
+    }
+}
+
+/// Records settled attempts in batches: one transaction for many deliveries.
+async fn record_settled(
+    broker: Arc<Broker>,
+    mut settled: tokio::sync::mpsc::Receiver<(u64, Settle)>,
+) {
+    let mut batch = Vec::with_capacity(SETTLE_BATCH);
+    while settled.recv_many(&mut batch, SETTLE_BATCH).await > 0 {
+        let store = broker.store.clone();
+        let taken = std::mem::take(&mut batch);
+        match tokio::task::spawn_blocking(move || store.settle_notifications(taken)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("notifications: cannot record attempts: {e}"),
+            Err(e) => tracing::warn!("notifications: {e}"),
+        }
+    }
+}
+
+/// How fast events are committing, from the event bus.
+#[derive(Default)]
+struct Load {
+    since: Option<tokio::time::Instant>,
+    /// When deliveries started waiting for the current burst.
+    waiting_since: Option<tokio::time::Instant>,
+}
+
+impl Load {
+    /// Whether API writes are pouring in (and deliveries have not waited too long).
+    fn busy(
+        &mut self,
+        events: &mut tokio::sync::broadcast::Receiver<Arc<crate::broker::stream::Outgoing>>,
+    ) -> bool {
+        use tokio::sync::broadcast::error::TryRecvError;
+        let now = tokio::time::Instant::now();
+        let mut seen = 0u64;
+        loop {
+            match events.try_recv() {
+                Ok(_) => seen += 1,
+                Err(TryRecvError::Lagged(n)) => seen += n,
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        let elapsed = self.since.map_or(StdDuration::ZERO, |t| now - t);
+        self.since = Some(now);
+        let rate = if elapsed.is_zero() {
+            0.0
+        } else {
+            seen as f64 / elapsed.as_secs_f64()
+        };
+        if rate <= GIVE_WAY_ABOVE_PER_SEC {
+            self.waiting_since = None;
+            return false;
+        }
+        let waiting_since = *self.waiting_since.get_or_insert(now);
+        if now - waiting_since >= GIVE_WAY_AT_MOST {
+            // Let one round through, then wait again.
+            self.waiting_since = None;
+            return false;
+        }
+        true
     }
 }
 
@@ -108,7 +200,7 @@ struct Shared {
 }
 
 impl Shared {
-    async fn deliver(&self, notification: Notification) {
+    async fn deliver(&self, notification: Notification) -> Settle {
         let attempt = self.attempt(&notification).await;
         let now = self.broker.now();
         let settle = self.settle(&notification, attempt, now);
@@ -121,13 +213,7 @@ impl Shared {
                 notification.sink
             );
         }
-        let store = self.broker.store.clone();
-        let id = notification.id;
-        match tokio::task::spawn_blocking(move || store.settle_notification(id, settle)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => tracing::warn!("notification {id}: cannot record the attempt: {e}"),
-            Err(e) => tracing::warn!("notification {id}: {e}"),
-        }
+        settle
     }
 
     fn settle(&self, n: &Notification, attempt: Attempt, now: Time) -> Settle {

@@ -223,8 +223,8 @@ pub trait Store: Send + Sync + 'static {
         lease: std::time::Duration,
         limit: usize,
     ) -> Result<Vec<Notification>, StoreError>;
-    /// Records how an attempt ended.
-    fn settle_notification(&self, id: u64, settle: Settle) -> Result<(), StoreError>;
+    /// Records how attempts ended, in one transaction.
+    fn settle_notifications(&self, settled: Vec<(u64, Settle)>) -> Result<(), StoreError>;
     /// Notifications newest first, in one state or all.
     fn notifications(
         &self,

@@ -1020,8 +1020,13 @@ impl Store for SqliteStore {
         self.write(move |tx, _| Ok((outbox::claim(tx, now, lease, limit)?, Vec::new())))
     }
 
-    fn settle_notification(&self, id: u64, settle: Settle) -> Result<(), StoreError> {
-        self.write(move |tx, _| Ok((outbox::settle(tx, id, settle)?, Vec::new())))
+    fn settle_notifications(&self, settled: Vec<(u64, Settle)>) -> Result<(), StoreError> {
+        self.write(move |tx, _| {
+            for (id, settle) in settled {
+                outbox::settle(tx, id, settle)?;
+            }
+            Ok(((), Vec::new()))
+        })
     }
 
     fn notifications(
