@@ -25,6 +25,8 @@ pub struct BrokerConfig {
     pub insecure_http: bool,
     /// The weekly review's thresholds (`[audit]`).
     pub audit: crate::audit::AuditConfig,
+    /// Mail, Slack and webhook sinks (`[notify]`).
+    pub notify: super::notify::NotifyConfig,
     /// The SSH user CA (`[ssh]`).
     pub ssh: SshConfig,
     /// Limits that keep the broker standing under hostile clients (`[limits]`).
@@ -107,6 +109,7 @@ impl Default for BrokerConfig {
             audit: crate::audit::AuditConfig::default(),
             ssh: SshConfig::default(),
             limits: Limits::default(),
+            notify: super::notify::NotifyConfig::default(),
         }
     }
 }
@@ -115,7 +118,16 @@ impl BrokerConfig {
     pub fn load(path: &Path) -> anyhow::Result<BrokerConfig> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-        toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        let config: BrokerConfig =
+            toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        // Checked here too, where the text is at hand to name the line.
+        config
+            .notify
+            .check(&|name| std::env::var(name).ok())
+            .map_err(|problem| {
+                anyhow::anyhow!(problem.render(&path.display().to_string(), &text))
+            })?;
+        Ok(config)
     }
 
     /// Refuses plain HTTP beyond loopback unless explicitly allowed.
@@ -173,8 +185,11 @@ mod tests {
 
     #[test]
     fn the_example_file_parses() {
+        // Parsed only: its [notify] sinks name secrets this test's environment lacks
+        // (notify::config checks those with them set).
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config/broker.toml");
-        let config = BrokerConfig::load(&path).unwrap();
+        let text = std::fs::read_to_string(path).unwrap();
+        let config: BrokerConfig = toml::from_str(&text).unwrap();
         assert_eq!(config.ssh.ca_key, None);
         let named: BrokerConfig = toml::from_str("[ssh]\nca_key = \"/etc/ca\"\n").unwrap();
         assert_eq!(named.ssh.ca_key, Some(PathBuf::from("/etc/ca")));

@@ -93,7 +93,7 @@ pub fn spec() -> Value {
         "elapsed",
         "revoked"
     ]);
-    json!({
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "countersign broker API",
@@ -199,6 +199,7 @@ pub fn spec() -> Value {
             "/healthz": { "get": { "summary": "Liveness", "security": [], "responses": { "200": { "description": "ok" } } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/v1/roles": { "get": { "summary": "Session lengths and request prompts of the roles the caller holds, may request or may review", "responses": { "200": { "description": "[{name, max_session_ttl, request_prompt}]" }, "401": { "description": "error" } } } },
+            "/v1/notifications": { "get": { "summary": "How the notification outbox stands (counts by state)", "responses": responses(("200", ok("NotificationSummary")), &[401]) } },
             "/v1/whoami": { "get": { "summary": "The caller, its roles and what it may request and review", "responses": responses(("200", ok("WhoAmI")), &[401]) } },
             "/v1/requests": {
                 "post": { "summary": "Create an access request", "requestBody": body("CreateRequest"),
@@ -244,6 +245,32 @@ pub fn spec() -> Value {
                 "responses": responses(("200", ok("FindingsReport")), &[400, 401, 403]) } },
             "/v1/audit/verify": { "get": { "summary": "Recompute the audit hash chain (rule event: list)", "responses": responses(("200", ok("VerifyReport")), &[401, 403]) } }
         }
+    });
+    if let (Some(schemas), Value::Object(more)) = (
+        doc.pointer_mut("/components/schemas")
+            .and_then(Value::as_object_mut),
+        notification_schemas(),
+    ) {
+        schemas.extend(more);
+    }
+    doc
+}
+
+/// The schemas of the notification outbox: its summary, and the body webhook sinks get.
+fn notification_schemas() -> Value {
+    json!({
+                "NotificationSummary": { "type": "object", "required": ["pending", "sent", "failed"], "properties": {
+                    "pending": { "type": "integer" }, "sent": { "type": "integer" }, "failed": { "type": "integer" } } },
+                "WebhookBody": {
+                    "description": "What [[notify.webhook]] sinks receive (POST, application/json). Headers: X-Countersign-Signature: sha256=<hex HMAC-SHA256 of the raw body with the secret>, X-Countersign-Delivery: the id below, X-Countersign-Event: the type below. The same id may arrive more than once (at-least-once): deduplicate on it.",
+                    "type": "object", "required": ["id", "type", "urgent", "headline", "request"], "properties": {
+                    "id": { "type": "string", "description": "idempotency key: <request id>.<topic>.<audit seq>" },
+                    "type": { "type": "string", "enum": ["request.created", "request.approved", "request.denied", "request.expired", "request.withdrawn", "request.revoked", "request.post_incident_review_due"] },
+                    "urgent": { "type": "boolean", "description": "an emergency request" },
+                    "headline": string(),
+                    "request": schema("Request"),
+                    "event": { "description": "the audit event that raised it; null for a reminder", "oneOf": [schema("AuditEvent"), { "type": "null" }] },
+                    "link": nullable("string", None) } }
     })
 }
 

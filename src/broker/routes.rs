@@ -18,8 +18,8 @@ use super::store::{EventDraft, EventQuery, Mutation, RequestQuery};
 use crate::audit::mark_fields;
 use crate::model::api::{
     CreateRequest, DEFAULT_PAGE, ErrorCode, EventPage, ListEvents, ListRequests, MAX_BODY_BYTES,
-    MAX_PAGE, MarkFindingReviewed, Resolve, RoleSummary, Scope, SubmitPostIncidentReview,
-    SubmitReview, WhoAmI,
+    MAX_PAGE, MarkFindingReviewed, NotificationSummary, Resolve, RoleSummary, Scope,
+    SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
 use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest, Time, User};
 use crate::policy::{Resource, RoleSet, Verb};
@@ -48,6 +48,7 @@ pub fn router(broker: Arc<Broker>) -> Router {
             "/v1/requests/{id}/post-incident-review",
             post(post_incident_review),
         )
+        .route("/v1/notifications", get(notification_summary))
         .route("/v1/events", get(super::stream::events))
         .route("/v1/audit/events", get(audit_events))
         .route("/v1/audit/verify", get(audit_verify))
@@ -188,6 +189,26 @@ async fn whoami(caller: Caller) -> Json<WhoAmI> {
         roles: user.roles,
         traits: user.traits,
     })
+}
+
+/// How the notification outbox stands: any signed-in user may ask (no content).
+async fn notification_summary(
+    _caller: Caller,
+    State(broker): State<Arc<Broker>>,
+) -> Result<Json<NotificationSummary>, ApiError> {
+    use super::store::NotificationState;
+    let counts = broker
+        .blocking(|broker| Ok(broker.store.notification_counts()?))
+        .await?;
+    let mut summary = NotificationSummary::default();
+    for (state, n) in counts {
+        match state {
+            NotificationState::Pending => summary.pending = n,
+            NotificationState::Sent => summary.sent = n,
+            NotificationState::Failed => summary.failed = n,
+        }
+    }
+    Ok(Json(summary))
 }
 
 /// The roles the caller holds, may request or may review: session lengths and

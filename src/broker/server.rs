@@ -107,6 +107,8 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         .audit
         .compile()
         .map_err(|why| anyhow::anyhow!("[audit] in the broker config: {why}"))?;
+    let sinks = super::notify::Sinks::from_config(&config.notify, &|name| std::env::var(name).ok())
+        .map_err(|problem| anyhow::anyhow!("[notify] in the broker config: {}", problem.message))?;
     let data_dir = config.data_dir.clone().ok_or_else(|| {
         anyhow::anyhow!("no data directory: give --data-dir or data_dir in the config")
     })?;
@@ -131,6 +133,11 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         tokio::task::spawn_blocking(move || super::ssh::UserCa::open(&dir, configured.as_deref()))
             .await??
     };
+    {
+        let store = store.clone();
+        let names = sinks.names();
+        tokio::task::spawn_blocking(move || store.set_notify_sinks(&names)).await??;
+    }
     let (bus, _) = broadcast::channel::<Arc<super::stream::Outgoing>>(4096);
     {
         let bus = bus.clone();
@@ -182,6 +189,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     background.push(tokio::spawn(watch_authority(broker.clone(), authority_tx)));
     background.push(tokio::spawn(log_head(broker.clone())));
     background.push(tokio::spawn(record_dropped_refusals(broker.clone())));
+    background.push(tokio::spawn(super::notify::run(broker.clone(), sinks)));
 
     let app = super::routes::router(broker.clone())
         .layer(axum::middleware::from_fn_with_state(

@@ -32,6 +32,9 @@ pub enum AdminCommand {
     /// Issue new tokens.
     #[command(subcommand)]
     Tokens(TokensCommand),
+    /// The notification outbox: list, and retry what failed.
+    #[command(subcommand)]
+    Notifications(super::notifications::NotificationsCommand),
     /// The SSH user CA.
     #[command(subcommand)]
     Ssh(SshCommand),
@@ -174,6 +177,7 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Ssh(SshCommand::Ca { ca_key }) => {
             return print_ca(&args.data_dir, ca_key.as_deref());
         }
+        AdminCommand::Notifications(command) => super::notifications::run(&store, command)?,
         AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
             let token = tokens::generate();
             if !store.set_token(&name, &tokens::hash(&token))? {

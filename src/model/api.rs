@@ -338,3 +338,12 @@ mod tests {
         assert_eq!(read.window, Duration::from_hours(24));
     }
 }
+
+/// `GET /v1/notifications`: how the notification outbox stands, so front ends can
+/// say when the channels approvers rely on have gone quiet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotificationSummary {
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+}

@@ -38,6 +38,8 @@ pub struct TestBroker {
     pub tokens: HashMap<String, String>,
     child: Option<Child>,
     extra_args: Vec<String>,
+    /// Environment variables the broker process gets (on top of the test's own).
+    pub envs: Vec<(String, String)>,
     pub http: reqwest::Client,
 }
 
@@ -59,6 +61,15 @@ impl TestBroker {
     /// Starts a broker with the fixture roles, the standard users plus `more_users`,
     /// and extra `broker` arguments.
     pub fn start_with(more_users: &[(&str, &str)], extra_args: &[&str]) -> TestBroker {
+        Self::start_with_env(more_users, extra_args, &[])
+    }
+
+    /// As [`TestBroker::start_with`], with environment variables for the broker.
+    pub fn start_with_env(
+        more_users: &[(&str, &str)],
+        extra_args: &[&str],
+        envs: &[(&str, &str)],
+    ) -> TestBroker {
         let dir = tempfile::tempdir().expect("tempdir");
         let applied = admin(
             dir.path(),
@@ -79,6 +90,10 @@ impl TestBroker {
             tokens,
             child: None,
             extra_args: extra_args.iter().map(|s| s.to_string()).collect(),
+            envs: envs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
             http: reqwest::Client::new(),
         };
         broker.launch("127.0.0.1:0");
@@ -94,6 +109,7 @@ impl TestBroker {
             .arg(listen)
             .args(&self.extra_args)
             .env("COUNTERSIGN_LOG", "warn")
+            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -131,6 +131,7 @@ impl Head {
             body,
             event.hash,
         ])?;
+        super::outbox::queue_for_event(tx, &event)?;
         self.seq = event.seq;
         self.hash = event.hash.clone();
         Ok(event)

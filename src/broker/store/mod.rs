@@ -3,6 +3,7 @@
 
 mod chain;
 mod lock;
+mod outbox;
 mod sqlite;
 pub mod verify;
 
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 
 pub use chain::{EventDraft, Published};
 pub use lock::DataDirLock;
+pub use outbox::{Notification, NotificationState, Settle};
 pub use sqlite::SqliteStore;
 
 use crate::model::api::ErrorCode;
@@ -250,6 +252,40 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// The event with sequence number `seq`.
+    fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError>;
+
+    // The notification outbox (DESIGN §10). Rows are added in the transaction that
+    // appends the event raising them, one per configured sink.
+    /// Sets the sinks new events are queued for (the configured ones, by name).
+    fn set_notify_sinks(&self, names: &[String]) -> Result<(), StoreError>;
+    /// Takes up to `limit` pending notifications due at `now`, and pushes their next
+    /// attempt to `now + lease` so that a delivery cut short is tried again.
+    fn claim_notifications(
+        &self,
+        now: Time,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError>;
+    /// Records how attempts ended, in one transaction.
+    fn settle_notifications(&self, settled: Vec<(u64, Settle)>) -> Result<(), StoreError>;
+    /// Notifications newest first, in one state or all.
+    fn notifications(
+        &self,
+        state: Option<NotificationState>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError>;
+    /// How many notifications are in each state.
+    fn notification_counts(&self) -> Result<Vec<(NotificationState, u64)>, StoreError>;
+    /// Puts a failed (or pending) notification back to be sent at once. False when
+    /// there is no such notification or it was already sent.
+    fn retry_notification(&self, id: u64, now: Time) -> Result<bool, StoreError>;
+    /// Queues a post-incident-review reminder for each request, once per request and sink.
+    fn queue_review_reminders(
+        &self,
+        request_ids: &[uuid::Uuid],
+        now: Time,
+    ) -> Result<usize, StoreError>;
 }
 
 #[cfg(test)]

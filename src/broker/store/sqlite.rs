@@ -16,8 +16,9 @@ use uuid::Uuid;
 
 use super::chain::Head;
 use super::{
-    EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Published,
-    RequestQuery, RequestRow, Store, StoreError, StoredRoles, UserRecord, Verdict,
+    EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Notification,
+    NotificationState, Published, RequestQuery, RequestRow, Settle, Store, StoreError, StoredRoles,
+    UserRecord, Verdict, outbox,
 };
 use crate::model::event::ChainReport;
 use crate::model::{AuditEvent, Certificate, Request, Time, User};
@@ -115,6 +116,7 @@ BEGIN SELECT RAISE(ABORT, 'certificates are never changed'); END;
 CREATE TRIGGER IF NOT EXISTS certificates_never_deleted BEFORE DELETE ON certificates
 BEGIN SELECT RAISE(ABORT, 'certificates are never deleted'); END;
 "#,
+    super::outbox::MIGRATION,
 ];
 
 type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
@@ -1268,5 +1270,59 @@ impl Store for SqliteStore {
 
     fn verify_chain(&self) -> Result<ChainReport, StoreError> {
         self.read(|conn| Ok(super::verify::verify(conn, None)?.report()))
+    }
+
+    fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError> {
+        self.read(|conn| {
+            let body: Option<String> = conn
+                .prepare_cached("SELECT body FROM events WHERE seq = ?1")?
+                .query_row([seq.min(i64::MAX as u64) as i64], |row| row.get(0))
+                .optional()?;
+            body.map(|b| decode(&b)).transpose()
+        })
+    }
+
+    fn set_notify_sinks(&self, names: &[String]) -> Result<(), StoreError> {
+        let names = names.to_vec();
+        self.write(move |tx, _| Ok((outbox::set_sinks(tx, &names)?, Vec::new())))
+    }
+
+    fn claim_notifications(
+        &self,
+        now: Time,
+        lease: std::time::Duration,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.write(move |tx, _| Ok((outbox::claim(tx, now, lease, limit)?, Vec::new())))
+    }
+
+    fn settle_notifications(&self, settled: Vec<(u64, Settle)>) -> Result<(), StoreError> {
+        self.write(move |tx, _| {
+            for (id, settle) in settled {
+                outbox::settle(tx, id, settle)?;
+            }
+            Ok(((), Vec::new()))
+        })
+    }
+
+    fn notifications(
+        &self,
+        state: Option<NotificationState>,
+        limit: usize,
+    ) -> Result<Vec<Notification>, StoreError> {
+        self.read(|conn| outbox::list(conn, state, limit))
+    }
+
+    fn notification_counts(&self) -> Result<Vec<(NotificationState, u64)>, StoreError> {
+        self.read(outbox::counts)
+    }
+
+    fn retry_notification(&self, id: u64, now: Time) -> Result<bool, StoreError> {
+        self.write(move |tx, _| Ok((outbox::retry(tx, id, now)?, Vec::new())))
+    }
+
+    fn queue_review_reminders(&self, request_ids: &[Uuid], now: Time) -> Result<usize, StoreError> {
+        let ids = request_ids.to_vec();
+        self.write(move |tx, _| Ok((outbox::queue_reminders(tx, &ids, now)?, Vec::new())))
     }
 }
