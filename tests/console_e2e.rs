@@ -259,6 +259,49 @@ async fn console_reviews_a_live_queue_and_survives_a_broker_restart() {
     .await;
 }
 
+/// The restart gap, as an incident responder met it: a console that saw no event
+/// before the broker went away shows what happened right after the restart (a new
+/// request, an approval) without `r`, and says "live" only with it on screen.
+#[tokio::test]
+async fn console_catches_up_after_a_restart_it_saw_no_event_before() {
+    require_tmux();
+    let mut b = TestBroker::start();
+    let waiting = b
+        .create("bob", &["production-access"], "hotfix for ticket #4711")
+        .await;
+    let (tmux, _home) = start_console(&b, "carrot", "restart");
+    tmux.wait_for("the waiting request, live", |s| {
+        listed(s, &waiting, "bob", "hotfix for ticket #4711") && status_bar(s).contains("● live")
+    })
+    .await;
+
+    b.kill();
+    tmux.wait_for("offline in the status bar", |s| {
+        status_bar(s).contains("○ offline")
+    })
+    .await;
+    b.restart();
+    let fresh = b
+        .create("bob", &["production-access"], "rollback for ticket #4712")
+        .await;
+    let (status, body) = b
+        .review("adora", &waiting, "approve", "checked ticket #4711")
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let screen = tmux
+        .wait_for(
+            "the new request listed and the approved one gone, live",
+            |s| {
+                listed(s, &fresh, "bob", "rollback for ticket #4712")
+                    && !listed(s, &waiting, "bob", "hotfix for ticket #4711")
+                    && status_bar(s).contains("● live")
+            },
+        )
+        .await;
+    assert!(status_bar(&screen).contains("1 pending"), "{screen}");
+}
+
 /// The findings table's side of a screen line: the detail pane is right of `││`.
 fn table_side(line: &str) -> &str {
     line.split("││").next().unwrap_or(line)

@@ -606,3 +606,70 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
     assert!(error.contains("recorded meanwhile"), "{error}");
     assert_eq!(dialog.note(), "looked fine to me");
 }
+
+/// The restart gap: a console that saw no event before the broker went away has no
+/// id to resume from, so its new stream starts from "now". It must list again
+/// before it says "live", or what happened between the restart and the reconnect
+/// (a new request, an approval) never shows.
+#[tokio::test]
+async fn after_a_restart_with_no_event_seen_the_link_lists_again_before_it_says_live() {
+    let mut broker = TestBroker::start();
+    let waiting = broker
+        .create(
+            "alice",
+            &["production-access"],
+            "deploy hotfix, incident #47",
+        )
+        .await;
+    let (mut state, mut actions, effects) = console(&broker, "carrot").await;
+
+    broker.kill();
+    until(&mut state, &mut actions, &effects, "offline", |s| {
+        s.connection == Link::Offline
+    })
+    .await;
+    broker.restart();
+    // Right after the restart, before the link is likely to be back.
+    let fresh = broker
+        .create("bob", &["production-access"], "rollback, incident #48")
+        .await;
+    let (status, body) = broker
+        .review("adora", &waiting, "approve", "checked incident #47")
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // From here on, "live" may only follow a listing.
+    let mut listed = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let action = tokio::time::timeout_at(deadline, actions.recv())
+            .await
+            .expect("live again within 15 s")
+            .expect("link running");
+        match &action {
+            Action::Loaded(_) => listed = true,
+            Action::Connection(Link::Live) => {
+                assert!(listed, "\"live\" before the listing that catches up");
+                break;
+            }
+            _ => {}
+        }
+        update(&mut state, action, chrono::Utc::now());
+    }
+    update(
+        &mut state,
+        Action::Connection(Link::Live),
+        chrono::Utc::now(),
+    );
+    let shown = |id: &str| state.requests.values().find(|r| r.id.to_string() == id);
+    assert!(
+        shown(&fresh).is_some(),
+        "the request made after the restart"
+    );
+    assert_eq!(
+        shown(&waiting).map(|r| r.state),
+        Some(RequestState::Approved),
+        "the approval made after the restart"
+    );
+    assert_eq!(state.rows.len(), 1, "only the new request is pending");
+}

@@ -35,6 +35,9 @@ pub enum Action {
     Loaded(Vec<Request>),
     /// One request changed or appeared (from the event stream).
     Upserted(Request),
+    /// The audit log moved without a request the console may see (a finding's mark,
+    /// a refused attempt): the Audit tab's findings may be out of date.
+    AuditChanged,
     WhoAmI(WhoAmI),
     /// What is known about roles: request prompts, session lengths.
     Roles(Vec<RoleInfo>),

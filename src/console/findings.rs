@@ -5,8 +5,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use super::action::Effect;
 use super::listing::Tickets;
-use super::state::{FindingSort, State};
+use super::state::{FindingSort, State, Tab};
 use super::update::notice;
 use crate::model::api::FindingsReport;
 use crate::model::{Finding, FindingKind, FindingReview, Severity, Time};
@@ -101,6 +102,33 @@ pub(super) fn owed_review_recorded(state: &mut State, id: uuid::Uuid) {
     };
     findings.retain(|f| !(f.kind == FindingKind::EmergencyUnreviewed && f.request_id == Some(id)));
     sort(state, keep);
+}
+
+/// The least time between two automatic fetches of the findings.
+const REFETCH_SECS: i64 = 2;
+
+/// Asks the broker for the findings, unless an answer is awaited.
+pub(super) fn fetch(state: &mut State, now: Time) -> Vec<Effect> {
+    if state.audit.loading {
+        return Vec::new();
+    }
+    state.audit.loading = true;
+    state.audit.stale = false;
+    state.audit.asked_at = Some(now);
+    vec![Effect::FetchFindings]
+}
+
+/// Keeps the Audit tab current: while it is shown, findings the log has moved past
+/// are fetched again, at most every couple of seconds however busy the log is.
+pub(super) fn refresh_if_stale(state: &mut State, now: Time) -> Vec<Effect> {
+    let audit = &state.audit;
+    let due = audit
+        .asked_at
+        .is_none_or(|at| (now - at).num_seconds() >= REFETCH_SECS);
+    if state.tab == Tab::Audit && audit.stale && audit.findings.is_some() && due {
+        return fetch(state, now);
+    }
+    Vec::new()
 }
 
 /// The broker's answer to `GET /v1/audit/findings`.

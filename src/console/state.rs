@@ -104,6 +104,9 @@ impl FindingSort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
     Connecting,
+    /// The stream is open again but could not resume from an id: listing what
+    /// happened meanwhile before saying "live".
+    CatchingUp,
     /// Following the event stream.
     Live,
     /// The stream is unavailable; listing every few seconds.
@@ -328,6 +331,10 @@ pub struct Audit {
     pub selected: usize,
     pub offset: usize,
     pub loading: bool,
+    /// The audit log moved since the findings were asked for.
+    pub stale: bool,
+    /// When the findings shown were asked for.
+    pub asked_at: Option<Time>,
 }
 
 impl Audit {

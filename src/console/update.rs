@@ -52,7 +52,8 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
             state.page = view::table_rows(width, height).max(1);
             state.scroll_to_selection();
         }
-        Action::Tick => {}
+        Action::Tick => return findings::refresh_if_stale(state, now),
+        Action::AuditChanged => state.audit.stale = true,
         Action::Loaded(requests) => match &mut state.frozen {
             Some(held) => held.push(Held::Loaded(requests)),
             None => return apply_loaded(state, requests, now),
@@ -79,14 +80,6 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         Action::History { id, result } => inspect::history(state, id, result),
     }
     Vec::new()
-}
-
-fn fetch_findings(state: &mut State) -> Vec<Effect> {
-    if state.audit.loading {
-        return Vec::new();
-    }
-    state.audit.loading = true;
-    vec![Effect::FetchFindings]
 }
 
 fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
@@ -149,7 +142,7 @@ fn run_audit(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
             true,
         ),
         Command::Refresh => {
-            let mut effects = fetch_findings(state);
+            let mut effects = findings::fetch(state, now);
             effects.push(Effect::Refresh);
             return effects;
         }
@@ -213,8 +206,8 @@ fn run_requests(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
             state.offset = 0;
             state.detail_scroll = 0;
             state.reorder();
-            if state.tab == Tab::Audit && state.audit.findings.is_none() {
-                return fetch_findings(state);
+            if state.tab == Tab::Audit && (state.audit.findings.is_none() || state.audit.stale) {
+                return findings::fetch(state, now);
             }
         }
         Command::DetailDown => state.detail_scroll = state.detail_scroll.saturating_add(5),
@@ -273,6 +266,8 @@ fn apply_loaded(state: &mut State, requests: Vec<Request>, now: Time) -> Vec<Eff
     state.requests = requests.into_iter().map(|r| (r.id, r)).collect();
     state.loaded = true;
     state.last_update = Some(now);
+    // A reload after a gap may bring events the findings do not know.
+    state.audit.stale |= !first;
     listing::index(state, now);
     state.marked.retain(|id| state.requests.contains_key(id));
     state.unseen.retain(|id| state.requests.contains_key(id));
@@ -301,6 +296,7 @@ fn apply_upsert(state: &mut State, request: Request, now: Time) -> Vec<Effect> {
     }
     listing::upsert(state, request, now);
     state.last_update = Some(now);
+    state.audit.stale = true;
     review::check_dialog(state);
     note::check_dialog(state);
     state.reorder();

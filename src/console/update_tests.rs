@@ -1497,3 +1497,55 @@ fn a_post_incident_review_recorded_elsewhere_is_reported_in_the_open_dialog() {
     );
     assert_eq!(state.note.as_ref().unwrap().note(), "draft");
 }
+
+#[test]
+fn the_audit_tab_fetches_again_when_the_log_moves_and_says_stale_meanwhile() {
+    use crate::model::{FindingKind, Severity};
+    let mut state = audit_tab(vec![finding(FindingKind::NoTicket, Severity::Low, 3, 1)]);
+    assert!(!state.audit.stale);
+    assert!(
+        update(&mut state, Action::Tick, now()).is_empty(),
+        "nothing moved"
+    );
+
+    // A request changed: the findings may be behind. Fetched again on a tick, but
+    // not more often than every couple of seconds.
+    update(&mut state, Action::Upserted(pending(8, "angua", 1)), now());
+    assert!(state.audit.stale);
+    assert!(update(&mut state, Action::Tick, now()).is_empty());
+    let later = now() + chrono::TimeDelta::seconds(3);
+    assert_eq!(
+        update(&mut state, Action::Tick, later),
+        vec![Effect::FetchFindings]
+    );
+    assert!(!state.audit.stale && state.audit.loading);
+    // A mark or a refusal moves the log too; one fetch at a time.
+    update(&mut state, Action::AuditChanged, later);
+    let much_later = later + chrono::TimeDelta::seconds(10);
+    assert!(update(&mut state, Action::Tick, much_later).is_empty());
+    update(
+        &mut state,
+        Action::Findings(Ok(report(Vec::new()))),
+        much_later,
+    );
+    assert_eq!(
+        update(&mut state, Action::Tick, much_later),
+        vec![Effect::FetchFindings],
+        "what moved during the fetch is fetched next"
+    );
+    update(
+        &mut state,
+        Action::Findings(Ok(report(Vec::new()))),
+        much_later,
+    );
+
+    // Away from the tab nothing is fetched; coming back to stale findings fetches.
+    cmd(&mut state, Command::NextTab);
+    update(&mut state, Action::AuditChanged, much_later);
+    let then = much_later + chrono::TimeDelta::seconds(10);
+    assert!(update(&mut state, Action::Tick, then).is_empty());
+    assert_eq!(
+        cmd(&mut state, Command::PrevTab),
+        vec![Effect::FetchFindings]
+    );
+}

@@ -89,7 +89,18 @@ pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         FindingSort::Kind => "grouped by kind".to_string(),
         sort => format!("sorted by {}", sort.name()),
     };
-    let block = block(state, format!(" Audit · findings{window} · {order} "));
+    // Never an old list passed off as the current one.
+    let freshness = if audit.findings.is_some() && audit.loading {
+        " · updating…"
+    } else if audit.stale {
+        " · stale: the log moved since (r)"
+    } else {
+        ""
+    };
+    let block = block(
+        state,
+        format!(" Audit · findings{window} · {order}{freshness} "),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let message = match (&audit.findings, &audit.error) {

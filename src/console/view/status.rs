@@ -19,6 +19,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     let theme = &state.theme;
     let (glyph, word, meaning) = match state.connection {
         Connection::Connecting => ("…", "connecting", Meaning::Muted),
+        Connection::CatchingUp => ("◌", "catching up", Meaning::Warn),
         Connection::Live => ("●", "live", Meaning::Ok),
         Connection::Polling => ("◐", "polling", Meaning::Warn),
         Connection::Offline => ("○", "offline", Meaning::Error),
@@ -37,6 +38,8 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     spans.push(sep());
     spans.push(Span::styled(
         match state.last_update {
+            // Live is current by definition; a quiet queue is not an old one.
+            Some(_) if state.connection == Connection::Live => "up to date".into(),
             Some(at) => format!("updated {} ago", text::age(now - at)),
             None => "no data yet".into(),
         },

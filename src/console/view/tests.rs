@@ -763,3 +763,63 @@ fn hostile_findings_events_and_notes_render_inert() {
         assert_sound(&render(&state, width, height));
     }
 }
+
+#[test]
+fn live_says_up_to_date_and_catching_up_is_not_live() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    let later = now() + chrono::TimeDelta::minutes(4);
+    let status_at = |state: &State, at| {
+        let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
+        terminal
+            .draw(|frame| super::draw(state, frame, at))
+            .unwrap();
+        screen(terminal.backend().buffer())
+            .lines()
+            .nth(28)
+            .unwrap()
+            .to_string()
+    };
+    let status = status_at(&state, later);
+    assert!(
+        status.contains("● live") && status.contains("up to date"),
+        "{status}"
+    );
+    assert!(
+        !status.contains("updated"),
+        "a quiet live queue is not old: {status}"
+    );
+    update(
+        &mut state,
+        Action::Connection(Connection::CatchingUp),
+        later,
+    );
+    let status = status_at(&state, later);
+    assert!(status.contains("◌ catching up"), "{status}");
+    assert!(!status.contains("live"), "{status}");
+    assert!(status.contains("updated 4m ago"), "{status}");
+}
+
+#[test]
+fn the_audit_tab_says_when_its_findings_are_stale() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(&mut state, Action::Command(Command::PrevTab), now());
+    let report = crate::model::api::FindingsReport {
+        findings: Vec::new(),
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(!text.contains("stale"), "{text}");
+    update(&mut state, Action::AuditChanged, now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(text.contains("stale: the log moved since"), "{text}");
+    update(
+        &mut state,
+        Action::Tick,
+        now() + chrono::TimeDelta::seconds(5),
+    );
+    let text = screen(&render(&state, 160, 30));
+    assert!(text.contains("updating…"), "{text}");
+}
