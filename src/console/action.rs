@@ -4,7 +4,7 @@
 use ratatui_textarea::Input;
 use uuid::Uuid;
 
-use super::keymap::Command;
+use super::command::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::api::{
     ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
@@ -22,8 +22,6 @@ pub enum Action {
     RoleCursor(i32),
     FilterChar(char),
     FilterBackspace,
-    FilterApply,
-    FilterCancel,
     /// The terminal's size changed (also sent once at start).
     Resize {
         width: u16,

@@ -8,7 +8,6 @@ use std::collections::BTreeMap;
 use super::action::Effect;
 use super::listing::Tickets;
 use super::state::{FindingSort, State, Tab};
-use super::update::notice;
 use crate::model::api::FindingsReport;
 use crate::model::{Finding, FindingKind, FindingReview, Severity, Time};
 
@@ -159,8 +158,7 @@ fn use_ticket_patterns(state: &mut State, patterns: &[String], now: Time) {
     let tickets = match Tickets::from_broker(patterns) {
         Ok(tickets) => tickets,
         Err(why) => {
-            notice(
-                state,
+            state.set_notice(
                 format!(
                     "the broker's ticket patterns cannot be used here ({why}); the no-ticket flag uses the defaults"
                 ),
@@ -173,7 +171,7 @@ fn use_ticket_patterns(state: &mut State, patterns: &[String], now: Time) {
     let changed = tickets.patterns() != state.tickets.patterns();
     state.tickets = tickets;
     if changed {
-        state.refresh_rows(now);
+        super::listing::refresh(state, now);
     }
 }
 

@@ -5,8 +5,15 @@
 //! messages into actions and carries out the effects `update` returns.
 
 pub mod action;
+mod browse;
+pub mod command;
+mod filter;
 mod findings;
 pub mod fixtures;
+pub mod flags;
+mod help;
+mod incoming;
+pub mod input;
 mod inspect;
 pub mod keymap;
 pub mod link;

@@ -6,13 +6,84 @@ use std::collections::BTreeSet;
 use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
-use super::action::{Effect, ReviewError};
+use crossterm::event::{KeyCode, KeyEvent};
+
+use super::action::{Action, Effect, ReviewError};
+use super::command::{Command, ModeKind, Offer};
+use super::keymap::Key;
 use super::listing;
 use super::state::{Dialog, DialogFocus, Draft, RoleChoice, State};
 use super::text;
-use super::update::notice;
 use crate::model::api::{MAX_REASON_BYTES, SubmitReview};
 use crate::model::{Decision, Request, State as RequestState, Time};
+
+/// What the review dialog offers; the picker's keys only with a role picker.
+pub fn commands(state: &State) -> Vec<Offer> {
+    let picker = state.dialog().is_some_and(|d| !d.roles.is_empty());
+    vec![
+        Offer::hinted(Command::Submit, "submit the review"),
+        Offer::hinted(Command::Cancel, "close the dialog (the draft is kept)"),
+        Offer::hinted(Command::SwitchFocus, "move between roles and reason").hinted_if(picker),
+        Offer::hinted(
+            Command::ToggleRole,
+            "grant or withhold the role under the cursor (roles focused; ↑↓ move)",
+        )
+        .hinted_if(picker),
+        Offer::hinted(Command::Help, "show help over this (the text stays)"),
+    ]
+}
+
+/// A key in the dialog: its commands, the picker's cursor, else typed text.
+pub fn key(state: &State, key: Key, event: KeyEvent) -> Option<Action> {
+    let focus = state.dialog()?.focus;
+    match (state.keymap.command(ModeKind::Review, key), focus) {
+        (Some(Command::ToggleRole), DialogFocus::Reason) => Some(Action::Editor(event.into())),
+        (Some(command), _) => Some(Action::Command(command)),
+        (None, DialogFocus::Roles) => match key.code {
+            KeyCode::Up | KeyCode::Char('k') => Some(Action::RoleCursor(-1)),
+            KeyCode::Down | KeyCode::Char('j') => Some(Action::RoleCursor(1)),
+            _ => None,
+        },
+        (None, DialogFocus::Reason) => Some(Action::Editor(event.into())),
+    }
+}
+
+pub(super) fn run(state: &mut State, command: Command, _now: Time) -> Vec<Effect> {
+    match command {
+        Command::Submit => return submit(state),
+        Command::Cancel => cancel(state),
+        Command::Help => state.mode.toggle_help(),
+        Command::SwitchFocus => {
+            if let Some(dialog) = state.mode.dialog_mut()
+                && !dialog.roles.is_empty()
+            {
+                dialog.focus = match dialog.focus {
+                    DialogFocus::Roles => DialogFocus::Reason,
+                    DialogFocus::Reason => DialogFocus::Roles,
+                };
+            }
+        }
+        Command::ToggleRole => {
+            if let Some(dialog) = state.mode.dialog_mut()
+                && let Some(choice) = dialog.roles.get_mut(dialog.role_cursor)
+            {
+                choice.granted = !choice.granted;
+            }
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+pub(super) fn move_role_cursor(state: &mut State, delta: i32) {
+    if let Some(dialog) = state.mode.dialog_mut() {
+        let last = dialog.roles.len().saturating_sub(1);
+        dialog.role_cursor = dialog
+            .role_cursor
+            .saturating_add_signed(delta as isize)
+            .min(last);
+    }
+}
 
 fn editor(lines: Vec<String>) -> TextArea<'static> {
     if lines.is_empty() {
@@ -43,7 +114,7 @@ pub(super) fn open_dialog(state: &mut State, decision: Decision, now: Time) {
                     text::short_id(&request.id),
                     request.state
                 );
-                notice(state, text, now, true);
+                state.set_notice(text, now, true);
                 return;
             }
             None => return,
@@ -67,10 +138,9 @@ pub(super) fn open_dialog_on(state: &mut State, decision: Decision, id: Uuid, no
                 text::short_id(&request.id),
                 request.state
             );
-            notice(state, text, now, true);
+            state.set_notice(text, now, true);
         }
-        None => notice(
-            state,
+        None => state.set_notice(
             format!(
                 "{} is not in the queue: only pending requests can be reviewed",
                 text::short_id(&id)
@@ -125,11 +195,11 @@ fn open_on(state: &mut State, decision: Decision, targets: Vec<Uuid>) {
             in_flight: BTreeSet::new(),
         }
     };
-    state.dialog = Some(dialog);
+    state.mode.open_review(dialog);
 }
 
 pub(super) fn cancel(state: &mut State) {
-    let Some(dialog) = state.dialog.take() else {
+    let Some(dialog) = state.mode.take_dialog() else {
         return;
     };
     let lines: Vec<String> = dialog.editor.lines().to_vec();
@@ -163,7 +233,7 @@ pub(super) fn cancel(state: &mut State) {
 }
 
 pub(super) fn submit(state: &mut State) -> Vec<Effect> {
-    let Some(dialog) = &mut state.dialog else {
+    let Some(dialog) = state.mode.dialog_mut() else {
         return Vec::new();
     };
     if !dialog.in_flight.is_empty() {
@@ -221,16 +291,16 @@ pub(super) fn reviewed(
     result: Result<Request, ReviewError>,
     now: Time,
 ) {
-    let decision = state.dialog.as_ref().map(|d| d.decision);
+    let decision = state.dialog().map(|d| d.decision);
     match result {
         Ok(request) => {
             // Our own review is shown at once, even while frozen.
             listing::upsert(state, request, now);
-            state.reorder();
+            super::listing::reorder(state);
             state.drafts.remove(&id);
             state.marked.remove(&id);
             let mut done = None;
-            if let Some(dialog) = &mut state.dialog
+            if let Some(dialog) = state.mode.dialog_mut()
                 && dialog.in_flight.remove(&id)
             {
                 dialog.targets.retain(|t| *t != id);
@@ -239,19 +309,19 @@ pub(super) fn reviewed(
                 }
             }
             if let Some(decision) = done {
-                state.dialog = None;
+                state.mode.take_dialog();
                 state.bulk_draft = None;
                 let verb = if decision == Decision::Approve {
                     "approved"
                 } else {
                     "denied"
                 };
-                notice(state, format!("{verb} {}", text::short_id(&id)), now, false);
+                state.set_notice(format!("{verb} {}", text::short_id(&id)), now, false);
             }
         }
         Err(error) => {
             let message = format!("{}: {}", text::short_id(&id), explain(&error));
-            if let Some(dialog) = &mut state.dialog
+            if let Some(dialog) = state.mode.dialog_mut()
                 && dialog.in_flight.remove(&id)
             {
                 dialog.error = Some(match dialog.error.take() {
@@ -260,7 +330,7 @@ pub(super) fn reviewed(
                 });
             } else {
                 let verb = decision.map(Decision::as_str).unwrap_or("review");
-                notice(state, format!("{verb} failed: {message}"), now, true);
+                state.set_notice(format!("{verb} failed: {message}"), now, true);
             }
         }
     }
@@ -293,7 +363,7 @@ pub(super) fn in_words(error: &ReviewError, why: &str) -> String {
 
 /// Tells the dialog when its request was resolved by someone else meanwhile.
 pub(super) fn check_dialog(state: &mut State) {
-    let Some(dialog) = &mut state.dialog else {
+    let Some(dialog) = state.mode.dialog_mut() else {
         return;
     };
     let resolved: Vec<String> = dialog

@@ -105,7 +105,7 @@ pub async fn run(
 
 fn translate(state: &State, event: Event) -> Option<Action> {
     match event {
-        Event::Key(key) => state.keymap.action_for(state, key),
+        Event::Key(key) => super::input::action_for(state, key),
         Event::Resize(width, height) => Some(Action::Resize { width, height }),
         _ => None,
     }

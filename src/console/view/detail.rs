@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
 
 use super::queue::state_meaning;
-use crate::console::keymap::Command;
+use crate::console::command::{Command, ModeKind};
 use crate::console::listing::{self, REPEAT_WINDOW_HOURS};
 use crate::console::note::outcome_word;
 use crate::console::state::State;
@@ -232,7 +232,7 @@ fn write(
         if flags.post_incident_owed {
             let text = format!(
                 "post-incident review owed: approved emergency access not reviewed yet ({} records it)",
-                state.keymap.label(Command::PostIncident)
+                state.keymap.label(ModeKind::Tabs, Command::PostIncident)
             );
             w.item("↻", theme.style(Meaning::Warn), &text, plain);
         }

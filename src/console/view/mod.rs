@@ -16,6 +16,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph};
 
+use super::command::{Command, ModeKind};
 use super::state::State;
 use super::text;
 use super::theme::Meaning;
@@ -74,7 +75,7 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
     }
     let areas = areas(area);
     tabs::draw(state, frame, areas.tabs);
-    if let Some(open) = &state.inspect {
+    if let Some(open) = state.inspect() {
         inspect::draw(state, open, frame, areas.queue.union(areas.detail), now);
     } else {
         queue::draw(state, frame, areas.queue, now);
@@ -82,13 +83,12 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
     }
     status::draw(state, frame, areas.status, now);
     status::draw_hints(state, frame, areas.hints);
-    if state.dialog.is_some() {
-        dialog::draw(state, frame, area);
+    match state.mode.beneath_help().kind() {
+        ModeKind::Review => dialog::draw(state, frame, area),
+        ModeKind::Note => note::draw(state, frame, area, now),
+        _ => {}
     }
-    if state.note.is_some() {
-        note::draw(state, frame, area, now);
-    }
-    if state.help {
+    if state.mode.help_open() {
         help::draw(state, frame, area);
     }
 }
@@ -98,7 +98,7 @@ fn too_small(state: &State, frame: &mut Frame, area: Rect) {
         "countersign needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press {} to quit.",
         area.width,
         area.height,
-        state.keymap.label(super::keymap::Command::Quit)
+        state.keymap.label(ModeKind::Tabs, Command::Quit)
     );
     let lines: Vec<Line> = text::wrap(&message, area.width as usize)
         .into_iter()

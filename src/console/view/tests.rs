@@ -182,20 +182,47 @@ fn too_small_says_so() {
 }
 
 #[test]
-fn help_overlay_lists_every_command() {
-    let mut state = state_with(queue(), Theme::no_color(), 120, 45);
+fn help_overlay_scrolls_through_every_modes_commands_at_80x24() {
+    use crate::console::command::ModeKind;
+    let mut state = state_with(queue(), Theme::no_color(), 80, 24);
     update(&mut state, Action::Command(Command::Help), now());
-    let buffer = render(&state, 120, 45);
-    assert_sound(&buffer);
-    let text = screen(&buffer);
-    for command in Command::ALL {
-        assert!(
-            text.contains(command.info().about),
-            "{:?} missing from help",
-            command
-        );
+    let first = screen(&render(&state, 80, 24));
+    // The hint bar stays visible under the overlay, with help's own keys.
+    let hints = first.lines().last().unwrap();
+    assert!(
+        hints.contains("PgDn") && hints.contains("? help"),
+        "{hints}"
+    );
+    // Page down to the end, gathering what was shown.
+    let mut seen = first.clone();
+    for _ in 0..10 {
+        update(&mut state, Action::Command(Command::PageDown), now());
+        seen.push_str(&screen(&render(&state, 80, 24)));
     }
-    insta::assert_snapshot!(text);
+    for mode in ModeKind::ALL {
+        assert!(seen.contains(mode.title()), "{mode:?} missing from help");
+        for offer in crate::console::help::offers(&state, mode) {
+            let about = crate::console::text::truncate(offer.about, 80 - 4 - 17);
+            let about = about.trim_end_matches('…');
+            assert!(
+                seen.contains(about),
+                "{:?} missing from help",
+                offer.command
+            );
+        }
+    }
+    assert!(seen.contains("Flags: ! emergency"), "the legend");
+    let last = screen(&render(&state, 80, 24));
+    assert!(
+        last.contains("+ new  ● marked"),
+        "End shows the last line:\n{last}"
+    );
+    // End and back to the top.
+    update(&mut state, Action::Command(Command::Top), now());
+    assert_eq!(screen(&render(&state, 80, 24)), first);
+    update(&mut state, Action::Command(Command::Bottom), now());
+    assert_eq!(screen(&render(&state, 80, 24)), last);
+    insta::assert_snapshot!(first);
 }
 
 #[test]
