@@ -12,6 +12,12 @@ use crate::model::{Decision, State as RequestState, Time};
 pub fn commands(state: &State) -> Vec<Offer> {
     let requests = state.tab != Tab::Audit;
     let audit = state.tab == Tab::Audit;
+    // Never offered on one's own request, or one already reviewed: `a` says why.
+    let reviewable = requests
+        && (!state.marked.is_empty()
+            || state
+                .selected_request()
+                .is_some_and(|r| review::why_not(state, r).is_none()));
     vec![
         Offer::new(Command::Up, "select the previous row"),
         Offer::new(Command::Down, "select the next row"),
@@ -23,8 +29,9 @@ pub fn commands(state: &State) -> Vec<Offer> {
             Command::Approve,
             "approve the selected (or marked) requests",
         )
-        .hinted_if(requests),
-        Offer::hinted(Command::Deny, "deny the selected (or marked) requests").hinted_if(requests),
+        .hinted_if(reviewable),
+        Offer::hinted(Command::Deny, "deny the selected (or marked) requests")
+            .hinted_if(reviewable),
         Offer::hinted(Command::Mark, "mark the request for a bulk review").hinted_if(requests),
         Offer::new(Command::ClearMarks, "clear all marks"),
         Offer::hinted(

@@ -13,7 +13,7 @@ pub fn commands(state: &State) -> Vec<Offer> {
     let from_finding = state.inspect().is_some_and(|i| i.from.is_some());
     let reviewable = state
         .inspected_request()
-        .is_some_and(|r| r.state == crate::model::State::Pending && state.may_review(r));
+        .is_some_and(|r| review::why_not(state, r).is_none());
     vec![
         Offer::new(Command::Up, "scroll the history up"),
         Offer::new(Command::Down, "scroll the history down"),

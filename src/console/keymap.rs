@@ -225,7 +225,14 @@ impl Default for Keymap {
                 (mode, Key::plain(K::Tab), Command::SwitchFocus),
             ]);
         }
-        bindings.push((M::Review, Key::char(' '), Command::ToggleRole));
+        // The role picker's keys, read only while the picker has focus.
+        bindings.extend([
+            (M::Review, Key::char(' '), Command::ToggleRole),
+            (M::Review, Key::plain(K::Up), Command::Up),
+            (M::Review, Key::char('k'), Command::Up),
+            (M::Review, Key::plain(K::Down), Command::Down),
+            (M::Review, Key::char('j'), Command::Down),
+        ]);
         // Where `?` is typed, help is a function key away.
         for mode in [M::Review, M::Note, M::Filter] {
             bindings.push((mode, Key::plain(K::F(1)), Command::Help));
@@ -288,8 +295,10 @@ impl Keymap {
 
     fn check(&self) -> Result<(), KeymapError> {
         for (mode, key, command) in &self.bindings {
-            // The picker's toggle is only read while the picker has focus.
-            if typed_in(*mode, *key) && *command != Command::ToggleRole {
+            // The picker's keys are only read while the picker has focus.
+            let picker = *mode == ModeKind::Review
+                && matches!(command, Command::ToggleRole | Command::Up | Command::Down);
+            if typed_in(*mode, *key) && !picker {
                 return Err(KeymapError::Typed {
                     command: command.name().into(),
                     key: key.to_string(),

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
-use crossterm::event::{KeyCode, KeyEvent};
+use crossterm::event::KeyEvent;
 
 use super::action::{Action, Effect, ReviewError};
 use super::command::{Command, ModeKind, Offer};
 use super::keymap::Key;
 use super::listing;
-use super::state::{Dialog, DialogFocus, Draft, RoleChoice, State};
+use super::state::{BulkDraft, Dialog, DialogFocus, Draft, RoleChoice, State};
 use super::text;
 use crate::model::api::{MAX_REASON_BYTES, SubmitReview};
 use crate::model::{Decision, Request, State as RequestState, Time};
@@ -26,24 +26,30 @@ pub fn commands(state: &State) -> Vec<Offer> {
         Offer::hinted(Command::SwitchFocus, "move between roles and reason").hinted_if(picker),
         Offer::hinted(
             Command::ToggleRole,
-            "grant or withhold the role under the cursor (roles focused; ↑↓ move)",
+            "grant or withhold the role under the cursor (roles focused)",
         )
         .hinted_if(picker),
+        Offer::new(Command::Up, "the role above (roles focused)"),
+        Offer::new(Command::Down, "the role below (roles focused)"),
         Offer::hinted(Command::Help, "show help over this (the text stays)"),
     ]
 }
 
-/// A key in the dialog: its commands, the picker's cursor, else typed text.
+/// A key in the dialog: its commands; the picker's keys while it has focus; else
+/// typed text.
 pub fn key(state: &State, key: Key, event: KeyEvent) -> Option<Action> {
     let focus = state.dialog()?.focus;
-    match (state.keymap.command(ModeKind::Review, key), focus) {
-        (Some(Command::ToggleRole), DialogFocus::Reason) => Some(Action::Editor(event.into())),
+    let command = state.keymap.command(ModeKind::Review, key);
+    let picker_key = matches!(
+        command,
+        Some(Command::ToggleRole | Command::Up | Command::Down)
+    );
+    match (command, focus) {
+        (Some(_), DialogFocus::Reason) if picker_key => Some(Action::Editor(event.into())),
+        (Some(Command::Up), DialogFocus::Roles) => Some(Action::RoleCursor(-1)),
+        (Some(Command::Down), DialogFocus::Roles) => Some(Action::RoleCursor(1)),
         (Some(command), _) => Some(Action::Command(command)),
-        (None, DialogFocus::Roles) => match key.code {
-            KeyCode::Up | KeyCode::Char('k') => Some(Action::RoleCursor(-1)),
-            KeyCode::Down | KeyCode::Char('j') => Some(Action::RoleCursor(1)),
-            _ => None,
-        },
+        (None, DialogFocus::Roles) => None,
         (None, DialogFocus::Reason) => Some(Action::Editor(event.into())),
     }
 }
@@ -93,35 +99,83 @@ fn editor(lines: Vec<String>) -> TextArea<'static> {
     }
 }
 
-pub(super) fn open_dialog(state: &mut State, decision: Decision, now: Time) {
-    let marked: Vec<Uuid> = state
-        .marked
+/// Why the signed-in user may not review this request, in words; `None` when
+/// they may (as far as whoami tells: the broker has the last word).
+pub fn why_not(state: &State, request: &Request) -> Option<String> {
+    let id = text::short_id(&request.id);
+    if request.state != RequestState::Pending {
+        return Some(format!(
+            "{id} is {}: only pending requests can be reviewed",
+            request.state
+        ));
+    }
+    let me = state.whoami.as_ref()?;
+    if request.user == me.user {
+        return Some(format!(
+            "{id} is your own request: another reviewer has to countersign it"
+        ));
+    }
+    if request.review_by(&me.user).is_some() {
+        return Some(format!("you have already reviewed {id}"));
+    }
+    let refused: Vec<&str> = request
+        .roles
         .iter()
-        .filter(|id| {
-            state
-                .requests
-                .get(id)
-                .is_some_and(|r| r.state == RequestState::Pending)
-        })
+        .filter(|role| !me.reviewable_roles.contains(role))
+        .map(String::as_str)
+        .collect();
+    if !refused.is_empty() {
+        return Some(format!(
+            "your roles do not allow reviewing {}",
+            text::inline(&refused.join(", "))
+        ));
+    }
+    None
+}
+
+/// `a`/`d`: the marked requests the filter shows, else the selected one. Requests
+/// the user may not review are left out, and the keys say why.
+pub(super) fn open_dialog(state: &mut State, decision: Decision, now: Time) {
+    if state.marked.is_empty() {
+        let Some(request) = state.selected_request() else {
+            return;
+        };
+        match why_not(state, request) {
+            Some(why) => state.set_notice(why, now, true),
+            None => open_on(state, decision, vec![request.id]),
+        }
+        return;
+    }
+    // Marks the filter hides are not reviewed unseen.
+    let shown: Vec<Uuid> = state
+        .rows
+        .iter()
+        .filter(|id| state.marked.contains(id))
         .copied()
         .collect();
-    let targets = if marked.is_empty() {
-        match state.selected_request() {
-            Some(request) if request.state == RequestState::Pending => vec![request.id],
-            Some(request) => {
-                let text = format!(
-                    "{} is {}: only pending requests can be reviewed",
-                    text::short_id(&request.id),
-                    request.state
-                );
-                state.set_notice(text, now, true);
-                return;
-            }
-            None => return,
-        }
-    } else {
-        marked
-    };
+    let (targets, refused): (Vec<Uuid>, Vec<Uuid>) = shown.into_iter().partition(|id| {
+        state
+            .requests
+            .get(id)
+            .is_some_and(|r| why_not(state, r).is_none())
+    });
+    let hidden = state.marked.len() - targets.len() - refused.len();
+    let mut left_out = Vec::new();
+    if hidden > 0 {
+        left_out.push(format!("{hidden} hidden by the filter"));
+    }
+    if !refused.is_empty() {
+        left_out.push(format!("{} you may not review", refused.len()));
+    }
+    if targets.is_empty() {
+        let why = format!("no marked request to review ({})", left_out.join(", "));
+        state.set_notice(why, now, true);
+        return;
+    }
+    if !left_out.is_empty() {
+        let note = format!("marked but left out: {}", left_out.join(", "));
+        state.set_notice(note, now, true);
+    }
     open_on(state, decision, targets);
 }
 
@@ -129,17 +183,10 @@ pub(super) fn open_dialog(state: &mut State, decision: Decision, now: Time) {
 /// view reviews the request it shows.
 pub(super) fn open_dialog_on(state: &mut State, decision: Decision, id: Uuid, now: Time) {
     match state.requests.get(&id) {
-        Some(request) if request.state == RequestState::Pending => {
-            open_on(state, decision, vec![id]);
-        }
-        Some(request) => {
-            let text = format!(
-                "{} is {}: only pending requests can be reviewed",
-                text::short_id(&request.id),
-                request.state
-            );
-            state.set_notice(text, now, true);
-        }
+        Some(request) => match why_not(state, request) {
+            Some(why) => state.set_notice(why, now, true),
+            None => open_on(state, decision, vec![id]),
+        },
         None => state.set_notice(
             format!(
                 "{} is not in the queue: only pending requests can be reviewed",
@@ -158,7 +205,7 @@ fn open_on(state: &mut State, decision: Decision, targets: Vec<Uuid>) {
             .get(&id)
             .map(|r| r.roles.clone())
             .unwrap_or_default();
-        let draft = state.drafts.get(&id);
+        let draft = state.drafts.get(&(id, decision));
         let roles = match draft {
             Some(draft) if !draft.roles.is_empty() => draft.roles.clone(),
             _ => requested
@@ -184,13 +231,19 @@ fn open_on(state: &mut State, decision: Decision, targets: Vec<Uuid>) {
             in_flight: BTreeSet::new(),
         }
     } else {
+        let lines = state
+            .bulk_draft
+            .as_ref()
+            .filter(|d| d.decision == decision && d.targets == targets)
+            .map(|d| d.lines.clone())
+            .unwrap_or_default();
         Dialog {
             decision,
             targets,
             roles: Vec::new(),
             role_cursor: 0,
             focus: DialogFocus::Reason,
-            editor: editor(state.bulk_draft.clone().unwrap_or_default()),
+            editor: editor(lines),
             error: None,
             in_flight: BTreeSet::new(),
         }
@@ -204,31 +257,28 @@ pub(super) fn cancel(state: &mut State) {
     };
     let lines: Vec<String> = dialog.editor.lines().to_vec();
     let empty = lines.iter().all(|l| l.trim().is_empty());
+    let key = |id| (id, dialog.decision);
     match dialog.targets[..] {
-        [id] => {
-            if empty && dialog.roles.iter().all(|r| r.granted) {
-                state.drafts.remove(&id);
-            } else {
-                let roles = if dialog.roles.is_empty() {
-                    state
-                        .drafts
-                        .get(&id)
-                        .map(|d| d.roles.clone())
-                        .unwrap_or_default()
-                } else {
-                    dialog.roles
-                };
-                state.drafts.insert(
-                    id,
-                    Draft {
-                        decision: dialog.decision,
-                        lines,
-                        roles,
-                    },
-                );
-            }
+        [id] if empty && dialog.roles.iter().all(|r| r.granted) => {
+            state.drafts.remove(&key(id));
         }
-        _ => state.bulk_draft = (!empty).then_some(lines),
+        [id] => {
+            state.drafts.insert(
+                key(id),
+                Draft {
+                    decision: dialog.decision,
+                    lines,
+                    roles: dialog.roles,
+                },
+            );
+        }
+        _ => {
+            state.bulk_draft = (!empty).then(|| BulkDraft {
+                decision: dialog.decision,
+                targets: dialog.targets.clone(),
+                lines,
+            });
+        }
     }
 }
 
@@ -297,7 +347,7 @@ pub(super) fn reviewed(
             // Our own review is shown at once, even while frozen.
             listing::upsert(state, request, now);
             super::listing::reorder(state);
-            state.drafts.remove(&id);
+            state.drafts.retain(|(draft, _), _| *draft != id);
             state.marked.remove(&id);
             let mut done = None;
             if let Some(dialog) = state.mode.dialog_mut()

@@ -144,6 +144,15 @@ pub struct Draft {
     pub roles: Vec<RoleChoice>,
 }
 
+/// The reason of a cancelled bulk review, for the same decision on the same
+/// requests only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkDraft {
+    pub decision: Decision,
+    pub targets: Vec<Uuid>,
+    pub lines: Vec<String>,
+}
+
 /// The review dialog, pinned to the request ids it was opened on.
 #[derive(Debug, Clone)]
 pub struct Dialog {
@@ -302,9 +311,11 @@ pub struct State {
     pub sort: SortKey,
     /// `Some` while frozen: what arrived meanwhile.
     pub frozen: Option<Vec<Held>>,
-    pub drafts: HashMap<Uuid, Draft>,
+    /// Review drafts by request and decision: an approval's reason never turns up
+    /// in a denial.
+    pub drafts: HashMap<(Uuid, Decision), Draft>,
     /// The reason of a bulk review that was cancelled.
-    pub bulk_draft: Option<Vec<String>>,
+    pub bulk_draft: Option<BulkDraft>,
     pub note_drafts: HashMap<NoteTarget, NoteDraft>,
     /// What has the keyboard: the tabs, a request's history, a dialog, the filter,
     /// or help over any of them.

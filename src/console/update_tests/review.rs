@@ -63,7 +63,7 @@ fn submit_sends_one_review_pinned_to_the_dialogs_request() {
         now(),
     );
     assert!(state.dialog().is_none());
-    assert!(!state.drafts.contains_key(&id(1)));
+    assert!(!state.drafts.keys().any(|(id1, _)| *id1 == id(1)));
     assert!(state.notice.as_ref().unwrap().text.starts_with("approved"));
 }
 
@@ -147,7 +147,7 @@ fn cancel_keeps_the_draft_for_that_request_only() {
     cmd(&mut state, Command::Cancel);
     assert!(state.dialog().is_none());
     assert_eq!(
-        state.drafts[&id(1)].lines,
+        state.drafts[&(id(1), Decision::Deny)].lines,
         vec!["No ticket", "please raise one"]
     );
     // Another request starts blank.
@@ -156,7 +156,7 @@ fn cancel_keeps_the_draft_for_that_request_only() {
     assert_eq!(state.dialog().unwrap().reason(), "");
     cmd(&mut state, Command::Cancel);
     assert!(
-        !state.drafts.contains_key(&id(2)),
+        !state.drafts.contains_key(&(id(2), Decision::Deny)),
         "an empty dialog leaves no draft"
     );
     // Back on the first, the draft returns.
@@ -334,4 +334,73 @@ fn help_sits_over_the_dialog_and_closes_back_to_it_with_the_draft() {
         state.dialog().map(|d| d.reason()).as_deref(),
         Some("checked ticket")
     );
+}
+
+#[test]
+fn ones_own_request_is_not_offered_for_review_and_the_keys_say_why() {
+    let mut state = loaded(vec![pending(1, "carrot", 30), pending(2, "vimes", 10)]);
+    assert_eq!(state.selected, Some(id(1)));
+    let hinted = |state: &crate::console::state::State| {
+        crate::console::help::offers(state, crate::console::command::ModeKind::Tabs)
+            .into_iter()
+            .filter(|o| o.hint)
+            .map(|o| o.command)
+            .collect::<Vec<_>>()
+    };
+    assert!(!hinted(&state).contains(&Command::Approve));
+    assert!(cmd(&mut state, Command::Approve).is_empty());
+    assert!(state.dialog().is_none(), "no dialog on one's own request");
+    let notice = state.notice.as_ref().unwrap();
+    assert!(
+        notice.error && notice.text.contains("your own request"),
+        "{notice:?}"
+    );
+    // Someone else's request is offered.
+    cmd(&mut state, Command::Down);
+    assert!(hinted(&state).contains(&Command::Approve));
+    cmd(&mut state, Command::Deny);
+    assert_eq!(state.dialog().unwrap().targets, vec![id(2)]);
+}
+
+#[test]
+fn marks_hidden_by_the_filter_are_not_reviewed_in_bulk() {
+    let mut state = loaded(vec![
+        pending(1, "vimes", 30),
+        pending(2, "angua", 20),
+        pending(3, "vimes", 10),
+    ]);
+    cmd(&mut state, Command::Mark);
+    cmd(&mut state, Command::Mark);
+    cmd(&mut state, Command::Mark);
+    assert_eq!(state.marked.len(), 3);
+    cmd(&mut state, Command::Filter);
+    for c in "vimes".chars() {
+        update(&mut state, Action::FilterChar(c), now());
+    }
+    cmd(&mut state, Command::ApplyFilter);
+    cmd(&mut state, Command::Approve);
+    assert_eq!(state.dialog().unwrap().targets, vec![id(1), id(3)]);
+    let notice = state.notice.as_ref().unwrap();
+    assert!(notice.text.contains("1 hidden by the filter"), "{notice:?}");
+}
+
+#[test]
+fn a_draft_belongs_to_one_request_and_one_decision() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::Approve);
+    type_text(&mut state, "looks right");
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::Deny);
+    assert_eq!(
+        state.dialog().unwrap().reason(),
+        "",
+        "an approval's reason is not a denial's"
+    );
+    type_text(&mut state, "no ticket");
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::Approve);
+    assert_eq!(state.dialog().unwrap().reason(), "looks right");
+    cmd(&mut state, Command::Cancel);
+    cmd(&mut state, Command::Deny);
+    assert_eq!(state.dialog().unwrap().reason(), "no ticket");
 }

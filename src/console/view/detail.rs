@@ -116,7 +116,8 @@ pub fn full_lines(state: &State, request: &Request, width: usize, now: Time) -> 
 /// A time as the full view shows it, with how long ago.
 fn when(at: Time, now: Time) -> String {
     let at_text = at.format("%Y-%m-%d %H:%M:%S UTC");
-    if at <= now {
+    // Within a second of now is now: never "(in 0s)" for what already happened.
+    if at <= now + chrono::TimeDelta::seconds(1) {
         format!("{at_text} ({} ago)", text::age(now - at))
     } else {
         format!("{at_text} (in {})", text::countdown(at - now))
@@ -340,7 +341,8 @@ fn write(
             None if !request.reviews.is_empty() => w.field("by", "reviews", plain),
             None => {}
         }
-        if !request.granted_roles.is_empty() {
+        // Only access that was given was granted: not a denied or withdrawn request.
+        if request.access.is_some() && !request.granted_roles.is_empty() {
             w.field(
                 "granted",
                 &text::inline(&request.granted_roles.join(", ")),

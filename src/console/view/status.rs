@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use crate::console::help;
-use crate::console::state::{Connection, Mode, State};
+use crate::console::state::{Connection, Mode, State, Tab};
 use crate::console::text;
 use crate::console::theme::Meaning;
 use crate::model::{State as RequestState, Time};
@@ -49,13 +49,22 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     spans.push(Span::raw(format!("{} pending", state.counts.pending)));
     if state.counts.emergency > 0 {
         spans.push(Span::styled(
-            format!(" (! {} emergency)", state.counts.emergency),
+            format!(" (! {})", emergencies(state.counts.emergency)),
             theme.style(Meaning::Emergency),
         ));
     }
+    // New requests the user cannot see: those in the queue's window carry their
+    // own `+`, so the count goes down as they come into view, not only up.
+    let on_screen: &[uuid::Uuid] = if state.tab == Tab::Queue && state.inspect().is_none() {
+        let end = (state.offset + state.page).min(state.rows.len());
+        &state.rows[state.offset.min(end)..end]
+    } else {
+        &[]
+    };
     let unseen = state
         .unseen
         .iter()
+        .filter(|id| !on_screen.contains(id))
         .filter(|id| {
             state
                 .requests
@@ -67,7 +76,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         spans.push(sep());
         let plural = if unseen == 1 { "" } else { "s" };
         spans.push(Span::styled(
-            format!("+ {unseen} new request{plural}"),
+            format!("+ {unseen} new request{plural} out of view"),
             theme.style(Meaning::Accent),
         ));
     }
@@ -107,6 +116,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         ));
     }
     frame.render_widget(Paragraph::new(fit(spans, area.width as usize)), area);
+}
+
+/// `1 emergency`, `2 emergencies`.
+pub fn emergencies(count: usize) -> String {
+    if count == 1 {
+        "1 emergency".into()
+    } else {
+        format!("{count} emergencies")
+    }
 }
 
 /// Drops what does not fit, cutting the last span with an ellipsis.

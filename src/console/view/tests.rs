@@ -246,8 +246,25 @@ fn status_shows_frozen_filter_new_and_offline() {
     assert!(status.contains("updated 3s ago"), "{status}");
     assert!(status.contains("FROZEN (1 updates waiting)"), "{status}");
     update(&mut state, Action::Command(Command::Freeze), now());
+    // In view, the new request carries its own `+`; the count is of those out of view.
     let text = screen(&render(&state, 160, 30));
-    assert!(text.lines().nth(28).unwrap().contains("+ 1 new request"));
+    assert!(
+        !text.lines().nth(28).unwrap().contains("new request"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("+") && l.contains("vimes")),
+        "{text}"
+    );
+    update(&mut state, Action::Command(Command::NextTab), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(
+        text.lines()
+            .nth(28)
+            .unwrap()
+            .contains("+ 1 new request out of view"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -849,4 +866,37 @@ fn the_audit_tab_says_when_its_findings_are_stale() {
     );
     let text = screen(&render(&state, 160, 30));
     assert!(text.contains("updating…"), "{text}");
+}
+
+#[test]
+fn a_denied_request_is_not_said_to_have_granted_anything() {
+    let denied = RequestFixture::new(9, "vimes")
+        .roles(["production-db-access"])
+        .denied_by("carrot", "no ticket", 5)
+        .state(crate::model::State::Denied)
+        .build();
+    assert!(
+        !denied.granted_roles.is_empty(),
+        "the broker fills granted_roles on a denial too"
+    );
+    let mut state = state_with(vec![denied], Theme::no_color(), 160, 40);
+    update(&mut state, Action::Command(Command::NextTab), now());
+    update(&mut state, Action::Command(Command::NextTab), now());
+    let text = screen(&render(&state, 160, 40));
+    assert!(text.contains("denied"), "{text}");
+    assert!(!text.contains("granted"), "{text}");
+}
+
+#[test]
+fn at_60_columns_roles_are_cut_with_an_ellipsis() {
+    let long = RequestFixture::new(9, "vimes")
+        .roles(["production-db-access", "production-access"])
+        .build();
+    let state = state_with(vec![long], Theme::no_color(), 60, 24);
+    let text = screen(&render(&state, 60, 24));
+    let row = text
+        .lines()
+        .find(|l| l.contains("vimes"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("produ…"), "{row}");
 }
