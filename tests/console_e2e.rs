@@ -302,6 +302,47 @@ async fn console_catches_up_after_a_restart_it_saw_no_event_before() {
     assert!(status_bar(&screen).contains("1 pending"), "{screen}");
 }
 
+/// The help overlay at 80×24, as a new approver met it: it scrolls to its last
+/// line with End, and the hint bar keeps `? help` and `q quit` in view.
+#[tokio::test]
+async fn help_scrolls_at_80x24_and_the_footer_keeps_help_and_quit() {
+    require_tmux();
+    let b = TestBroker::start();
+    b.create("bob", &["production-access"], "hotfix for ticket #4711")
+        .await;
+    let (tmux, _home) = start_console(&b, "carrot", "help");
+    tmux.wait_for("live", |s| status_bar(s).contains("● live"))
+        .await;
+    let out = tmux.run(&["resize-window", "-t", "0", "-x", "80", "-y", "24"]);
+    assert!(out.status.success(), "tmux resize-window failed");
+    let screen = tmux
+        .wait_for("the queue at 80 columns", |s| {
+            s.lines().all(|l| l.chars().count() <= 80) && s.contains("countersign")
+        })
+        .await;
+    let hints = screen
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        hints.contains("? help") && hints.contains("q quit"),
+        "the footer at 80 columns:\n{screen}"
+    );
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help overlay, scrollable", |s| {
+        s.contains("Keys (? or Esc closes)") && s.contains("lines 1–")
+    })
+    .await;
+    tmux.keys(&["End"]);
+    tmux.wait_for("the end of help: the flag legend", |s| {
+        s.contains("+ new  ● marked") && s.contains("When asked to confirm")
+    })
+    .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("Keys (? or Esc closes)"))
+        .await;
+}
+
 /// The findings table's side of a screen line: the detail pane is right of `││`.
 fn table_side(line: &str) -> &str {
     line.split("││").next().unwrap_or(line)

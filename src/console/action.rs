@@ -22,6 +22,13 @@ pub enum Action {
     RoleCursor(i32),
     FilterChar(char),
     FilterBackspace,
+    /// A left click at this cell of the screen.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    /// The mouse wheel: down (positive) or up, one step.
+    Wheel(i32),
     /// The terminal's size changed (also sent once at start).
     Resize {
         width: u16,
@@ -107,5 +114,7 @@ pub enum Effect {
     Refresh,
     /// Fetch the weekly review's findings.
     FetchFindings,
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
     Quit,
 }

@@ -61,6 +61,11 @@ pub fn commands(state: &State) -> Vec<Offer> {
         )
         .hinted_if(requests),
         Offer::hinted(Command::NextTab, "next tab"),
+        Offer::new(Command::Tab1, "the Queue tab"),
+        Offer::new(Command::Tab2, "the Active tab"),
+        Offer::new(Command::Tab3, "the History tab"),
+        Offer::new(Command::Tab4, "the Audit tab"),
+        Offer::new(Command::CopyId, "copy the selected request's id (OSC 52)"),
         Offer::new(Command::PrevTab, "previous tab"),
         Offer::new(Command::DetailDown, "scroll the detail pane down"),
         Offer::new(Command::DetailUp, "scroll the detail pane up"),
@@ -69,7 +74,7 @@ pub fn commands(state: &State) -> Vec<Offer> {
             "reload requests (and findings) from the broker",
         ),
         Offer::hinted(Command::Help, "show or hide this help"),
-        Offer::hinted(Command::Quit, "quit"),
+        Offer::hinted(Command::Quit, "quit (asks first when drafts would be lost)"),
     ]
 }
 
@@ -163,21 +168,25 @@ pub(super) fn run_requests(state: &mut State, command: Command, now: Time) -> Ve
             } else {
                 count - 1
             };
-            state.tab = Tab::ALL[(state.tab.index() + step) % count];
-            state.selected = None;
-            state.selected_index = 0;
-            state.offset = 0;
-            state.detail_scroll = 0;
-            super::listing::reorder(state);
-            if state.tab == Tab::Audit && (state.audit.findings.is_none() || state.audit.stale) {
-                return findings::fetch(state, now);
-            }
+            return switch_tab(state, Tab::ALL[(state.tab.index() + step) % count], now);
+        }
+        Command::Tab1 => return switch_tab(state, Tab::Queue, now),
+        Command::Tab2 => return switch_tab(state, Tab::Active, now),
+        Command::Tab3 => return switch_tab(state, Tab::History, now),
+        Command::Tab4 => return switch_tab(state, Tab::Audit, now),
+        Command::CopyId => {
+            let id = if state.tab == Tab::Audit {
+                state.audit.selected_finding().and_then(|f| f.request_id)
+            } else {
+                state.selected
+            };
+            return copy_id(state, id, now);
         }
         Command::DetailDown => state.detail_scroll = state.detail_scroll.saturating_add(5),
         Command::DetailUp => state.detail_scroll = state.detail_scroll.saturating_sub(5),
         Command::Refresh => return vec![Effect::Refresh],
         Command::Help => state.mode.toggle_help(),
-        Command::Quit => return vec![Effect::Quit],
+        Command::Quit => return quit(state),
         Command::MarkReviewed => note::open_mark(state, now),
         Command::PostIncident => note::open_post_incident(state, now),
         Command::Open => return inspect::open(state, now),
@@ -185,4 +194,73 @@ pub(super) fn run_requests(state: &mut State, command: Command, now: Time) -> Ve
         _ => {}
     }
     Vec::new()
+}
+
+fn switch_tab(state: &mut State, tab: Tab, now: Time) -> Vec<Effect> {
+    state.tab = tab;
+    state.selected = None;
+    state.selected_index = 0;
+    state.offset = 0;
+    state.detail_scroll = 0;
+    super::listing::reorder(state);
+    if state.tab == Tab::Audit && (state.audit.findings.is_none() || state.audit.stale) {
+        return findings::fetch(state, now);
+    }
+    Vec::new()
+}
+
+/// `y`: the full id to the terminal's clipboard (OSC 52), which works over ssh.
+pub(super) fn copy_id(state: &mut State, id: Option<uuid::Uuid>, now: Time) -> Vec<Effect> {
+    let Some(id) = id else {
+        state.set_notice("nothing selected to copy", now, true);
+        return Vec::new();
+    };
+    state.set_notice(
+        format!("copied {id} (if the terminal allows OSC 52)"),
+        now,
+        false,
+    );
+    vec![Effect::Copy(id.to_string())]
+}
+
+/// `q`: quits at once, unless that would lose drafts: then it asks.
+pub(super) fn quit(state: &mut State) -> Vec<Effect> {
+    let drafts =
+        state.drafts.len() + state.note_drafts.len() + usize::from(state.bulk_draft.is_some());
+    if drafts == 0 {
+        return vec![Effect::Quit];
+    }
+    let plural = if drafts == 1 { "" } else { "s" };
+    state.mode.confirm(
+        format!("Quit and lose {drafts} unsent draft{plural}?"),
+        Effect::Quit,
+    );
+    Vec::new()
+}
+
+/// A click in the table selects the row under it (in the tabs only; the dialogs
+/// and overlays keep the keyboard's focus).
+pub(super) fn click(state: &mut State, column: u16, row: u16) {
+    if state.mode.kind() != super::command::ModeKind::Tabs {
+        return;
+    }
+    let (width, height) = state.size;
+    let table = super::view::areas(ratatui::layout::Rect::new(0, 0, width, height)).queue;
+    // Below the top border and the header row, inside the side borders.
+    let first = table.y + 2;
+    let inside = column > table.x && column + 1 < table.x + table.width;
+    if !inside || row < first || row + 1 >= table.y + table.height {
+        return;
+    }
+    let index = (row - first) as usize;
+    if state.tab == Tab::Audit {
+        // Grouped by kind, headings sit between findings: only the plain list maps.
+        if state.audit.sort != super::state::FindingSort::Kind {
+            findings::select(state, state.audit.offset + index);
+        }
+        return;
+    }
+    if state.offset + index < state.rows.len() {
+        state.select_index(state.offset + index);
+    }
 }

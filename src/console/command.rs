@@ -35,10 +35,16 @@ pub enum Command {
     Back,
     ApplyFilter,
     ClearFilter,
+    Tab1,
+    Tab2,
+    Tab3,
+    Tab4,
+    CopyId,
+    Confirm,
 }
 
 impl Command {
-    pub const ALL: [Command; 30] = [
+    pub const ALL: [Command; 36] = [
         Command::Up,
         Command::Down,
         Command::PageUp,
@@ -69,6 +75,12 @@ impl Command {
         Command::ToggleRole,
         Command::ApplyFilter,
         Command::ClearFilter,
+        Command::Tab1,
+        Command::Tab2,
+        Command::Tab3,
+        Command::Tab4,
+        Command::CopyId,
+        Command::Confirm,
     ];
 
     /// What the command is called in console.toml's `[keys]` and the hint bar.
@@ -104,6 +116,12 @@ impl Command {
             Command::Back => "back",
             Command::ApplyFilter => "apply_filter",
             Command::ClearFilter => "clear_filter",
+            Command::Tab1 => "tab_1",
+            Command::Tab2 => "tab_2",
+            Command::Tab3 => "tab_3",
+            Command::Tab4 => "tab_4",
+            Command::CopyId => "copy_id",
+            Command::Confirm => "confirm",
         }
     }
 
@@ -127,16 +145,19 @@ pub enum ModeKind {
     Note,
     /// The `?` overlay.
     Help,
+    /// A question before something that cannot be undone (quitting with drafts).
+    Confirm,
 }
 
 impl ModeKind {
-    pub const ALL: [ModeKind; 6] = [
+    pub const ALL: [ModeKind; 7] = [
         ModeKind::Tabs,
         ModeKind::Inspect,
         ModeKind::Filter,
         ModeKind::Review,
         ModeKind::Note,
         ModeKind::Help,
+        ModeKind::Confirm,
     ];
 
     /// The heading of the mode's section in `?`.
@@ -148,6 +169,7 @@ impl ModeKind {
             ModeKind::Review => "In the review dialog",
             ModeKind::Note => "In the mark-reviewed and post-incident review dialogs",
             ModeKind::Help => "In this help",
+            ModeKind::Confirm => "When asked to confirm",
         }
     }
 

@@ -5,11 +5,11 @@
 use super::action::Effect;
 use super::command::{Command, ModeKind, Offer};
 use super::state::{Mode, State};
-use super::{browse, filter, inspect, note, review};
+use super::{browse, confirm, filter, inspect, note, review};
 
 /// What the flags in the queue mean, below the keys.
 pub const LEGEND: &[&str] = &[
-    "Flags: ! emergency  ? no ticket  ↻ repeat request, or post-incident review owed",
+    "Flags: ! emergency  ? no ticket  ↻ repeat request / post-incident review owed",
     "       + new  ● marked",
 ];
 
@@ -34,6 +34,7 @@ pub fn offers(state: &State, mode: ModeKind) -> Vec<Offer> {
         ModeKind::Review => review::commands(state),
         ModeKind::Note => note::commands(state),
         ModeKind::Help => commands(state),
+        ModeKind::Confirm => confirm::commands(state),
     }
 }
 

@@ -4,7 +4,7 @@
 use super::action::Effect;
 use super::command::{Command, Offer};
 use super::state::{Inspect, State, Tab};
-use super::{note, review};
+use super::{browse, note, review};
 use crate::model::{AuditEvent, Decision, Request, Time};
 
 /// What a request's history offers; the rest of its keys mean what they mean in
@@ -37,6 +37,7 @@ pub fn commands(state: &State) -> Vec<Offer> {
         Offer::new(Command::Refresh, "fetch the request and its history again"),
         Offer::hinted(Command::Back, "back to the list, selection kept"),
         Offer::new(Command::NextTab, "close, and go to the next tab"),
+        Offer::new(Command::CopyId, "copy this request's id (OSC 52)"),
         Offer::new(Command::PrevTab, "close, and go to the previous tab"),
         Offer::hinted(Command::Help, "show or hide this help"),
         Offer::hinted(Command::Quit, "quit"),
@@ -144,9 +145,18 @@ pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<
         Command::MarkReviewed => {
             state.set_notice("findings are marked reviewed in the Audit tab", now, true)
         }
-        Command::NextTab | Command::PrevTab => {
+        Command::NextTab
+        | Command::PrevTab
+        | Command::Tab1
+        | Command::Tab2
+        | Command::Tab3
+        | Command::Tab4 => {
             state.mode.close_inspect();
             return None;
+        }
+        Command::CopyId => {
+            let id = inspect.id;
+            return Some(browse::copy_id(state, Some(id), now));
         }
         // Nothing to open, filter, mark or sort here.
         Command::Open | Command::Filter | Command::Mark | Command::ClearMarks | Command::Sort => {}

@@ -200,6 +200,11 @@ impl Default for Keymap {
                 (mode, Key::char('?'), Command::Help),
                 (mode, Key::char('q'), Command::Quit),
                 (mode, Key::new(K::Char('c'), ctrl), Command::Quit),
+                (mode, Key::char('1'), Command::Tab1),
+                (mode, Key::char('2'), Command::Tab2),
+                (mode, Key::char('3'), Command::Tab3),
+                (mode, Key::char('4'), Command::Tab4),
+                (mode, Key::char('y'), Command::CopyId),
             ]);
         }
         bindings.extend([
@@ -216,6 +221,10 @@ impl Default for Keymap {
             (M::Help, Key::char('?'), Command::Help),
             (M::Help, Key::char('q'), Command::Help),
             (M::Help, Key::plain(K::Esc), Command::Help),
+            (M::Confirm, Key::char('y'), Command::Confirm),
+            (M::Confirm, Key::plain(K::Enter), Command::Confirm),
+            (M::Confirm, Key::char('n'), Command::Cancel),
+            (M::Confirm, Key::plain(K::Esc), Command::Cancel),
         ]);
         for mode in [M::Review, M::Note] {
             bindings.extend([
@@ -402,16 +411,16 @@ mod tests {
     fn overrides_replace_keys_in_every_mode_that_binds_the_command() {
         let entries = BTreeMap::from([(
             "approve".to_string(),
-            vec!["A".to_string(), "y".to_string()],
+            vec!["A".to_string(), "o".to_string()],
         )]);
         let keymap = Keymap::with_overrides(&entries).unwrap();
         for mode in [ModeKind::Tabs, ModeKind::Inspect] {
             assert_eq!(keymap.command(mode, Key::char('a')), None);
-            assert_eq!(keymap.command(mode, Key::char('y')), Some(Command::Approve));
-            assert_eq!(keymap.labels(mode, Command::Approve), "A y");
+            assert_eq!(keymap.command(mode, Key::char('o')), Some(Command::Approve));
+            assert_eq!(keymap.labels(mode, Command::Approve), "A o");
         }
         assert_eq!(
-            keymap.command(ModeKind::Help, Key::char('y')),
+            keymap.command(ModeKind::Help, Key::char('o')),
             None,
             "help never bound approve"
         );

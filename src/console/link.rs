@@ -326,6 +326,8 @@ async fn carry_out(
                     notifier.notify(title, body, urgent);
                 }
             }
+            // The terminal's clipboard belongs to the runtime.
+            Effect::Copy(_) => {}
             Effect::Quit => return,
         }
     }

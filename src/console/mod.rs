@@ -6,7 +6,9 @@
 
 pub mod action;
 mod browse;
+pub mod clipboard;
 pub mod command;
+mod confirm;
 mod filter;
 mod findings;
 pub mod fixtures;

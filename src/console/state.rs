@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
+use super::action::Effect;
 use super::command::ModeKind;
 use super::flags::{Flags, Tickets};
 use super::keymap::Keymap;
@@ -349,6 +350,17 @@ pub enum Mode {
     },
     /// The `?` overlay over any other mode, scrolled by `scroll` lines.
     Help { scroll: u16, over: Box<Mode> },
+    /// A question over the tabs or a history; `yes` runs when confirmed.
+    Confirm(Box<Confirm>),
+}
+
+/// What a confirmation asks and what it then does: a typed effect, not a flag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub question: String,
+    pub yes: Effect,
+    /// The history to go back to when refused (else the tabs).
+    pub back: Option<Box<Inspect>>,
 }
 
 impl Mode {
@@ -360,6 +372,7 @@ impl Mode {
             Mode::Review { .. } => ModeKind::Review,
             Mode::Note { .. } => ModeKind::Note,
             Mode::Help { .. } => ModeKind::Help,
+            Mode::Confirm(_) => ModeKind::Confirm,
         }
     }
 
@@ -441,6 +454,7 @@ impl Mode {
             Mode::Inspect(inspect) => Some(inspect),
             Mode::Review { over, .. } | Mode::Note { over, .. } => over,
             Mode::Help { mut over, .. } => over.take_view(),
+            Mode::Confirm(confirm) => confirm.back,
             Mode::Tabs | Mode::Filter(_) => None,
         }
     }
@@ -510,6 +524,26 @@ impl Mode {
         if self.inspect().is_some() {
             *self = Mode::Tabs;
         }
+    }
+
+    /// Asks before `yes`; refusing comes back here.
+    pub fn confirm(&mut self, question: String, yes: Effect) {
+        let back = self.take_view();
+        *self = Mode::Confirm(Box::new(Confirm {
+            question,
+            yes,
+            back,
+        }));
+    }
+
+    /// Answers the open question: the effect when confirmed; back either way.
+    pub fn answer(&mut self, confirmed: bool) -> Option<Effect> {
+        let Mode::Confirm(confirm) = std::mem::replace(self, Mode::Tabs) else {
+            return None;
+        };
+        let Confirm { yes, back, .. } = *confirm;
+        *self = back_to(back);
+        confirmed.then_some(yes)
     }
 
     /// Opens help over this mode, or closes it.

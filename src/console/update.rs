@@ -4,7 +4,7 @@
 use super::action::{Action, Effect};
 use super::command::{Command, ModeKind};
 use super::state::{Held, State};
-use super::{browse, filter, findings, help, incoming, inspect, note, review, view};
+use super::{browse, confirm, filter, findings, help, incoming, inspect, note, review, view};
 use crate::model::Time;
 
 pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
@@ -20,6 +20,17 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         Action::RoleCursor(delta) => review::move_role_cursor(state, delta),
         Action::FilterChar(c) => filter::typed(state, Some(c)),
         Action::FilterBackspace => filter::typed(state, None),
+        Action::Click { column, row } => browse::click(state, column, row),
+        Action::Wheel(step) => {
+            // The wheel moves what the arrows move, where there is a list or text.
+            if matches!(
+                state.mode.kind(),
+                ModeKind::Tabs | ModeKind::Inspect | ModeKind::Help
+            ) {
+                let command = if step > 0 { Command::Down } else { Command::Up };
+                return run(state, command, now);
+            }
+        }
         Action::Resize { width, height } => {
             state.size = (width, height);
             state.page = view::table_rows(width, height).max(1);
@@ -59,6 +70,7 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
 fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
     match state.mode.kind() {
         ModeKind::Help => help::run(state, command),
+        ModeKind::Confirm => confirm::run(state, command),
         ModeKind::Review => review::run(state, command, now),
         ModeKind::Note => note::run(state, command, now),
         ModeKind::Filter => filter::run(state, command),

@@ -257,3 +257,100 @@ fn the_selected_row_keeps_its_place_on_screen_when_rows_arrive_above() {
     update(&mut state, Action::Upserted(gone), now());
     assert_eq!(state.selected_index - state.offset, on_screen);
 }
+
+#[test]
+fn tabs_by_number_and_esc_clears_an_applied_filter() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::Tab3);
+    assert_eq!(state.tab, crate::console::state::Tab::History);
+    cmd(&mut state, Command::Tab2);
+    assert_eq!(state.tab, crate::console::state::Tab::Active);
+    assert_eq!(cmd(&mut state, Command::Tab4), vec![Effect::FetchFindings]);
+    assert_eq!(state.tab, crate::console::state::Tab::Audit);
+    cmd(&mut state, Command::Tab1);
+    assert_eq!(state.tab, crate::console::state::Tab::Queue);
+
+    cmd(&mut state, Command::Filter);
+    for c in "vimes".chars() {
+        update(&mut state, Action::FilterChar(c), now());
+    }
+    cmd(&mut state, Command::ApplyFilter);
+    assert_eq!(state.filter, "vimes");
+    assert_eq!(state.rows, vec![id(2)]);
+    let esc = crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Esc,
+        crossterm::event::KeyModifiers::NONE,
+    );
+    let action = crate::console::input::action_for(&state, esc).unwrap();
+    update(&mut state, action, now());
+    assert_eq!(state.filter, "");
+    assert_eq!(state.rows.len(), 4, "every pending request again");
+}
+
+#[test]
+fn y_copies_the_selected_id() {
+    let mut state = loaded(queue());
+    assert_eq!(
+        cmd(&mut state, Command::CopyId),
+        vec![Effect::Copy(id(1).to_string())]
+    );
+    cmd(&mut state, Command::Down);
+    assert_eq!(
+        cmd(&mut state, Command::CopyId),
+        vec![Effect::Copy(id(2).to_string())]
+    );
+}
+
+#[test]
+fn q_asks_before_losing_drafts_and_quits_at_once_without() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::Approve);
+    type_text(&mut state, "half a reason");
+    cmd(&mut state, Command::Cancel);
+    assert!(cmd(&mut state, Command::Quit).is_empty(), "asked first");
+    assert_eq!(
+        state.mode.kind(),
+        crate::console::command::ModeKind::Confirm
+    );
+    // No: back to the queue, the draft kept.
+    assert!(cmd(&mut state, Command::Cancel).is_empty());
+    assert_eq!(state.mode.kind(), crate::console::command::ModeKind::Tabs);
+    assert_eq!(state.drafts.len(), 1);
+    cmd(&mut state, Command::Quit);
+    assert_eq!(cmd(&mut state, Command::Confirm), vec![Effect::Quit]);
+    // Without drafts q quits at once.
+    let mut clean = loaded(queue());
+    assert_eq!(cmd(&mut clean, Command::Quit), vec![Effect::Quit]);
+}
+
+#[test]
+fn a_click_selects_the_row_under_it_and_the_wheel_moves_the_selection() {
+    let mut state = loaded(queue());
+    // 160×40 is wide: the table is on the left, rows start below its border and
+    // header, on screen row 3.
+    update(&mut state, Action::Click { column: 10, row: 5 }, now());
+    assert_eq!(state.rows[2], state.selected.unwrap());
+    update(&mut state, Action::Wheel(-1), now());
+    assert_eq!(state.rows[1], state.selected.unwrap());
+    update(&mut state, Action::Wheel(1), now());
+    update(&mut state, Action::Wheel(1), now());
+    assert_eq!(state.rows[3], state.selected.unwrap());
+    // Below the last row, or on the detail pane: nothing changes.
+    update(
+        &mut state,
+        Action::Click {
+            column: 10,
+            row: 30,
+        },
+        now(),
+    );
+    update(
+        &mut state,
+        Action::Click {
+            column: 150,
+            row: 4,
+        },
+        now(),
+    );
+    assert_eq!(state.rows[3], state.selected.unwrap());
+}

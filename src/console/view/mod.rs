@@ -86,11 +86,41 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
     match state.mode.beneath_help().kind() {
         ModeKind::Review => dialog::draw(state, frame, area),
         ModeKind::Note => note::draw(state, frame, area, now),
+        ModeKind::Confirm => confirm(state, frame, area),
         _ => {}
     }
     if state.mode.help_open() {
         help::draw(state, frame, area);
     }
+}
+
+/// The question of a confirmation, with its keys from the keymap.
+fn confirm(state: &State, frame: &mut Frame, area: Rect) {
+    let super::state::Mode::Confirm(confirm) = &state.mode else {
+        return;
+    };
+    let theme = &state.theme;
+    let keys = format!(
+        "{} yes · {} no",
+        state.keymap.label(ModeKind::Confirm, Command::Confirm),
+        state.keymap.label(ModeKind::Confirm, Command::Cancel)
+    );
+    let width = (text::width(&confirm.question).max(keys.len()) + 4).min(area.width as usize);
+    let outer = centered(area, width as u16, 4);
+    let block = ratatui::widgets::Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .border_style(theme.style(Meaning::Warn));
+    let inner = block.inner(outer);
+    frame.render_widget(Clear, outer);
+    frame.render_widget(block, outer);
+    let lines = vec![
+        Line::styled(
+            text::truncate(&confirm.question, inner.width as usize),
+            theme.style(Meaning::Warn),
+        ),
+        Line::styled(keys, theme.style(Meaning::Muted)),
+    ];
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn too_small(state: &State, frame: &mut Frame, area: Rect) {
