@@ -462,6 +462,7 @@ async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
         window: countersign::model::Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     press(&mut carrot, &carrot_effects, Command::PrevTab);
     update(

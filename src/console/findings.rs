@@ -142,9 +142,34 @@ pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, 
             audit.window = Some(report.window);
             audit.error = None;
             sort(state, keep);
+            use_repeats(state, report.repeat_threshold, report.window, now);
             use_ticket_patterns(state, &report.ticket_patterns, now);
         }
         Err(error) => state.audit.error = Some(error),
+    }
+}
+
+/// Flags repeats with the broker's threshold and window from now on; a broker
+/// that does not say leaves what is in effect.
+fn use_repeats(
+    state: &mut State,
+    threshold: Option<u32>,
+    window: crate::model::Duration,
+    now: Time,
+) {
+    let Some(threshold) = threshold else { return };
+    let hours = window.to_chrono().num_hours();
+    let repeats = super::flags::Repeats {
+        threshold: threshold.max(1) as usize,
+        window_hours: if hours > 0 {
+            hours
+        } else {
+            state.repeats.window_hours
+        },
+    };
+    if repeats != state.repeats {
+        state.repeats = repeats;
+        super::listing::refresh(state, now);
     }
 }
 

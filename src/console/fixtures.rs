@@ -374,6 +374,7 @@ pub mod harness {
             window: crate::model::Duration::from_hours(168),
             reviewers: Vec::new(),
             ticket_patterns: Vec::new(),
+            repeat_threshold: None,
         }
     }
 

@@ -5,9 +5,28 @@ use regex::{RegexSet, RegexSetBuilder};
 
 use crate::audit::{DEFAULT_TICKET_PATTERNS, MAX_PATTERN_BYTES};
 
-/// Same user, same role this many times in [`REPEAT_WINDOW_HOURS`] is worth a question.
+/// Same user, same role this many times in [`REPEAT_WINDOW_HOURS`] is worth a
+/// question: the audit defaults, until the broker's findings say otherwise.
 pub const REPEAT_THRESHOLD: usize = 3;
 pub const REPEAT_WINDOW_HOURS: i64 = 168;
+
+/// When asking again for a role is flagged: the broker's `[audit]
+/// repeat_threshold` and window once its findings brought them, so the queue flags
+/// what the weekly review finds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Repeats {
+    pub threshold: usize,
+    pub window_hours: i64,
+}
+
+impl Default for Repeats {
+    fn default() -> Self {
+        Repeats {
+            threshold: REPEAT_THRESHOLD,
+            window_hours: REPEAT_WINDOW_HOURS,
+        }
+    }
+}
 
 /// Most ticket patterns taken from the broker.
 pub(super) const MAX_TICKET_PATTERNS: usize = 64;
@@ -115,7 +134,7 @@ pub struct Flags {
     pub emergency: bool,
     pub no_ticket: bool,
     /// How often the requester asked for one of these roles in the window, when
-    /// at least [`REPEAT_THRESHOLD`].
+    /// at least the repeat threshold in effect.
     pub repeat: Option<usize>,
     pub post_incident_owed: bool,
 }

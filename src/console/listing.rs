@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
-pub use super::flags::{Flags, REPEAT_THRESHOLD, REPEAT_WINDOW_HOURS, Tickets};
+pub use super::flags::{Flags, Repeats, Tickets};
 use super::state::{Counts, SortKey, State, Tab};
 use crate::model::{Request, State as RequestState, Time};
 
@@ -66,7 +66,8 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
     let requests = &state.requests;
     ids.retain(|id| requests.contains_key(id));
     ids.sort_by(|a, b| newest_first(&requests[a], &requests[b]));
-    let window_start = now - chrono::TimeDelta::hours(REPEAT_WINDOW_HOURS);
+    let repeats = state.repeats;
+    let window_start = now - chrono::TimeDelta::hours(repeats.window_hours);
     // How often each role was asked for in the window: one pass, not one per request.
     let mut asked: HashMap<&str, usize> = HashMap::new();
     for request in ids
@@ -85,7 +86,7 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
             .iter()
             .map(|role| asked.get(role.as_str()).copied().unwrap_or(0))
             .max()
-            .filter(|n| *n >= REPEAT_THRESHOLD && request.created_at >= window_start);
+            .filter(|n| *n >= repeats.threshold && request.created_at >= window_start);
         let flags = Flags {
             emergency: request.emergency,
             no_ticket: !state.tickets.names_ticket(&request.reason),

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::action::Effect;
 use super::command::ModeKind;
-use super::flags::{Flags, Tickets};
+use super::flags::{Flags, Repeats, Tickets};
 use super::keymap::Keymap;
 use super::theme::Theme;
 use crate::model::api::WhoAmI;
@@ -323,6 +323,8 @@ pub struct State {
     pub mode: Mode,
     /// What names a ticket, for the no-ticket flag.
     pub tickets: Tickets,
+    /// When a repeated request is flagged.
+    pub repeats: Repeats,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     pub audit: Audit,
@@ -624,6 +626,7 @@ impl State {
             note_drafts: HashMap::new(),
             mode: Mode::Tabs,
             tickets: Tickets::default(),
+            repeats: Repeats::default(),
             notice: None,
             size: (0, 0),
             audit: Audit::default(),

@@ -159,6 +159,7 @@ fn empty_week_in_every_format() {
         window: Duration::from_hours(168),
         reviewers: vec![],
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     let table = render(&report, Format::Table, now());
     assert_eq!(

@@ -29,6 +29,7 @@ fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let kinds: Vec<_> = state
@@ -229,4 +230,19 @@ fn the_audit_tab_fetches_again_when_the_log_moves_and_says_stale_meanwhile() {
         cmd(&mut state, Command::PrevTab),
         vec![Effect::FetchFindings]
     );
+}
+
+#[test]
+fn the_queue_flags_repeats_with_the_brokers_threshold_once_findings_bring_it() {
+    let mut state = loaded(vec![pending(1, "vimes", 30), pending(2, "vimes", 10)]);
+    assert_eq!(state.flags_of(&id(2)).repeat, None, "two is not three");
+    cmd(&mut state, Command::PrevTab);
+    let mut answer = report(Vec::new());
+    answer.repeat_threshold = Some(2);
+    update(&mut state, Action::Findings(Ok(answer)), now());
+    assert_eq!(state.repeats.threshold, 2);
+    assert_eq!(state.flags_of(&id(2)).repeat, Some(2));
+    // A broker that does not say leaves it as it is.
+    update(&mut state, Action::Findings(Ok(report(Vec::new()))), now());
+    assert_eq!(state.flags_of(&id(2)).repeat, Some(2));
 }

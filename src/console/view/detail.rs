@@ -8,7 +8,7 @@ use ratatui::widgets::{Block, Borders};
 
 use super::queue::state_meaning;
 use crate::console::command::{Command, ModeKind};
-use crate::console::listing::{self, REPEAT_WINDOW_HOURS};
+use crate::console::listing;
 use crate::console::note::outcome_word;
 use crate::console::state::State;
 use crate::console::text;
@@ -224,9 +224,9 @@ fn write(
         }
         if let Some(count) = flags.repeat {
             let text = format!(
-                "repeat: {} asked for these roles {count} times in {} days; should the access be permanent?",
+                "repeat: {} asked for these roles {count} times in {}; should the access be permanent?",
                 text::inline(&request.user),
-                REPEAT_WINDOW_HOURS / 24
+                window_words(state.repeats.window_hours)
             );
             w.item("↻", theme.style(Meaning::Warn), &text, plain);
         }
@@ -429,4 +429,14 @@ fn write(
         w.item("·", muted, &text, plain);
     }
     w.lines
+}
+
+/// `7 days`, `1 day`, `36 hours`.
+fn window_words(hours: i64) -> String {
+    match (hours % 24, hours / 24) {
+        (0, 1) => "1 day".into(),
+        (0, days) => format!("{days} days"),
+        _ if hours == 1 => "1 hour".into(),
+        _ => format!("{hours} hours"),
+    }
 }

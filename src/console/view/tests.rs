@@ -405,6 +405,7 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let buffer = render(&state, 160, 36);
@@ -493,6 +494,7 @@ fn audit_state(width: u16, height: u16) -> State {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     state
@@ -852,6 +854,7 @@ fn the_audit_tab_says_when_its_findings_are_stale() {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let text = screen(&render(&state, 160, 30));
