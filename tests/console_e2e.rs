@@ -335,7 +335,7 @@ async fn help_scrolls_at_80x24_and_the_footer_keeps_help_and_quit() {
     .await;
     tmux.keys(&["End"]);
     tmux.wait_for("the end of help: the flag legend", |s| {
-        s.contains("+ new  ● marked") && s.contains("When asked to confirm")
+        s.contains("+ new  ● marked") && s.contains("In the demo's environment panel")
     })
     .await;
     tmux.keys(&["Escape"]);

@@ -44,6 +44,8 @@ pub enum Action {
     /// a refused attempt): the Audit tab's findings may be out of date.
     AuditChanged,
     WhoAmI(WhoAmI),
+    /// The demo wrote its environment file here.
+    DemoEnv(super::state::DemoEnv),
     /// What is known about roles: request prompts, session lengths.
     Roles(Vec<RoleInfo>),
     Connection(Connection),

@@ -66,6 +66,12 @@ pub fn commands(state: &State) -> Vec<Offer> {
         Offer::new(Command::Tab3, "the History tab"),
         Offer::new(Command::Tab4, "the Audit tab"),
         Offer::new(Command::CopyId, "copy the selected request's id (OSC 52)"),
+        Offer::hinted(
+            Command::DemoEnv,
+            "the demo's environment: broker URL and every user's token",
+        )
+        .labelled("tokens")
+        .hinted_if(state.demo_env.is_some()),
         Offer::new(Command::PrevTab, "previous tab"),
         Offer::new(Command::DetailDown, "scroll the detail pane down"),
         Offer::new(Command::DetailUp, "scroll the detail pane up"),
@@ -174,6 +180,14 @@ pub(super) fn run_requests(state: &mut State, command: Command, now: Time) -> Ve
         Command::Tab2 => return switch_tab(state, Tab::Active, now),
         Command::Tab3 => return switch_tab(state, Tab::History, now),
         Command::Tab4 => return switch_tab(state, Tab::Audit, now),
+        Command::DemoEnv => match state.demo_env {
+            Some(_) => state.mode = Mode::Panel { scroll: 0 },
+            None => state.set_notice(
+                "no demo environment: this console is not the demo's",
+                now,
+                true,
+            ),
+        },
         Command::CopyId => {
             let id = if state.tab == Tab::Audit {
                 state.audit.selected_finding().and_then(|f| f.request_id)

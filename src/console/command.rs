@@ -41,10 +41,11 @@ pub enum Command {
     Tab4,
     CopyId,
     Confirm,
+    DemoEnv,
 }
 
 impl Command {
-    pub const ALL: [Command; 36] = [
+    pub const ALL: [Command; 37] = [
         Command::Up,
         Command::Down,
         Command::PageUp,
@@ -81,6 +82,7 @@ impl Command {
         Command::Tab4,
         Command::CopyId,
         Command::Confirm,
+        Command::DemoEnv,
     ];
 
     /// What the command is called in console.toml's `[keys]` and the hint bar.
@@ -122,6 +124,7 @@ impl Command {
             Command::Tab4 => "tab_4",
             Command::CopyId => "copy_id",
             Command::Confirm => "confirm",
+            Command::DemoEnv => "demo_env",
         }
     }
 
@@ -147,10 +150,12 @@ pub enum ModeKind {
     Help,
     /// A question before something that cannot be undone (quitting with drafts).
     Confirm,
+    /// The demo's environment file, shown.
+    Panel,
 }
 
 impl ModeKind {
-    pub const ALL: [ModeKind; 7] = [
+    pub const ALL: [ModeKind; 8] = [
         ModeKind::Tabs,
         ModeKind::Inspect,
         ModeKind::Filter,
@@ -158,6 +163,7 @@ impl ModeKind {
         ModeKind::Note,
         ModeKind::Help,
         ModeKind::Confirm,
+        ModeKind::Panel,
     ];
 
     /// The heading of the mode's section in `?`.
@@ -170,6 +176,7 @@ impl ModeKind {
             ModeKind::Note => "In the mark-reviewed and post-incident review dialogs",
             ModeKind::Help => "In this help",
             ModeKind::Confirm => "When asked to confirm",
+            ModeKind::Panel => "In the demo's environment panel",
         }
     }
 

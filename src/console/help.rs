@@ -5,7 +5,7 @@
 use super::action::Effect;
 use super::command::{Command, ModeKind, Offer};
 use super::state::{Mode, State};
-use super::{browse, confirm, filter, inspect, note, review};
+use super::{browse, confirm, filter, inspect, note, panel, review};
 
 /// What the flags in the queue mean, below the keys.
 pub const LEGEND: &[&str] = &[
@@ -35,6 +35,7 @@ pub fn offers(state: &State, mode: ModeKind) -> Vec<Offer> {
         ModeKind::Note => note::commands(state),
         ModeKind::Help => commands(state),
         ModeKind::Confirm => confirm::commands(state),
+        ModeKind::Panel => panel::commands(state),
     }
 }
 

@@ -20,9 +20,11 @@ pub fn action_for(state: &State, event: KeyEvent) -> Option<Action> {
         ModeKind::Filter => filter::key(state, key),
         ModeKind::Review => review::key(state, key, event),
         ModeKind::Note => note::key(state, key, event),
-        mode @ (ModeKind::Tabs | ModeKind::Inspect | ModeKind::Help | ModeKind::Confirm) => {
-            state.keymap.command(mode, key).map(Action::Command)
-        }
+        mode @ (ModeKind::Tabs
+        | ModeKind::Inspect
+        | ModeKind::Help
+        | ModeKind::Confirm
+        | ModeKind::Panel) => state.keymap.command(mode, key).map(Action::Command),
     }
 }
 

@@ -185,6 +185,7 @@ impl Default for Keymap {
         let mut bindings = movement(M::Tabs);
         bindings.extend(movement(M::Inspect));
         bindings.extend(movement(M::Help));
+        bindings.extend(movement(M::Panel));
         // What the tabs and a request's history share.
         for mode in [M::Tabs, M::Inspect] {
             bindings.extend([
@@ -221,6 +222,10 @@ impl Default for Keymap {
             (M::Help, Key::char('?'), Command::Help),
             (M::Help, Key::char('q'), Command::Help),
             (M::Help, Key::plain(K::Esc), Command::Help),
+            (M::Tabs, Key::char('t'), Command::DemoEnv),
+            (M::Panel, Key::char('t'), Command::DemoEnv),
+            (M::Panel, Key::plain(K::Esc), Command::DemoEnv),
+            (M::Panel, Key::char('q'), Command::DemoEnv),
             (M::Confirm, Key::char('y'), Command::Confirm),
             (M::Confirm, Key::plain(K::Enter), Command::Confirm),
             (M::Confirm, Key::char('n'), Command::Cancel),

@@ -67,6 +67,9 @@ pub async fn run(
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut terminate = terminate_signal()?;
+    // A closed terminal (SIGHUP) ends the console the same way, so the demo's
+    // temporary directory is removed on the way out.
+    let mut hangup = hangup_signal()?;
     let size = screen.terminal.size()?;
     update(
         &mut state,
@@ -94,6 +97,7 @@ pub async fn run(
             },
             _ = tick.tick() => Some(Action::Tick),
             _ = terminate.recv() => break,
+            _ = hangup.recv() => break,
         };
         let mut quit = apply(&mut state, action, &effects, &mut screen);
         // Coalesce: apply everything else already waiting before drawing again.
@@ -161,6 +165,27 @@ fn terminate_signal() -> io::Result<impl SignalStream> {
 #[cfg(not(unix))]
 fn terminate_signal() -> io::Result<impl SignalStream> {
     Ok(NeverSignal)
+}
+
+#[cfg(unix)]
+fn hangup_signal() -> io::Result<impl SignalStream> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> io::Result<impl SignalStream> {
+    Ok(NeverSignal)
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP: how a headless demo is stopped.
+pub async fn until_stopped() -> io::Result<()> {
+    let mut terminate = terminate_signal()?;
+    let mut hangup = hangup_signal()?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped,
+        _ = terminate.recv() => Ok(()),
+        _ = hangup.recv() => Ok(()),
+    }
 }
 
 /// The one thing the loop needs from a signal: wait for the next one.

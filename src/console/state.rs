@@ -325,6 +325,8 @@ pub struct State {
     pub tickets: Tickets,
     /// When a repeated request is flagged.
     pub repeats: Repeats,
+    /// The demo's environment file, when this console runs the demo.
+    pub demo_env: Option<DemoEnv>,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     pub audit: Audit,
@@ -354,6 +356,15 @@ pub enum Mode {
     Help { scroll: u16, over: Box<Mode> },
     /// A question over the tabs or a history; `yes` runs when confirmed.
     Confirm(Box<Confirm>),
+    /// The demo's environment file over the tabs, scrolled by `scroll` lines.
+    Panel { scroll: u16 },
+}
+
+/// Where the demo wrote its environment, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoEnv {
+    pub path: String,
+    pub text: String,
 }
 
 /// What a confirmation asks and what it then does: a typed effect, not a flag.
@@ -375,6 +386,7 @@ impl Mode {
             Mode::Note { .. } => ModeKind::Note,
             Mode::Help { .. } => ModeKind::Help,
             Mode::Confirm(_) => ModeKind::Confirm,
+            Mode::Panel { .. } => ModeKind::Panel,
         }
     }
 
@@ -457,7 +469,7 @@ impl Mode {
             Mode::Review { over, .. } | Mode::Note { over, .. } => over,
             Mode::Help { mut over, .. } => over.take_view(),
             Mode::Confirm(confirm) => confirm.back,
-            Mode::Tabs | Mode::Filter(_) => None,
+            Mode::Tabs | Mode::Filter(_) | Mode::Panel { .. } => None,
         }
     }
 
@@ -627,6 +639,7 @@ impl State {
             mode: Mode::Tabs,
             tickets: Tickets::default(),
             repeats: Repeats::default(),
+            demo_env: None,
             notice: None,
             size: (0, 0),
             audit: Audit::default(),

@@ -4,7 +4,9 @@
 use super::action::{Action, Effect};
 use super::command::{Command, ModeKind};
 use super::state::{Held, State};
-use super::{browse, confirm, filter, findings, help, incoming, inspect, note, review, view};
+use super::{
+    browse, confirm, filter, findings, help, incoming, inspect, note, panel, review, view,
+};
 use crate::model::Time;
 
 pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
@@ -47,6 +49,7 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
             None => return incoming::upserted(state, request, now),
         },
         Action::WhoAmI(whoami) => state.whoami = Some(whoami),
+        Action::DemoEnv(env) => state.demo_env = Some(env),
         Action::Roles(roles) => {
             for role in roles {
                 state.roles.insert(role.name.clone(), role);
@@ -71,6 +74,7 @@ fn run(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
     match state.mode.kind() {
         ModeKind::Help => help::run(state, command),
         ModeKind::Confirm => confirm::run(state, command),
+        ModeKind::Panel => panel::run(state, command),
         ModeKind::Review => review::run(state, command, now),
         ModeKind::Note => note::run(state, command, now),
         ModeKind::Filter => filter::run(state, command),

@@ -354,3 +354,30 @@ fn a_click_selects_the_row_under_it_and_the_wheel_moves_the_selection() {
     );
     assert_eq!(state.rows[3], state.selected.unwrap());
 }
+
+#[test]
+fn t_shows_the_demos_environment_and_says_so_elsewhere() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::DemoEnv);
+    assert_eq!(state.mode.kind(), crate::console::command::ModeKind::Tabs);
+    assert!(
+        state
+            .notice
+            .as_ref()
+            .unwrap()
+            .text
+            .contains("no demo environment")
+    );
+    update(
+        &mut state,
+        Action::DemoEnv(crate::console::state::DemoEnv {
+            path: "/tmp/countersign-demo-x/demo.env".into(),
+            text: "export COUNTERSIGN_BROKER=http://127.0.0.1:1\n".into(),
+        }),
+        now(),
+    );
+    cmd(&mut state, Command::DemoEnv);
+    assert_eq!(state.mode.kind(), crate::console::command::ModeKind::Panel);
+    cmd(&mut state, Command::DemoEnv);
+    assert_eq!(state.mode.kind(), crate::console::command::ModeKind::Tabs);
+}

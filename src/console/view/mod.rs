@@ -87,11 +87,52 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
         ModeKind::Review => dialog::draw(state, frame, area),
         ModeKind::Note => note::draw(state, frame, area, now),
         ModeKind::Confirm => confirm(state, frame, area),
+        ModeKind::Panel => panel(state, frame, area),
         _ => {}
     }
     if state.mode.help_open() {
         help::draw(state, frame, area);
     }
+}
+
+/// The demo's environment file, inert, over the tabs; the hint bar stays below.
+fn panel(state: &State, frame: &mut Frame, area: Rect) {
+    let (Some(env), super::state::Mode::Panel { scroll }) = (&state.demo_env, &state.mode) else {
+        return;
+    };
+    let theme = &state.theme;
+    let room = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    let outer = centered(
+        room,
+        area.width.saturating_sub(4),
+        env.text.lines().count() as u16 + 4,
+    );
+    let block = ratatui::widgets::Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .border_style(theme.style(Meaning::Accent))
+        .title(ratatui::text::Span::styled(
+            text::truncate(
+                &format!(" {} ", text::inline(&env.path)),
+                outer.width as usize,
+            ),
+            theme.style(Meaning::Accent),
+        ));
+    let inner = block.inner(outer);
+    frame.render_widget(Clear, outer);
+    frame.render_widget(block, outer);
+    let mut lines = vec![Line::styled(
+        "In another terminal: source the file above, then use the CLI.",
+        theme.style(Meaning::Muted),
+    )];
+    lines.extend(
+        env.text
+            .lines()
+            .map(|l| Line::raw(text::truncate(&text::inline(l), inner.width as usize))),
+    );
+    render_scrolled(frame, inner, lines, *scroll);
 }
 
 /// The question of a confirmation, with its keys from the keymap.

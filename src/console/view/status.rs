@@ -101,6 +101,20 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
             text::inline(&state.filter)
         )));
     }
+    if let Some(env) = &state.demo_env {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!(
+                "tokens in {} ({})",
+                text::inline(&env.path),
+                state.keymap.label(
+                    crate::console::command::ModeKind::Tabs,
+                    crate::console::command::Command::DemoEnv
+                )
+            ),
+            theme.style(Meaning::Muted),
+        ));
+    }
     if let Some(notice) = &state.notice
         && (now - notice.at).num_seconds() < NOTICE_SECS
     {

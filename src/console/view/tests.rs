@@ -903,3 +903,32 @@ fn at_60_columns_roles_are_cut_with_an_ellipsis() {
         .unwrap_or_else(|| panic!("{text}"));
     assert!(row.contains("produ…"), "{row}");
 }
+
+#[test]
+fn the_demo_panel_shows_the_environment_file_and_the_status_bar_names_it() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(
+        &mut state,
+        Action::DemoEnv(crate::console::state::DemoEnv {
+            path: "/tmp/countersign-demo-x/demo.env".into(),
+            text: "export COUNTERSIGN_BROKER=http://127.0.0.1:1\nexport COUNTERSIGN_TOKEN_CARROT=cs_1\n"
+                .into(),
+        }),
+        now(),
+    );
+    let text = screen(&render(&state, 160, 30));
+    assert!(
+        text.lines()
+            .nth(28)
+            .unwrap()
+            .contains("tokens in /tmp/countersign-demo-x/demo.env (t)"),
+        "{text}"
+    );
+    update(&mut state, Action::Command(Command::DemoEnv), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(
+        text.contains("export COUNTERSIGN_TOKEN_CARROT=cs_1"),
+        "{text}"
+    );
+    assert!(text.contains("source the file above"), "{text}");
+}
