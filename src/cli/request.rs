@@ -364,7 +364,9 @@ fn parse_annotations(items: &[String]) -> anyhow::Result<BTreeMap<String, Vec<St
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!(
         "{}",
-        serde_json::to_string_pretty(value).context("cannot format the answer as JSON")?
+        crate::client::json_inert(
+            &serde_json::to_string_pretty(value).context("cannot format the answer as JSON")?
+        )
     );
     Ok(())
 }
