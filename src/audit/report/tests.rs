@@ -221,7 +221,8 @@ fn markdown_cells_escape() {
         ("<script>", "\\<script\\>"),
         ("*bold* _it_ `code`", "\\*bold\\* \\_it\\_ \\`code\\`"),
         ("back\\slash", "back\\\\slash"),
-        ("\u{1b}[2Jgone", "gone"),
+        // Shown inertly, as `request ls` shows it: an auditor sees the injection.
+        ("\u{1b}[2Jgone", "\\\\x1b\\[2Jgone"),
     ];
     for (input, expected) in cases {
         assert_eq!(markdown::cell(input), expected, "{input:?}");
