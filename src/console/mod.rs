@@ -131,8 +131,6 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let state = State::new(client.broker(), keymap, theme);
     let (actions, network) = tokio::sync::mpsc::unbounded_channel();
     let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
-    // What the demo's role file says about each role: prompts and session lengths.
-    let _ = actions.send(Action::Roles(demo_roles()));
     let _ = actions.send(Action::DemoEnv(state::DemoEnv {
         path: demo.env_file.display().to_string(),
         text: demo.environment(),
@@ -148,19 +146,4 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     shown?;
     println!("countersign demo stopped; its data directory was removed.");
     Ok(ExitCode::SUCCESS)
-}
-
-fn demo_roles() -> Vec<state::RoleInfo> {
-    const ROLES: &str = include_str!("../../assets/demo/roles.yaml");
-    match crate::broker::roles::compile("assets/demo/roles.yaml", ROLES) {
-        Ok(set) => set
-            .roles()
-            .map(|role| state::RoleInfo {
-                name: role.name.clone(),
-                request_prompt: role.request_prompt.clone(),
-                max_session_ttl: role.max_session_ttl,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }
