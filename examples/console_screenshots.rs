@@ -254,6 +254,7 @@ fn findings() -> countersign::model::api::FindingsReport {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: Some(3),
     }
 }
 

@@ -259,6 +259,90 @@ async fn console_reviews_a_live_queue_and_survives_a_broker_restart() {
     .await;
 }
 
+/// The restart gap, as an incident responder met it: a console that saw no event
+/// before the broker went away shows what happened right after the restart (a new
+/// request, an approval) without `r`, and says "live" only with it on screen.
+#[tokio::test]
+async fn console_catches_up_after_a_restart_it_saw_no_event_before() {
+    require_tmux();
+    let mut b = TestBroker::start();
+    let waiting = b
+        .create("bob", &["production-access"], "hotfix for ticket #4711")
+        .await;
+    let (tmux, _home) = start_console(&b, "carrot", "restart");
+    tmux.wait_for("the waiting request, live", |s| {
+        listed(s, &waiting, "bob", "hotfix for ticket #4711") && status_bar(s).contains("● live")
+    })
+    .await;
+
+    b.kill();
+    tmux.wait_for("offline in the status bar", |s| {
+        status_bar(s).contains("○ offline")
+    })
+    .await;
+    b.restart();
+    let fresh = b
+        .create("bob", &["production-access"], "rollback for ticket #4712")
+        .await;
+    let (status, body) = b
+        .review("adora", &waiting, "approve", "checked ticket #4711")
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    let screen = tmux
+        .wait_for(
+            "the new request listed and the approved one gone, live",
+            |s| {
+                listed(s, &fresh, "bob", "rollback for ticket #4712")
+                    && !listed(s, &waiting, "bob", "hotfix for ticket #4711")
+                    && status_bar(s).contains("● live")
+            },
+        )
+        .await;
+    assert!(status_bar(&screen).contains("1 pending"), "{screen}");
+}
+
+/// The help overlay at 80×24, as a new approver met it: it scrolls to its last
+/// line with End, and the hint bar keeps `? help` and `q quit` in view.
+#[tokio::test]
+async fn help_scrolls_at_80x24_and_the_footer_keeps_help_and_quit() {
+    require_tmux();
+    let b = TestBroker::start();
+    b.create("bob", &["production-access"], "hotfix for ticket #4711")
+        .await;
+    let (tmux, _home) = start_console(&b, "carrot", "help");
+    tmux.wait_for("live", |s| status_bar(s).contains("● live"))
+        .await;
+    let out = tmux.run(&["resize-window", "-t", "0", "-x", "80", "-y", "24"]);
+    assert!(out.status.success(), "tmux resize-window failed");
+    let screen = tmux
+        .wait_for("the queue at 80 columns", |s| {
+            s.lines().all(|l| l.chars().count() <= 80) && s.contains("countersign")
+        })
+        .await;
+    let hints = screen
+        .lines()
+        .rfind(|l| !l.trim().is_empty())
+        .unwrap_or_default();
+    assert!(
+        hints.contains("? help") && hints.contains("q quit"),
+        "the footer at 80 columns:\n{screen}"
+    );
+    tmux.keys(&["?"]);
+    tmux.wait_for("the help overlay, scrollable", |s| {
+        s.contains("Keys (? or Esc closes)") && s.contains("lines 1–")
+    })
+    .await;
+    tmux.keys(&["End"]);
+    tmux.wait_for("the end of help: the flag legend", |s| {
+        s.contains("+ new  ● marked") && s.contains("In the demo's environment panel")
+    })
+    .await;
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("help closed", |s| !s.contains("Keys (? or Esc closes)"))
+        .await;
+}
+
 /// The findings table's side of a screen line: the detail pane is right of `││`.
 fn table_side(line: &str) -> &str {
     line.split("││").next().unwrap_or(line)

@@ -125,7 +125,7 @@ async fn live_queue_and_reviews_through_the_link() {
         effects.send(effect).expect("effects open");
     }
     until(&mut state, &mut actions, &effects, "the review", |s| {
-        s.dialog.is_none()
+        s.dialog().is_none()
     })
     .await;
     let approved = state
@@ -419,7 +419,7 @@ async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
     );
     press(&mut state, &effects, Command::Submit);
     until(&mut state, &mut actions, &effects, "the mark", |s| {
-        s.note.is_none()
+        s.note().is_none()
     })
     .await;
     let marked = state
@@ -462,6 +462,7 @@ async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
         window: countersign::model::Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     press(&mut carrot, &carrot_effects, Command::PrevTab);
     update(
@@ -477,10 +478,10 @@ async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
         &mut carrot_actions,
         &carrot_effects,
         "the refusal",
-        |s| s.note.as_ref().is_some_and(|n| !n.in_flight),
+        |s| s.note().is_some_and(|n| !n.in_flight),
     )
     .await;
-    let dialog = carrot.note.as_ref().unwrap();
+    let dialog = carrot.note().unwrap();
     let error = dialog.error.as_deref().unwrap_or_default();
     assert!(
         error.contains("your roles do not allow marking findings"),
@@ -515,7 +516,7 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
     press(&mut carrot, &carrot_effects, Command::NextTab);
     assert_eq!(carrot.selected, Some(id), "approved: on the Active tab");
     press(&mut carrot, &carrot_effects, Command::PostIncident);
-    assert!(carrot.note.is_some());
+    assert!(carrot.note().is_some());
     type_text(&mut carrot, "looked fine to me");
 
     let (mut state, mut actions, effects) = console(&broker, "lead").await;
@@ -535,7 +536,7 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
     );
     press(&mut state, &effects, Command::Submit);
     until(&mut state, &mut actions, &effects, "the review", |s| {
-        s.note.is_none()
+        s.note().is_none()
     })
     .await;
     let request = &state.requests[&id];
@@ -550,10 +551,10 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
     // Enter: the request's history, with the review's event in it.
     press(&mut state, &effects, Command::Open);
     until(&mut state, &mut actions, &effects, "the history", |s| {
-        s.inspect.as_ref().is_some_and(|i| i.events.is_some())
+        s.inspect().is_some_and(|i| i.events.is_some())
     })
     .await;
-    let events = state.inspect.as_ref().unwrap().events.clone().unwrap();
+    let events = state.inspect().unwrap().events.clone().unwrap();
     let kinds: Vec<EventType> = events.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -566,7 +567,7 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
     assert!(events.windows(2).all(|w| w[0].seq < w[1].seq));
     assert_eq!(events[2].user, "lead");
     press(&mut state, &effects, Command::Back);
-    assert!(state.inspect.is_none());
+    assert!(state.inspect().is_none());
     assert_eq!(
         state.audit.selected_finding().and_then(|f| f.request_id),
         Some(id),
@@ -583,13 +584,7 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
         |s| s.requests[&id].post_incident_review.is_some(),
     )
     .await;
-    let error = carrot
-        .note
-        .as_ref()
-        .unwrap()
-        .error
-        .clone()
-        .unwrap_or_default();
+    let error = carrot.note().unwrap().error.clone().unwrap_or_default();
     assert!(error.contains("lead recorded it meanwhile"), "{error}");
     press(&mut carrot, &carrot_effects, Command::SwitchFocus);
     press(&mut carrot, &carrot_effects, Command::Submit);
@@ -598,11 +593,78 @@ async fn a_post_incident_review_goes_through_the_broker_and_its_history_comes_ba
         &mut carrot_actions,
         &carrot_effects,
         "the refusal",
-        |s| s.note.as_ref().is_some_and(|n| !n.in_flight),
+        |s| s.note().is_some_and(|n| !n.in_flight),
     )
     .await;
-    let dialog = carrot.note.as_ref().unwrap();
+    let dialog = carrot.note().unwrap();
     let error = dialog.error.as_deref().unwrap_or_default();
     assert!(error.contains("recorded meanwhile"), "{error}");
     assert_eq!(dialog.note(), "looked fine to me");
+}
+
+/// The restart gap: a console that saw no event before the broker went away has no
+/// id to resume from, so its new stream starts from "now". It must list again
+/// before it says "live", or what happened between the restart and the reconnect
+/// (a new request, an approval) never shows.
+#[tokio::test]
+async fn after_a_restart_with_no_event_seen_the_link_lists_again_before_it_says_live() {
+    let mut broker = TestBroker::start();
+    let waiting = broker
+        .create(
+            "alice",
+            &["production-access"],
+            "deploy hotfix, incident #47",
+        )
+        .await;
+    let (mut state, mut actions, effects) = console(&broker, "carrot").await;
+
+    broker.kill();
+    until(&mut state, &mut actions, &effects, "offline", |s| {
+        s.connection == Link::Offline
+    })
+    .await;
+    broker.restart();
+    // Right after the restart, before the link is likely to be back.
+    let fresh = broker
+        .create("bob", &["production-access"], "rollback, incident #48")
+        .await;
+    let (status, body) = broker
+        .review("adora", &waiting, "approve", "checked incident #47")
+        .await;
+    assert_eq!(status, 200, "{body}");
+
+    // From here on, "live" may only follow a listing.
+    let mut listed = false;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        let action = tokio::time::timeout_at(deadline, actions.recv())
+            .await
+            .expect("live again within 15 s")
+            .expect("link running");
+        match &action {
+            Action::Loaded(_) => listed = true,
+            Action::Connection(Link::Live) => {
+                assert!(listed, "\"live\" before the listing that catches up");
+                break;
+            }
+            _ => {}
+        }
+        update(&mut state, action, chrono::Utc::now());
+    }
+    update(
+        &mut state,
+        Action::Connection(Link::Live),
+        chrono::Utc::now(),
+    );
+    let shown = |id: &str| state.requests.values().find(|r| r.id.to_string() == id);
+    assert!(
+        shown(&fresh).is_some(),
+        "the request made after the restart"
+    );
+    assert_eq!(
+        shown(&waiting).map(|r| r.state),
+        Some(RequestState::Approved),
+        "the approval made after the restart"
+    );
+    assert_eq!(state.rows.len(), 1, "only the new request is pending");
 }

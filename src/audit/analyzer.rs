@@ -293,6 +293,7 @@ impl<'c> Analyzer<'c> {
             window: self.window.length(),
             reviewers,
             ticket_patterns: self.config.ticket_patterns().to_vec(),
+            repeat_threshold: Some(self.config.repeat_threshold),
         }
     }
 

@@ -83,7 +83,8 @@ pub fn render_events(events: &[AuditEvent], format: Format) -> String {
 
 fn json<T: Serialize>(value: &T) -> String {
     match serde_json::to_string_pretty(value) {
-        Ok(mut text) => {
+        Ok(text) => {
+            let mut text = crate::client::json_inert(&text).into_owned();
             text.push('\n');
             text
         }

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
+use clap::builder::TypedValueParser as _;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
@@ -118,9 +119,16 @@ pub enum ScopeArg {
     All,
 }
 
+/// `--state`, with every state listed in `--help` and in the error for a typo.
+fn state_parser() -> impl clap::builder::TypedValueParser<Value = State> {
+    clap::builder::PossibleValuesParser::new(State::ALL.map(State::as_str))
+        .try_map(|text| text.parse::<State>())
+}
+
 #[derive(Debug, Args)]
 pub struct ListArgs {
-    #[arg(long)]
+    /// Only requests in this state.
+    #[arg(long, value_parser = state_parser())]
     pub state: Option<State>,
     #[arg(long, value_enum)]
     pub scope: Option<ScopeArg>,
@@ -272,7 +280,12 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
                 roles: a.roles,
             };
             let request = client.review(id, &body).await?;
-            report(&request, a.format, &format!("Review recorded ({decision})"))
+            report(
+                &request,
+                a.format,
+                &format!("Review recorded ({decision})"),
+                false,
+            )
         }
         RequestCommand::Resolve(a) => {
             let client = connect(&a.client, &outer)?;
@@ -289,19 +302,19 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
                 roles: a.roles,
             };
             let request = client.resolve(id, &body).await?;
-            report(&request, a.format, "Resolved by override")
+            report(&request, a.format, "Resolved by override", false)
         }
         RequestCommand::Withdraw(a) => {
             let client = connect(&a.client, &outer)?;
             let id = resolve_id(&client, &a.id).await?;
             let request = client.withdraw(id).await?;
-            report(&request, a.format, "Withdrawn")
+            report(&request, a.format, "Withdrawn", true)
         }
         RequestCommand::Return(a) => {
             let client = connect(&a.client, &outer)?;
             let id = resolve_id(&client, &a.id).await?;
             let request = client.return_access(id).await?;
-            report(&request, a.format, "Access returned")
+            report(&request, a.format, "Access returned", true)
         }
         RequestCommand::PostIncidentReview(a) => {
             let client = connect(&a.client, &outer)?;
@@ -312,7 +325,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
                 notes,
             };
             let request = client.post_incident_review(id, &body).await?;
-            report(&request, a.format, "Post-incident review recorded")
+            report(&request, a.format, "Post-incident review recorded", false)
         }
         RequestCommand::Revoke(a) => {
             let client = connect(&a.client, &outer)?;
@@ -385,13 +398,20 @@ fn parse_annotations(items: &[String]) -> anyhow::Result<BTreeMap<String, Vec<St
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     println!(
         "{}",
-        serde_json::to_string_pretty(value).context("cannot format the answer as JSON")?
+        crate::client::json_inert(
+            &serde_json::to_string_pretty(value).context("cannot format the answer as JSON")?
+        )
     );
     Ok(())
 }
 
-/// The answer to an action on one request.
-fn report(request: &Request, format: Format, done: &str) -> anyhow::Result<ExitCode> {
+/// The answer to an action on one request; what to do next only to the requester.
+fn report(
+    request: &Request,
+    format: Format,
+    done: &str,
+    to_requester: bool,
+) -> anyhow::Result<ExitCode> {
     match format {
         Format::Json => print_json(request)?,
         Format::Table => {
@@ -401,7 +421,10 @@ fn report(request: &Request, format: Format, done: &str) -> anyhow::Result<ExitC
                 request.id, request.state
             );
             if request.state != State::Pending {
-                println!("{}", view::outcome(request, chrono::Utc::now()));
+                println!(
+                    "{}",
+                    view::outcome_for(request, chrono::Utc::now(), to_requester)
+                );
             }
         }
     }

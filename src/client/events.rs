@@ -23,7 +23,8 @@ const CHANNEL_SIZE: usize = 256;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum SubscriptionEvent {
-    /// The stream is open; events after `after` (or from now) will follow.
+    /// The stream is open; events after `after` will follow. With `after: None` they
+    /// start from now: whatever happened before must be listed to be caught up.
     Connected { after: Option<u64> },
     /// One audit event with the request it concerns.
     Message(Box<StreamMessage>),

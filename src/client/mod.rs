@@ -13,4 +13,4 @@ pub use config::{Config, ConfigError, Connection, Resolved};
 pub use error::ClientError;
 pub use events::{Subscriber, SubscriptionEvent};
 pub use http::Client;
-pub use sanitize::{sanitize_inline, sanitize_multiline};
+pub use sanitize::{json_inert, sanitize_inline, sanitize_multiline};

@@ -38,6 +38,37 @@ fn sanitize(text: &str, keep_newlines: bool) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// JSON made safe to print: every control, bidi or zero-width character left raw
+/// by the serializer is written `\uXXXX` instead. Such characters only occur inside
+/// JSON strings, so the result is the same JSON value, and it cannot reorder or
+/// hide text in a terminal.
+pub fn json_inert(json: &str) -> Cow<'_, str> {
+    let escape = |c: char| c.is_control() || is_invisible_format(c) || is_zero_width(c);
+    if !json
+        .chars()
+        .any(|c| escape(c) && !matches!(c, '\n' | '\t' | '\r'))
+    {
+        return Cow::Borrowed(json);
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for c in json.chars() {
+        // Outside strings pretty-printing uses newlines and spaces, never these.
+        if escape(c) && !matches!(c, '\n' | '\t' | '\r') {
+            let mut units = [0u16; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{:04x}", unit);
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn is_zero_width(c: char) -> bool {
+    matches!(c, '\u{200B}'..='\u{200D}' | '\u{2060}' | '\u{FEFF}')
+}
+
 fn needs_escape(c: char, keep_newlines: bool) -> bool {
     if c == '\n' {
         return !keep_newlines;
@@ -75,6 +106,24 @@ fn escape_into(c: char, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn json_output_escapes_bidi_zero_width_and_c1_characters() {
+        let value = serde_json::json!({"reason": "ok\u{202e}live\u{200b}x\u{85}y\u{7f}", "n": 1});
+        let raw = serde_json::to_string_pretty(&value).unwrap();
+        assert!(raw.contains('\u{202e}'), "serde_json leaves it raw: {raw}");
+        let inert = json_inert(&raw);
+        assert!(
+            inert.contains(r"ok\u202elive\u200bx\u0085y\u007f"),
+            "{inert}"
+        );
+        assert!(!inert.chars().any(|c| c == '\u{202e}' || c == '\u{200b}'));
+        let back: serde_json::Value = serde_json::from_str(&inert).unwrap();
+        assert_eq!(back, value, "the same JSON value");
+        let plain = "{\n  \"a\": \"b\"\n}";
+        assert!(matches!(json_inert(plain), Cow::Borrowed(_)));
+    }
+
     use super::*;
 
     #[test]

@@ -4,7 +4,7 @@
 use ratatui_textarea::Input;
 use uuid::Uuid;
 
-use super::keymap::Command;
+use super::command::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::api::{
     ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
@@ -22,8 +22,13 @@ pub enum Action {
     RoleCursor(i32),
     FilterChar(char),
     FilterBackspace,
-    FilterApply,
-    FilterCancel,
+    /// A left click at this cell of the screen.
+    Click {
+        column: u16,
+        row: u16,
+    },
+    /// The mouse wheel: down (positive) or up, one step.
+    Wheel(i32),
     /// The terminal's size changed (also sent once at start).
     Resize {
         width: u16,
@@ -35,7 +40,12 @@ pub enum Action {
     Loaded(Vec<Request>),
     /// One request changed or appeared (from the event stream).
     Upserted(Request),
+    /// The audit log moved without a request the console may see (a finding's mark,
+    /// a refused attempt): the Audit tab's findings may be out of date.
+    AuditChanged,
     WhoAmI(WhoAmI),
+    /// The demo wrote its environment file here.
+    DemoEnv(super::state::DemoEnv),
     /// What is known about roles: request prompts, session lengths.
     Roles(Vec<RoleInfo>),
     Connection(Connection),
@@ -106,5 +116,7 @@ pub enum Effect {
     Refresh,
     /// Fetch the weekly review's findings.
     FetchFindings,
+    /// Put this text on the terminal's clipboard (OSC 52).
+    Copy(String),
     Quit,
 }

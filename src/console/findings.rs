@@ -5,9 +5,9 @@
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 
+use super::action::Effect;
 use super::listing::Tickets;
-use super::state::{FindingSort, State};
-use super::update::notice;
+use super::state::{FindingSort, State, Tab};
 use crate::model::api::FindingsReport;
 use crate::model::{Finding, FindingKind, FindingReview, Severity, Time};
 
@@ -103,6 +103,33 @@ pub(super) fn owed_review_recorded(state: &mut State, id: uuid::Uuid) {
     sort(state, keep);
 }
 
+/// The least time between two automatic fetches of the findings.
+const REFETCH_SECS: i64 = 2;
+
+/// Asks the broker for the findings, unless an answer is awaited.
+pub(super) fn fetch(state: &mut State, now: Time) -> Vec<Effect> {
+    if state.audit.loading {
+        return Vec::new();
+    }
+    state.audit.loading = true;
+    state.audit.stale = false;
+    state.audit.asked_at = Some(now);
+    vec![Effect::FetchFindings]
+}
+
+/// Keeps the Audit tab current: while it is shown, findings the log has moved past
+/// are fetched again, at most every couple of seconds however busy the log is.
+pub(super) fn refresh_if_stale(state: &mut State, now: Time) -> Vec<Effect> {
+    let audit = &state.audit;
+    let due = audit
+        .asked_at
+        .is_none_or(|at| (now - at).num_seconds() >= REFETCH_SECS);
+    if state.tab == Tab::Audit && audit.stale && audit.findings.is_some() && due {
+        return fetch(state, now);
+    }
+    Vec::new()
+}
+
 /// The broker's answer to `GET /v1/audit/findings`.
 pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, now: Time) {
     state.audit.loading = false;
@@ -115,9 +142,34 @@ pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, 
             audit.window = Some(report.window);
             audit.error = None;
             sort(state, keep);
+            use_repeats(state, report.repeat_threshold, report.window, now);
             use_ticket_patterns(state, &report.ticket_patterns, now);
         }
         Err(error) => state.audit.error = Some(error),
+    }
+}
+
+/// Flags repeats with the broker's threshold and window from now on; a broker
+/// that does not say leaves what is in effect.
+fn use_repeats(
+    state: &mut State,
+    threshold: Option<u32>,
+    window: crate::model::Duration,
+    now: Time,
+) {
+    let Some(threshold) = threshold else { return };
+    let hours = window.to_chrono().num_hours();
+    let repeats = super::flags::Repeats {
+        threshold: threshold.max(1) as usize,
+        window_hours: if hours > 0 {
+            hours
+        } else {
+            state.repeats.window_hours
+        },
+    };
+    if repeats != state.repeats {
+        state.repeats = repeats;
+        super::listing::refresh(state, now);
     }
 }
 
@@ -131,8 +183,7 @@ fn use_ticket_patterns(state: &mut State, patterns: &[String], now: Time) {
     let tickets = match Tickets::from_broker(patterns) {
         Ok(tickets) => tickets,
         Err(why) => {
-            notice(
-                state,
+            state.set_notice(
                 format!(
                     "the broker's ticket patterns cannot be used here ({why}); the no-ticket flag uses the defaults"
                 ),
@@ -145,7 +196,7 @@ fn use_ticket_patterns(state: &mut State, patterns: &[String], now: Time) {
     let changed = tickets.patterns() != state.tickets.patterns();
     state.tickets = tickets;
     if changed {
-        state.refresh_rows(now);
+        super::listing::refresh(state, now);
     }
 }
 

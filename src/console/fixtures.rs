@@ -282,3 +282,123 @@ pub fn owed_emergency(n: u64, user: &str) -> Request {
     request.state = State::Elapsed;
     request
 }
+
+/// The harness of the `update` tests: a console as carrot (a reviewer) at 160×40,
+/// and the few moves every test makes.
+pub mod harness {
+    use super::{RequestFixture, id, now, queue};
+    use crate::console::action::{Action, Effect, ReviewError};
+    use crate::console::keymap::{Command, Keymap};
+    use crate::console::state::State;
+    use crate::console::theme::Theme;
+    use crate::console::update;
+    use crate::model::api::{ErrorCode, WhoAmI};
+    use ratatui_textarea::{Input, Key};
+
+    pub fn loaded(requests: Vec<crate::model::Request>) -> State {
+        let mut state = State::new(
+            "http://127.0.0.1:7800",
+            Keymap::default(),
+            Theme::no_color(),
+        );
+        update(
+            &mut state,
+            Action::Resize {
+                width: 160,
+                height: 40,
+            },
+            now(),
+        );
+        update(
+            &mut state,
+            Action::WhoAmI(WhoAmI {
+                user: "carrot".into(),
+                roles: vec!["reviewer".into()],
+                reviewable_roles: vec![
+                    "production-access".into(),
+                    "production-db-access".into(),
+                    "developer-db".into(),
+                ],
+                ..WhoAmI::default()
+            }),
+            now(),
+        );
+        update(&mut state, Action::Loaded(requests), now());
+        state
+    }
+
+    pub fn cmd(state: &mut State, command: Command) -> Vec<Effect> {
+        update(state, Action::Command(command), now())
+    }
+
+    pub fn type_text(state: &mut State, text: &str) {
+        for c in text.chars() {
+            let key = if c == '\n' { Key::Enter } else { Key::Char(c) };
+            update(
+                state,
+                Action::Editor(Input {
+                    key,
+                    ..Input::default()
+                }),
+                now(),
+            );
+        }
+    }
+
+    pub fn pending(n: u64, user: &str, age: i64) -> crate::model::Request {
+        RequestFixture::new(n, user).age_mins(age).build()
+    }
+
+    pub fn finding(
+        kind: crate::model::FindingKind,
+        severity: crate::model::Severity,
+        n: u64,
+        hours_ago: i64,
+    ) -> crate::model::Finding {
+        crate::model::Finding {
+            kind,
+            severity,
+            request_id: Some(id(n)),
+            user: "detritus".into(),
+            reviewer: None,
+            roles: vec!["production-access".into()],
+            detail: format!("finding about request {n}"),
+            at: now() - chrono::TimeDelta::hours(hours_ago),
+            reviewed: None,
+        }
+    }
+
+    pub fn report(findings: Vec<crate::model::Finding>) -> crate::model::api::FindingsReport {
+        crate::model::api::FindingsReport {
+            findings,
+            window: crate::model::Duration::from_hours(168),
+            reviewers: Vec::new(),
+            ticket_patterns: Vec::new(),
+            repeat_threshold: None,
+        }
+    }
+
+    /// The Audit tab open on `findings`, over the queue plus an owed emergency (7).
+    pub fn audit_tab(findings: Vec<crate::model::Finding>) -> State {
+        let mut requests = queue();
+        requests.push(crate::console::fixtures::owed_emergency(7, "angua"));
+        let mut state = loaded(requests);
+        cmd(&mut state, Command::PrevTab);
+        update(&mut state, Action::Findings(Ok(report(findings))), now());
+        state
+    }
+
+    pub fn refusal(code: Option<ErrorCode>, message: &str) -> ReviewError {
+        ReviewError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn note_error(state: &State) -> String {
+        state
+            .note()
+            .and_then(|n| n.error.clone())
+            .unwrap_or_default()
+    }
+}

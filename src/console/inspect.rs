@@ -2,11 +2,47 @@
 //! finding or a list row; Esc goes back to the tab as it was left.
 
 use super::action::Effect;
-use super::keymap::Command;
+use super::command::{Command, Offer};
 use super::state::{Inspect, State, Tab};
-use super::update::notice;
-use super::{note, review};
+use super::{browse, note, review};
 use crate::model::{AuditEvent, Decision, Request, Time};
+
+/// What a request's history offers; the rest of its keys mean what they mean in
+/// the tabs.
+pub fn commands(state: &State) -> Vec<Offer> {
+    let from_finding = state.inspect().is_some_and(|i| i.from.is_some());
+    let reviewable = state
+        .inspected_request()
+        .is_some_and(|r| review::why_not(state, r).is_none());
+    vec![
+        Offer::new(Command::Up, "scroll the history up"),
+        Offer::new(Command::Down, "scroll the history down"),
+        Offer::new(Command::PageUp, "history up one page"),
+        Offer::new(Command::PageDown, "history down one page"),
+        Offer::new(Command::Top, "to the first event"),
+        Offer::new(Command::Bottom, "to the last event"),
+        Offer::hinted(Command::Approve, "approve this request").hinted_if(reviewable),
+        Offer::hinted(Command::Deny, "deny this request").hinted_if(reviewable),
+        Offer::hinted(
+            Command::MarkReviewed,
+            "mark the finding this was opened from reviewed",
+        )
+        .hinted_if(from_finding),
+        Offer::hinted(
+            Command::PostIncident,
+            "record the post-incident review this emergency owes",
+        ),
+        Offer::new(Command::DetailDown, "scroll the detail down"),
+        Offer::new(Command::DetailUp, "scroll the detail up"),
+        Offer::new(Command::Refresh, "fetch the request and its history again"),
+        Offer::hinted(Command::Back, "back to the list, selection kept"),
+        Offer::new(Command::NextTab, "close, and go to the next tab"),
+        Offer::new(Command::CopyId, "copy this request's id (OSC 52)"),
+        Offer::new(Command::PrevTab, "close, and go to the previous tab"),
+        Offer::hinted(Command::Help, "show or hide this help"),
+        Offer::hinted(Command::Quit, "quit"),
+    ]
+}
 
 /// Enter: opens the selected finding's request, or the selected request.
 pub(super) fn open(state: &mut State, now: Time) -> Vec<Effect> {
@@ -17,7 +53,7 @@ pub(super) fn open(state: &mut State, now: Time) -> Vec<Effect> {
         match finding.request_id {
             Some(id) => (id, Some(finding.kind)),
             None => {
-                notice(state, "this finding is not about one request", now, true);
+                state.set_notice("this finding is not about one request", now, true);
                 return Vec::new();
             }
         }
@@ -27,7 +63,7 @@ pub(super) fn open(state: &mut State, now: Time) -> Vec<Effect> {
             None => return Vec::new(),
         }
     };
-    state.inspect = Some(Inspect {
+    state.mode.open_inspect(Inspect {
         id,
         from,
         fetched: None,
@@ -43,7 +79,7 @@ pub(super) fn open(state: &mut State, now: Time) -> Vec<Effect> {
 /// What the open view needs from the broker: the request when the listing does not
 /// hold it, and its history.
 fn fetch(state: &State) -> Vec<Effect> {
-    let Some(inspect) = &state.inspect else {
+    let Some(inspect) = state.inspect() else {
         return Vec::new();
     };
     let mut effects = Vec::new();
@@ -58,7 +94,7 @@ fn fetch(state: &State) -> Vec<Effect> {
 /// those that keep their meaning.
 pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<Effect>> {
     let page = state.page.max(1);
-    let inspect = state.inspect.as_mut()?;
+    let inspect = state.mode.inspect_mut()?;
     let last = inspect
         .events
         .as_ref()
@@ -73,7 +109,7 @@ pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<
         Command::Bottom => *history = last,
         Command::DetailDown => inspect.detail_scroll = inspect.detail_scroll.saturating_add(5),
         Command::DetailUp => inspect.detail_scroll = inspect.detail_scroll.saturating_sub(5),
-        Command::Back => state.inspect = None,
+        Command::Back => state.mode.close_inspect(),
         Command::Refresh => {
             let mut effects = fetch(state);
             effects.push(Effect::Refresh);
@@ -99,23 +135,28 @@ pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<
             if same {
                 note::open_mark(state, now);
             } else {
-                notice(
-                    state,
+                state.set_notice(
                     "that finding has left the Audit tab's list since it was opened: Esc, then choose it again",
                     now,
                     true,
                 );
             }
         }
-        Command::MarkReviewed => notice(
-            state,
-            "findings are marked reviewed in the Audit tab",
-            now,
-            true,
-        ),
-        Command::NextTab | Command::PrevTab => {
-            state.inspect = None;
+        Command::MarkReviewed => {
+            state.set_notice("findings are marked reviewed in the Audit tab", now, true)
+        }
+        Command::NextTab
+        | Command::PrevTab
+        | Command::Tab1
+        | Command::Tab2
+        | Command::Tab3
+        | Command::Tab4 => {
+            state.mode.close_inspect();
             return None;
+        }
+        Command::CopyId => {
+            let id = inspect.id;
+            return Some(browse::copy_id(state, Some(id), now));
         }
         // Nothing to open, filter, mark or sort here.
         Command::Open | Command::Filter | Command::Mark | Command::ClearMarks | Command::Sort => {}
@@ -125,7 +166,7 @@ pub(super) fn run(state: &mut State, command: Command, now: Time) -> Option<Vec<
 }
 
 pub(super) fn fetched(state: &mut State, id: uuid::Uuid, result: Result<Request, String>) {
-    let Some(inspect) = state.inspect.as_mut().filter(|i| i.id == id) else {
+    let Some(inspect) = state.mode.inspect_mut().filter(|i| i.id == id) else {
         return;
     };
     match result {
@@ -138,7 +179,7 @@ pub(super) fn fetched(state: &mut State, id: uuid::Uuid, result: Result<Request,
 }
 
 pub(super) fn history(state: &mut State, id: uuid::Uuid, result: Result<Vec<AuditEvent>, String>) {
-    let Some(inspect) = state.inspect.as_mut().filter(|i| i.id == id) else {
+    let Some(inspect) = state.mode.inspect_mut().filter(|i| i.id == id) else {
         return;
     };
     match result {

@@ -1,237 +1,14 @@
-//! Key bindings → commands. The same table dispatches keys, draws the bottom hint bar
-//! and the `?` overlay, so help can never drift from the keys. Bindings can be
-//! changed from the `[keys]` table of console.toml.
+//! Key bindings → commands, keyed by mode. The same table dispatches keys and feeds
+//! the hint bar and the `?` overlay (with each mode's declared commands), so help
+//! can never drift from the keys. Bindings can be changed from the `[keys]` table
+//! of console.toml.
 
 use std::collections::BTreeMap;
 use std::fmt;
 
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
-use super::action::Action;
-use super::state::{DialogFocus, State};
-
-/// Where a command applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Context {
-    /// The tabs and a request's history.
-    Queue,
-    /// The review, mark and post-incident review dialogs.
-    Dialog,
-}
-
-/// What is on screen, for the hint bar: each command is hinted where it applies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Screen {
-    /// Queue, Active and History.
-    Requests,
-    Audit,
-    /// A request's full detail and audit history.
-    Inspect,
-    Dialog,
-}
-
-/// Everything a key can ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Command {
-    Up,
-    Down,
-    PageUp,
-    PageDown,
-    Top,
-    Bottom,
-    Approve,
-    Deny,
-    Mark,
-    ClearMarks,
-    Filter,
-    Sort,
-    Freeze,
-    NextTab,
-    PrevTab,
-    DetailDown,
-    DetailUp,
-    Refresh,
-    Help,
-    Quit,
-    Submit,
-    Cancel,
-    SwitchFocus,
-    ToggleRole,
-    MarkReviewed,
-    PostIncident,
-    Open,
-    Back,
-}
-
-/// What a command is called in console.toml, what it does, where, and on which
-/// screens the bottom hint bar shows it.
-pub struct CommandInfo {
-    pub name: &'static str,
-    pub about: &'static str,
-    pub context: Context,
-    pub hint: &'static [Screen],
-}
-
-impl Command {
-    pub const ALL: [Command; 28] = [
-        Command::Up,
-        Command::Down,
-        Command::PageUp,
-        Command::PageDown,
-        Command::Top,
-        Command::Bottom,
-        Command::Approve,
-        Command::Deny,
-        Command::Mark,
-        Command::ClearMarks,
-        Command::MarkReviewed,
-        Command::PostIncident,
-        Command::Open,
-        Command::Back,
-        Command::Filter,
-        Command::Sort,
-        Command::Freeze,
-        Command::NextTab,
-        Command::PrevTab,
-        Command::DetailDown,
-        Command::DetailUp,
-        Command::Refresh,
-        Command::Help,
-        Command::Quit,
-        Command::Submit,
-        Command::Cancel,
-        Command::SwitchFocus,
-        Command::ToggleRole,
-    ];
-
-    pub fn info(self) -> CommandInfo {
-        use Context::{Dialog, Queue};
-        use Screen::{Audit, Inspect, Requests};
-        const NONE: &[Screen] = &[];
-        const DIALOG: &[Screen] = &[Screen::Dialog];
-        const EVERYWHERE: &[Screen] = &[Requests, Audit, Inspect];
-        let (name, about, context, hint): (_, _, _, &'static [Screen]) = match self {
-            Command::Up => (
-                "up",
-                "select the previous row (in a history: scroll up)",
-                Queue,
-                NONE,
-            ),
-            Command::Down => (
-                "down",
-                "select the next row (in a history: scroll down)",
-                Queue,
-                NONE,
-            ),
-            Command::PageUp => ("page_up", "scroll up one page", Queue, NONE),
-            Command::PageDown => ("page_down", "scroll down one page", Queue, NONE),
-            Command::Top => ("top", "select the first row", Queue, NONE),
-            Command::Bottom => ("bottom", "select the last row", Queue, NONE),
-            Command::Approve => (
-                "approve",
-                "approve the selected (or marked) requests",
-                Queue,
-                &[Requests],
-            ),
-            Command::Deny => (
-                "deny",
-                "deny the selected (or marked) requests",
-                Queue,
-                &[Requests],
-            ),
-            Command::Mark => (
-                "mark",
-                "mark the request for a bulk review",
-                Queue,
-                &[Requests],
-            ),
-            Command::ClearMarks => ("clear_marks", "clear all marks", Queue, NONE),
-            Command::Filter => (
-                "filter",
-                "filter by requester, role, reason or id",
-                Queue,
-                &[Requests],
-            ),
-            Command::Sort => (
-                "sort",
-                "cycle the sort: age, requester, votes (Audit: severity, kind, user, time)",
-                Queue,
-                &[Requests, Audit],
-            ),
-            Command::Freeze => (
-                "freeze",
-                "pause live updates (buffered until resumed)",
-                Queue,
-                &[Requests],
-            ),
-            Command::NextTab => ("next_tab", "next tab", Queue, EVERYWHERE),
-            Command::PrevTab => ("prev_tab", "previous tab", Queue, NONE),
-            Command::DetailDown => ("detail_down", "scroll the detail pane down", Queue, NONE),
-            Command::DetailUp => ("detail_up", "scroll the detail pane up", Queue, NONE),
-            Command::Refresh => (
-                "refresh",
-                "reload requests (and findings, or the open history) from the broker",
-                Queue,
-                NONE,
-            ),
-            Command::Help => ("help", "show or hide this help", Queue, EVERYWHERE),
-            Command::Quit => ("quit", "quit", Queue, EVERYWHERE),
-            Command::MarkReviewed => (
-                "mark_reviewed",
-                "mark the selected finding reviewed, with a note (Audit tab)",
-                Queue,
-                &[Audit],
-            ),
-            Command::PostIncident => (
-                "post_incident_review",
-                "record the post-incident review an approved emergency owes",
-                Queue,
-                &[Audit, Inspect],
-            ),
-            Command::Open => (
-                "open",
-                "show the request's full detail and audit history",
-                Queue,
-                &[Requests, Audit],
-            ),
-            Command::Back => (
-                "back",
-                "from a request's history back to the list, selection kept",
-                Queue,
-                &[Inspect],
-            ),
-            Command::Submit => ("submit", "submit the dialog", Dialog, DIALOG),
-            Command::Cancel => (
-                "cancel",
-                "close the dialog (the draft is kept)",
-                Dialog,
-                DIALOG,
-            ),
-            Command::SwitchFocus => (
-                "switch_focus",
-                "move between roles and reason (post-incident review: change the outcome)",
-                Dialog,
-                DIALOG,
-            ),
-            Command::ToggleRole => (
-                "toggle_role",
-                "grant or withhold the role under the cursor",
-                Dialog,
-                DIALOG,
-            ),
-        };
-        CommandInfo {
-            name,
-            about,
-            context,
-            hint,
-        }
-    }
-
-    pub fn by_name(name: &str) -> Option<Command> {
-        Command::ALL.into_iter().find(|c| c.info().name == name)
-    }
-}
+pub use super::command::{Command, ModeKind};
 
 /// A key with its modifiers. Shift is folded into the character for letters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -376,56 +153,128 @@ pub enum KeymapError {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Keymap {
-    bindings: Vec<(Key, Command)>,
+    bindings: Vec<(ModeKind, Key, Command)>,
+}
+
+/// The keys that move through a list, a history or the help text.
+fn movement(mode: ModeKind) -> Vec<(ModeKind, Key, Command)> {
+    use KeyCode as K;
+    [
+        (Key::plain(K::Up), Command::Up),
+        (Key::char('k'), Command::Up),
+        (Key::plain(K::Down), Command::Down),
+        (Key::char('j'), Command::Down),
+        (Key::plain(K::PageUp), Command::PageUp),
+        (Key::plain(K::PageDown), Command::PageDown),
+        (Key::plain(K::Home), Command::Top),
+        (Key::char('g'), Command::Top),
+        (Key::plain(K::End), Command::Bottom),
+        (Key::char('G'), Command::Bottom),
+    ]
+    .into_iter()
+    .map(|(key, command)| (mode, key, command))
+    .collect()
 }
 
 impl Default for Keymap {
     fn default() -> Self {
         use KeyCode as K;
+        use ModeKind as M;
         let ctrl = KeyModifiers::CONTROL;
-        let bindings = vec![
-            (Key::plain(K::Up), Command::Up),
-            (Key::char('k'), Command::Up),
-            (Key::plain(K::Down), Command::Down),
-            (Key::char('j'), Command::Down),
-            (Key::plain(K::PageUp), Command::PageUp),
-            (Key::plain(K::PageDown), Command::PageDown),
-            (Key::plain(K::Home), Command::Top),
-            (Key::char('g'), Command::Top),
-            (Key::plain(K::End), Command::Bottom),
-            (Key::char('G'), Command::Bottom),
-            (Key::char('a'), Command::Approve),
-            (Key::char('d'), Command::Deny),
-            (Key::char(' '), Command::Mark),
-            (Key::char('u'), Command::ClearMarks),
-            (Key::char('/'), Command::Filter),
-            (Key::char('s'), Command::Sort),
-            (Key::char('f'), Command::Freeze),
-            (Key::plain(K::Tab), Command::NextTab),
-            (Key::plain(K::BackTab), Command::PrevTab),
-            (Key::char('J'), Command::DetailDown),
-            (Key::char('K'), Command::DetailUp),
-            (Key::char('r'), Command::Refresh),
-            (Key::char('?'), Command::Help),
-            (Key::char('q'), Command::Quit),
-            (Key::new(K::Char('c'), ctrl), Command::Quit),
-            (Key::new(K::Char('s'), ctrl), Command::Submit),
-            (Key::new(K::Enter, KeyModifiers::ALT), Command::Submit),
-            (Key::plain(K::Esc), Command::Cancel),
-            (Key::plain(K::Tab), Command::SwitchFocus),
-            (Key::char(' '), Command::ToggleRole),
-            (Key::char('m'), Command::MarkReviewed),
-            (Key::char('p'), Command::PostIncident),
-            (Key::plain(K::Enter), Command::Open),
-            (Key::plain(K::Esc), Command::Back),
-        ];
+        let alt = KeyModifiers::ALT;
+        let mut bindings = movement(M::Tabs);
+        bindings.extend(movement(M::Inspect));
+        bindings.extend(movement(M::Help));
+        bindings.extend(movement(M::Panel));
+        // What the tabs and a request's history share.
+        for mode in [M::Tabs, M::Inspect] {
+            bindings.extend([
+                (mode, Key::char('a'), Command::Approve),
+                (mode, Key::char('d'), Command::Deny),
+                (mode, Key::plain(K::Tab), Command::NextTab),
+                (mode, Key::plain(K::BackTab), Command::PrevTab),
+                (mode, Key::char('J'), Command::DetailDown),
+                (mode, Key::char('K'), Command::DetailUp),
+                (mode, Key::char('r'), Command::Refresh),
+                (mode, Key::char('m'), Command::MarkReviewed),
+                (mode, Key::char('p'), Command::PostIncident),
+                (mode, Key::char('?'), Command::Help),
+                (mode, Key::char('q'), Command::Quit),
+                (mode, Key::new(K::Char('c'), ctrl), Command::Quit),
+                (mode, Key::char('1'), Command::Tab1),
+                (mode, Key::char('2'), Command::Tab2),
+                (mode, Key::char('3'), Command::Tab3),
+                (mode, Key::char('4'), Command::Tab4),
+                (mode, Key::char('y'), Command::CopyId),
+            ]);
+        }
+        bindings.extend([
+            (M::Tabs, Key::char(' '), Command::Mark),
+            (M::Tabs, Key::char('u'), Command::ClearMarks),
+            (M::Tabs, Key::char('/'), Command::Filter),
+            (M::Tabs, Key::char('s'), Command::Sort),
+            (M::Tabs, Key::char('f'), Command::Freeze),
+            (M::Tabs, Key::plain(K::Enter), Command::Open),
+            (M::Tabs, Key::plain(K::Esc), Command::ClearFilter),
+            (M::Inspect, Key::plain(K::Esc), Command::Back),
+            (M::Filter, Key::plain(K::Enter), Command::ApplyFilter),
+            (M::Filter, Key::plain(K::Esc), Command::ClearFilter),
+            (M::Help, Key::char('?'), Command::Help),
+            (M::Help, Key::char('q'), Command::Help),
+            (M::Help, Key::plain(K::Esc), Command::Help),
+            (M::Tabs, Key::char('t'), Command::DemoEnv),
+            (M::Panel, Key::char('t'), Command::DemoEnv),
+            (M::Panel, Key::plain(K::Esc), Command::DemoEnv),
+            (M::Panel, Key::char('q'), Command::DemoEnv),
+            (M::Confirm, Key::char('y'), Command::Confirm),
+            (M::Confirm, Key::plain(K::Enter), Command::Confirm),
+            (M::Confirm, Key::char('n'), Command::Cancel),
+            (M::Confirm, Key::plain(K::Esc), Command::Cancel),
+        ]);
+        for mode in [M::Review, M::Note] {
+            bindings.extend([
+                (mode, Key::new(K::Char('s'), ctrl), Command::Submit),
+                (mode, Key::new(K::Enter, alt), Command::Submit),
+                (mode, Key::plain(K::Esc), Command::Cancel),
+                (mode, Key::plain(K::Tab), Command::SwitchFocus),
+            ]);
+        }
+        // The role picker's keys, read only while the picker has focus.
+        bindings.extend([
+            (M::Review, Key::char(' '), Command::ToggleRole),
+            (M::Review, Key::plain(K::Up), Command::Up),
+            (M::Review, Key::char('k'), Command::Up),
+            (M::Review, Key::plain(K::Down), Command::Down),
+            (M::Review, Key::char('j'), Command::Down),
+        ]);
+        // Where `?` is typed, help is a function key away.
+        for mode in [M::Review, M::Note, M::Filter] {
+            bindings.push((mode, Key::plain(K::F(1)), Command::Help));
+        }
         Keymap { bindings }
     }
 }
 
+/// Whether a key would be typed into the text a mode edits.
+fn typed_in(mode: ModeKind, key: Key) -> bool {
+    if !mode.types_text()
+        || key
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT)
+    {
+        return false;
+    }
+    match key.code {
+        KeyCode::Char(_) => true,
+        KeyCode::Enter => mode != ModeKind::Filter,
+        KeyCode::Backspace => true,
+        _ => false,
+    }
+}
+
 impl Keymap {
-    /// The default bindings with `[keys]` entries replacing a command's keys:
-    /// `approve = ["a", "A"]`.
+    /// The default bindings with `[keys]` entries replacing a command's keys in
+    /// every mode that binds it: `approve = ["a", "A"]`.
     pub fn with_overrides(entries: &BTreeMap<String, Vec<String>>) -> Result<Keymap, KeymapError> {
         let mut keymap = Keymap::default();
         for (name, keys) in entries {
@@ -440,40 +289,43 @@ impl Keymap {
                     })
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            keymap.bindings.retain(|(_, c)| *c != command);
-            keymap
+            let mut modes: Vec<ModeKind> = keymap
                 .bindings
-                .extend(parsed.into_iter().map(|key| (key, command)));
+                .iter()
+                .filter(|(_, _, c)| *c == command)
+                .map(|(m, _, _)| *m)
+                .collect();
+            modes.dedup();
+            keymap.bindings.retain(|(_, _, c)| *c != command);
+            for mode in modes {
+                keymap
+                    .bindings
+                    .extend(parsed.iter().map(|key| (mode, *key, command)));
+            }
         }
         keymap.check()?;
         Ok(keymap)
     }
 
     fn check(&self) -> Result<(), KeymapError> {
-        for (key, command) in &self.bindings {
-            let typed = matches!(
-                key.code,
-                KeyCode::Char(_) | KeyCode::Enter | KeyCode::Backspace
-            ) && !key
-                .modifiers
-                .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
-            // The picker's toggle is only read while the picker has focus.
-            if typed && command.info().context == Context::Dialog && *command != Command::ToggleRole
-            {
+        for (mode, key, command) in &self.bindings {
+            // The picker's keys are only read while the picker has focus.
+            let picker = *mode == ModeKind::Review
+                && matches!(command, Command::ToggleRole | Command::Up | Command::Down);
+            if typed_in(*mode, *key) && !picker {
                 return Err(KeymapError::Typed {
-                    command: command.info().name.into(),
+                    command: command.name().into(),
                     key: key.to_string(),
                 });
             }
         }
-        for (i, (key, first)) in self.bindings.iter().enumerate() {
-            for (other, second) in &self.bindings[i + 1..] {
-                if key == other && first.info().context == second.info().context && first != second
-                {
+        for (i, (mode, key, first)) in self.bindings.iter().enumerate() {
+            for (other_mode, other, second) in &self.bindings[i + 1..] {
+                if key == other && mode == other_mode && first != second {
                     return Err(KeymapError::Conflict {
                         key: key.to_string(),
-                        first: first.info().name.into(),
-                        second: second.info().name.into(),
+                        first: first.name().into(),
+                        second: second.name().into(),
                     });
                 }
             }
@@ -481,107 +333,43 @@ impl Keymap {
         Ok(())
     }
 
-    pub fn command(&self, context: Context, key: Key) -> Option<Command> {
+    /// The command a key means in a mode.
+    pub fn command(&self, mode: ModeKind, key: Key) -> Option<Command> {
         self.bindings
             .iter()
-            .find(|(k, c)| *k == key && c.info().context == context)
-            .map(|(_, c)| *c)
+            .find(|(m, k, _)| *m == mode && *k == key)
+            .map(|(_, _, c)| *c)
     }
 
-    /// Every key bound to a command, in binding order.
-    pub fn keys(&self, command: Command) -> Vec<Key> {
+    /// Every key bound to a command in a mode, in binding order.
+    pub fn keys(&self, mode: ModeKind, command: Command) -> Vec<Key> {
         self.bindings
             .iter()
-            .filter(|(_, c)| *c == command)
-            .map(|(k, _)| *k)
+            .filter(|(m, _, c)| *m == mode && *c == command)
+            .map(|(_, k, _)| *k)
             .collect()
     }
 
-    /// The first key of a command, as text (`?` when a config unbound it).
-    pub fn label(&self, command: Command) -> String {
-        self.keys(command)
+    /// The first key of a command in a mode, as text.
+    pub fn label(&self, mode: ModeKind, command: Command) -> String {
+        self.keys(mode, command)
             .first()
             .map(Key::to_string)
             .unwrap_or_else(|| "unbound".into())
     }
 
-    /// What the hint bar shows on a screen: (keys, short name).
-    pub fn hints(&self, screen: Screen) -> Vec<(String, &'static str)> {
-        Command::ALL
-            .into_iter()
-            .filter(|c| c.info().hint.contains(&screen))
-            .filter(|c| !self.keys(*c).is_empty())
-            .map(|c| (self.label(c), c.info().name))
-            .collect()
-    }
-
-    /// What the `?` overlay shows: (context, every key, description) for each command.
-    pub fn help(&self) -> Vec<(Context, String, &'static str)> {
-        Command::ALL
-            .into_iter()
-            .map(|c| {
-                let keys: Vec<String> = self.keys(c).iter().map(Key::to_string).collect();
-                let keys = if keys.is_empty() {
-                    "unbound".to_string()
-                } else {
-                    keys.join(" ")
-                };
-                (c.info().context, keys, c.info().about)
-            })
-            .collect()
-    }
-
-    /// Turns a key press into an action, given what is on screen.
-    pub fn action_for(&self, state: &State, event: KeyEvent) -> Option<Action> {
-        if event.kind == KeyEventKind::Release {
-            return None;
+    /// Every key of a command in a mode, as text.
+    pub fn labels(&self, mode: ModeKind, command: Command) -> String {
+        let keys: Vec<String> = self
+            .keys(mode, command)
+            .iter()
+            .map(Key::to_string)
+            .collect();
+        if keys.is_empty() {
+            "unbound".into()
+        } else {
+            keys.join(" ")
         }
-        let key = Key::from_event(&event);
-        if state.filter_input.is_some() {
-            return match key.code {
-                KeyCode::Esc => Some(Action::FilterCancel),
-                KeyCode::Enter => Some(Action::FilterApply),
-                KeyCode::Backspace => Some(Action::FilterBackspace),
-                KeyCode::Char(c)
-                    if !key
-                        .modifiers
-                        .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT) =>
-                {
-                    Some(Action::FilterChar(c))
-                }
-                _ => None,
-            };
-        }
-        if state.help {
-            return match self.command(Context::Queue, key) {
-                Some(Command::Help | Command::Quit) => Some(Action::Command(Command::Help)),
-                _ if key.code == KeyCode::Esc => Some(Action::Command(Command::Help)),
-                _ => None,
-            };
-        }
-        if state.note.is_some() {
-            // A note dialog has no picker: everything but its commands is typed.
-            return match self.command(Context::Dialog, key) {
-                Some(Command::ToggleRole) | None => Some(Action::Editor(event.into())),
-                Some(command) => Some(Action::Command(command)),
-            };
-        }
-        if let Some(dialog) = &state.dialog {
-            let command = self.command(Context::Dialog, key);
-            return match (command, dialog.focus) {
-                (Some(Command::ToggleRole), DialogFocus::Reason) => {
-                    Some(Action::Editor(event.into()))
-                }
-                (Some(command), _) => Some(Action::Command(command)),
-                (None, DialogFocus::Roles) => match key.code {
-                    KeyCode::Up | KeyCode::Char('k') => Some(Action::RoleCursor(-1)),
-                    KeyCode::Down | KeyCode::Char('j') => Some(Action::RoleCursor(1)),
-                    _ => None,
-                },
-                (None, DialogFocus::Reason) => Some(Action::Editor(event.into())),
-            };
-        }
-        self.command(Context::Queue, key).map(Action::Command)
     }
 }
 
@@ -619,40 +407,46 @@ mod tests {
         let keymap = Keymap::default();
         let event = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
         assert_eq!(
-            keymap.command(Context::Queue, Key::from_event(&event)),
+            keymap.command(ModeKind::Tabs, Key::from_event(&event)),
             Some(Command::Bottom)
         );
     }
 
     #[test]
-    fn overrides_replace_keys_and_reach_help() {
+    fn overrides_replace_keys_in_every_mode_that_binds_the_command() {
         let entries = BTreeMap::from([(
             "approve".to_string(),
-            vec!["A".to_string(), "y".to_string()],
+            vec!["A".to_string(), "o".to_string()],
         )]);
         let keymap = Keymap::with_overrides(&entries).unwrap();
-        assert_eq!(keymap.command(Context::Queue, Key::char('a')), None);
+        for mode in [ModeKind::Tabs, ModeKind::Inspect] {
+            assert_eq!(keymap.command(mode, Key::char('a')), None);
+            assert_eq!(keymap.command(mode, Key::char('o')), Some(Command::Approve));
+            assert_eq!(keymap.labels(mode, Command::Approve), "A o");
+        }
         assert_eq!(
-            keymap.command(Context::Queue, Key::char('y')),
-            Some(Command::Approve)
+            keymap.command(ModeKind::Help, Key::char('o')),
+            None,
+            "help never bound approve"
         );
-        let help = keymap.help();
-        assert!(
-            help.iter()
-                .any(|(_, keys, about)| keys == "A y" && about.starts_with("approve"))
+    }
+
+    #[test]
+    fn the_same_key_means_different_commands_in_different_modes() {
+        let keymap = Keymap::default();
+        let esc = Key::plain(KeyCode::Esc);
+        assert_eq!(
+            keymap.command(ModeKind::Tabs, esc),
+            Some(Command::ClearFilter)
         );
-        assert!(
-            keymap
-                .hints(Screen::Requests)
-                .contains(&("A".to_string(), "approve"))
+        assert_eq!(keymap.command(ModeKind::Inspect, esc), Some(Command::Back));
+        assert_eq!(keymap.command(ModeKind::Review, esc), Some(Command::Cancel));
+        assert_eq!(keymap.command(ModeKind::Help, esc), Some(Command::Help));
+        assert_eq!(
+            keymap.command(ModeKind::Help, Key::char('j')),
+            Some(Command::Down)
         );
-        assert!(
-            !keymap
-                .hints(Screen::Audit)
-                .iter()
-                .any(|(_, name)| *name == "approve"),
-            "the Audit tab does not hint at reviewing"
-        );
+        assert_eq!(keymap.command(ModeKind::Review, Key::char('q')), None);
     }
 
     #[test]
@@ -672,6 +466,11 @@ mod tests {
             Keymap::with_overrides(&typed),
             Err(KeymapError::Typed { .. })
         ));
+        let typed_filter = BTreeMap::from([("apply_filter".to_string(), vec!["x".to_string()])]);
+        assert!(matches!(
+            Keymap::with_overrides(&typed_filter),
+            Err(KeymapError::Typed { .. })
+        ));
         let fine = BTreeMap::from([("submit".to_string(), vec!["alt-s".to_string()])]);
         assert!(Keymap::with_overrides(&fine).is_ok());
         let bad = BTreeMap::from([("quit".to_string(), vec!["meta-q".to_string()])]);
@@ -679,7 +478,7 @@ mod tests {
             Keymap::with_overrides(&bad),
             Err(KeymapError::BadKey { .. })
         ));
-        // The same key in different contexts is fine (Tab, Space).
+        // The same key in different modes is fine (Tab, Space, Esc).
         assert!(Keymap::default().check().is_ok());
     }
 
@@ -687,41 +486,10 @@ mod tests {
     fn every_command_has_a_default_key() {
         let keymap = Keymap::default();
         for command in Command::ALL {
-            assert!(!keymap.keys(command).is_empty(), "{:?}", command);
+            let bound = ModeKind::ALL
+                .iter()
+                .any(|mode| !keymap.keys(*mode, command).is_empty());
+            assert!(bound, "{command:?}");
         }
-    }
-
-    #[test]
-    fn keys_mean_different_things_in_filter_help_and_dialog() {
-        use crate::console::theme::Theme;
-        let keymap = Keymap::default();
-        let mut state = State::new("b", keymap.clone(), Theme::no_color());
-        let press = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
-        assert_eq!(
-            keymap.action_for(&state, press('q')),
-            Some(Action::Command(Command::Quit))
-        );
-        state.filter_input = Some(String::new());
-        assert_eq!(
-            keymap.action_for(&state, press('q')),
-            Some(Action::FilterChar('q'))
-        );
-        let esc = KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE);
-        assert_eq!(keymap.action_for(&state, esc), Some(Action::FilterCancel));
-        state.filter_input = None;
-        state.help = true;
-        assert_eq!(
-            keymap.action_for(&state, press('a')),
-            None,
-            "help swallows other keys"
-        );
-        assert_eq!(
-            keymap.action_for(&state, esc),
-            Some(Action::Command(Command::Help))
-        );
-        let mut release = press('q');
-        release.kind = KeyEventKind::Release;
-        state.help = false;
-        assert_eq!(keymap.action_for(&state, release), None);
     }
 }

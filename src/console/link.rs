@@ -49,14 +49,25 @@ fn query() -> ListRequests {
 
 /// Lists every request; on failure says offline and returns false.
 async fn load(client: &Client, actions: &UnboundedSender<Action>) -> bool {
+    match list(client, actions).await {
+        Some(requests) => actions.send(Action::Loaded(requests)).is_ok(),
+        None => false,
+    }
+}
+
+/// Every request, or `None` after saying why not (offline, or the broker's refusal).
+async fn list(
+    client: &Client,
+    actions: &UnboundedSender<Action>,
+) -> Option<Vec<crate::model::Request>> {
     match client.list_all_requests(&query()).await {
-        Ok(requests) => actions.send(Action::Loaded(requests)).is_ok(),
+        Ok(requests) => Some(requests),
         Err(error) => {
             let _ = actions.send(Action::Connection(offline_or_live(&error)));
             if !error.is_unreachable() {
                 let _ = actions.send(Action::Trouble(format!("cannot list requests: {error}")));
             }
-            false
+            None
         }
     }
 }
@@ -66,6 +77,27 @@ fn offline_or_live(error: &ClientError) -> Connection {
         Connection::Offline
     } else {
         Connection::Live
+    }
+}
+
+/// Lists every request while the stream is open; says "live" only once the listing
+/// is in. Returns whether it is.
+async fn catch_up(client: &Client, actions: &UnboundedSender<Action>) -> bool {
+    let _ = actions.send(Action::Connection(Connection::CatchingUp));
+    match client.list_all_requests(&query()).await {
+        Ok(requests) => {
+            actions.send(Action::Loaded(requests)).is_ok()
+                && actions.send(Action::Connection(Connection::Live)).is_ok()
+        }
+        Err(error) => {
+            // Not caught up: "catching up" stays (or "offline"), never "live".
+            if error.is_unreachable() {
+                let _ = actions.send(Action::Connection(Connection::Offline));
+            } else {
+                let _ = actions.send(Action::Trouble(format!("cannot list requests: {error}")));
+            }
+            false
+        }
     }
 }
 
@@ -108,31 +140,65 @@ async fn feed(client: Client, actions: UnboundedSender<Action>) {
             return;
         }
     }
-    // Subscribe first, then list: whatever happens while listing arrives after the
-    // listing and is applied on top of it.
+    follow(client.clone(), &actions).await;
+    poll(client, actions).await;
+}
+
+/// Follows the event stream until the broker says it has none. Subscribe first,
+/// then list: whatever happens while listing arrives after the listing and is
+/// applied on top of it. A stream that cannot resume from an id (none seen yet)
+/// only carries what happens from now on, so every such (re)connect lists again
+/// before it says "live".
+async fn follow(client: Client, actions: &UnboundedSender<Action>) {
     let mut subscriber = Subscriber::spawn(client.clone(), None);
-    let mut listed = false;
-    while let Some(event) = subscriber.next().await {
-        let action = match event {
-            SubscriptionEvent::Connected { .. } => {
-                if !listed {
-                    listed = load(&client, &actions).await;
+    // Whether the console may lack something only a listing can give.
+    let mut behind = true;
+    let mut connected = false;
+    loop {
+        let event = if behind && connected {
+            // The listing failed on an open stream: try again now and then.
+            tokio::select! {
+                event = subscriber.next() => event,
+                _ = tokio::time::sleep(RETRY_EVERY) => {
+                    behind = !catch_up(&client, actions).await;
+                    if actions.is_closed() {
+                        return;
+                    }
+                    continue;
                 }
-                Action::Connection(Connection::Live)
+            }
+        } else {
+            subscriber.next().await
+        };
+        let Some(event) = event else { return };
+        let sent = match event {
+            SubscriptionEvent::Connected { after } => {
+                connected = true;
+                // Without a last id the stream starts from now: list what came before.
+                behind |= after.is_none();
+                if behind {
+                    behind = !catch_up(&client, actions).await;
+                    !actions.is_closed()
+                } else {
+                    actions.send(Action::Connection(Connection::Live)).is_ok()
+                }
             }
             SubscriptionEvent::Message(message) => match message.request {
-                Some(request) => Action::Upserted(request),
-                None => continue,
+                Some(request) => actions.send(Action::Upserted(request)).is_ok(),
+                None => actions.send(Action::AuditChanged).is_ok(),
             },
-            SubscriptionEvent::Disconnected { .. } => Action::Connection(Connection::Offline),
-            SubscriptionEvent::StreamUnavailable { .. } => break,
+            SubscriptionEvent::Disconnected { .. } => {
+                connected = false;
+                actions
+                    .send(Action::Connection(Connection::Offline))
+                    .is_ok()
+            }
+            SubscriptionEvent::StreamUnavailable { .. } => return,
         };
-        if actions.send(action).is_err() {
+        if !sent {
             return;
         }
     }
-    drop(subscriber);
-    poll(client, actions).await;
 }
 
 async fn poll(client: Client, actions: UnboundedSender<Action>) {
@@ -260,6 +326,8 @@ async fn carry_out(
                     notifier.notify(title, body, urgent);
                 }
             }
+            // The terminal's clipboard belongs to the runtime.
+            Effect::Copy(_) => {}
             Effect::Quit => return,
         }
     }

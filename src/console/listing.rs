@@ -4,126 +4,30 @@
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use regex::{RegexSet, RegexSetBuilder};
 use uuid::Uuid;
 
+pub use super::flags::{Flags, Repeats, Tickets};
 use super::state::{Counts, SortKey, State, Tab};
-use crate::audit::{DEFAULT_TICKET_PATTERNS, MAX_PATTERN_BYTES};
 use crate::model::{Request, State as RequestState, Time};
 
-/// Same user, same role this many times in [`REPEAT_WINDOW_HOURS`] is worth a question.
-pub const REPEAT_THRESHOLD: usize = 3;
-pub const REPEAT_WINDOW_HOURS: i64 = 168;
-
-/// Most ticket patterns taken from the broker.
-const MAX_TICKET_PATTERNS: usize = 64;
-/// The compiled size the broker's patterns may take, together: patterns come over
-/// the network, and a huge one should be refused, not built.
-const TICKET_REGEX_BYTES: usize = 1 << 20;
-
-/// What names a ticket or incident (`#47`, `INC-123`, `OPS-9`): the broker's
-/// `[audit] ticket_patterns` once the findings brought them, the audit defaults
-/// before that. Compiled once, when they change.
-#[derive(Debug, Clone)]
-pub struct Tickets {
-    set: RegexSet,
-    patterns: Vec<String>,
-    /// The patterns the broker last sent, used or not, so a refused list is not
-    /// compiled again on every refresh.
-    told: Option<Vec<String>>,
+/// Recomputes flags, counts and the current tab's rows after data changed,
+/// keeping the selection on the same request id.
+pub fn refresh(state: &mut State, now: Time) {
+    index(state, now);
+    reorder(state);
 }
 
-impl Default for Tickets {
-    fn default() -> Self {
-        let patterns: Vec<String> = DEFAULT_TICKET_PATTERNS.map(String::from).to_vec();
-        // The defaults are constants pinned by tests; should they ever fail to build,
-        // flag nothing rather than panic.
-        let set = compile(&patterns).unwrap_or_else(|_| RegexSet::empty());
-        Tickets {
-            set,
-            patterns,
-            told: None,
-        }
+/// Recomputes the current tab's rows after the tab, filter or sort changed.
+pub fn reorder(state: &mut State) {
+    // A filter keystroke only filters: the sort is redone when data, tab or sort
+    // key change.
+    let key = (state.tab, state.sort, state.generation);
+    if state.sorted_for != Some(key) {
+        state.sorted = sorted(state);
+        state.sorted_for = Some(key);
     }
-}
-
-fn compile(patterns: &[String]) -> Result<RegexSet, String> {
-    if patterns.len() > MAX_TICKET_PATTERNS {
-        return Err(format!(
-            "{} patterns, more than {MAX_TICKET_PATTERNS}",
-            patterns.len()
-        ));
-    }
-    if let Some(long) = patterns.iter().find(|p| p.len() > MAX_PATTERN_BYTES) {
-        return Err(format!(
-            "a pattern of {} bytes, more than {MAX_PATTERN_BYTES}",
-            long.len()
-        ));
-    }
-    RegexSetBuilder::new(patterns)
-        .size_limit(TICKET_REGEX_BYTES)
-        .dfa_size_limit(TICKET_REGEX_BYTES)
-        .build()
-        .map_err(|error| match error {
-            // The full message quotes the pattern over several lines: too much for
-            // the status bar.
-            regex::Error::CompiledTooBig(_) => "a pattern too big once compiled".to_string(),
-            _ => "a pattern that is not a valid regex".to_string(),
-        })
-}
-
-impl Tickets {
-    /// The broker's patterns, compiled; the error says why they cannot be used.
-    pub fn from_broker(patterns: &[String]) -> Result<Tickets, String> {
-        Ok(Tickets {
-            set: compile(patterns)?,
-            patterns: patterns.to_vec(),
-            told: Some(patterns.to_vec()),
-        })
-    }
-
-    /// Whether a reason names a ticket or incident.
-    pub fn names_ticket(&self, reason: &str) -> bool {
-        self.set.is_match(reason)
-    }
-
-    /// The patterns in effect.
-    pub fn patterns(&self) -> &[String] {
-        &self.patterns
-    }
-
-    /// Whether the audit defaults are in effect.
-    pub fn are_defaults(&self) -> bool {
-        self.patterns
-            .iter()
-            .map(String::as_str)
-            .eq(DEFAULT_TICKET_PATTERNS)
-    }
-
-    /// Whether the broker last sent exactly these patterns.
-    pub fn was_told(&self, patterns: &[String]) -> bool {
-        self.told.as_deref() == Some(patterns)
-    }
-
-    /// The defaults, remembering that the broker sent `refused`.
-    pub fn defaults_instead_of(refused: &[String]) -> Tickets {
-        Tickets {
-            told: Some(refused.to_vec()),
-            ..Tickets::default()
-        }
-    }
-}
-
-/// What deserves a second look, each shown as a glyph in the table and in words
-/// in the detail pane.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Flags {
-    pub emergency: bool,
-    pub no_ticket: bool,
-    /// How often the requester asked for one of these roles in the window, when
-    /// at least [`REPEAT_THRESHOLD`].
-    pub repeat: Option<usize>,
-    pub post_incident_owed: bool,
+    state.rows = filtered(state);
+    state.keep_selection();
 }
 
 fn tab_of(request: &Request) -> Tab {
@@ -162,7 +66,8 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
     let requests = &state.requests;
     ids.retain(|id| requests.contains_key(id));
     ids.sort_by(|a, b| newest_first(&requests[a], &requests[b]));
-    let window_start = now - chrono::TimeDelta::hours(REPEAT_WINDOW_HOURS);
+    let repeats = state.repeats;
+    let window_start = now - chrono::TimeDelta::hours(repeats.window_hours);
     // How often each role was asked for in the window: one pass, not one per request.
     let mut asked: HashMap<&str, usize> = HashMap::new();
     for request in ids
@@ -181,7 +86,7 @@ pub fn index_user(state: &mut State, user: &str, now: Time) {
             .iter()
             .map(|role| asked.get(role.as_str()).copied().unwrap_or(0))
             .max()
-            .filter(|n| *n >= REPEAT_THRESHOLD && request.created_at >= window_start);
+            .filter(|n| *n >= repeats.threshold && request.created_at >= window_start);
         let flags = Flags {
             emergency: request.emergency,
             no_ticket: !state.tickets.names_ticket(&request.reason),
@@ -317,7 +222,9 @@ pub fn role_progress(request: &Request, role: &str) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::audit::{DEFAULT_TICKET_PATTERNS, MAX_PATTERN_BYTES};
     use crate::console::fixtures::{RequestFixture, now};
+    use crate::console::flags::MAX_TICKET_PATTERNS;
     use crate::model::{Decision, Review, Threshold};
 
     #[test]

@@ -5,14 +5,24 @@
 //! messages into actions and carries out the effects `update` returns.
 
 pub mod action;
+mod browse;
+pub mod clipboard;
+pub mod command;
+mod confirm;
+mod filter;
 mod findings;
 pub mod fixtures;
+pub mod flags;
+mod help;
+mod incoming;
+pub mod input;
 mod inspect;
 pub mod keymap;
 pub mod link;
 pub mod listing;
 mod note;
 pub mod notify;
+mod panel;
 mod review;
 pub mod runtime;
 pub mod state;
@@ -49,6 +59,10 @@ pub struct DemoArgs {
     /// Open the console as this demo user (default: the cast's reviewer, carrot).
     #[arg(long)]
     pub user: Option<String>,
+    /// Run only the broker and the living queue, for a console or CLI in another
+    /// terminal: prints where the environment file is and waits for Ctrl-C.
+    #[arg(long)]
+    pub no_console: bool,
 }
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
@@ -86,6 +100,22 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         pace_secs: args.pace.max(1),
     };
     let demo = crate::demo::Demo::start(options).await?;
+    if args.no_console {
+        println!("{}", demo.banner());
+        println!(
+            "The environment is in {}: `source` it in another terminal. Ctrl-C stops the demo.",
+            demo.env_file.display()
+        );
+        runtime::until_stopped().await?;
+        demo.stop().await?;
+        // Whoever read our output may be gone (a closed terminal): not an error.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stdout(),
+            "countersign demo stopped; its data directory was removed."
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let user = args.user.unwrap_or_else(|| demo.console_user.clone());
     let Some(token) = demo.token(&user).map(str::to_string) else {
         demo.stop().await?;
@@ -101,8 +131,10 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let state = State::new(client.broker(), keymap, theme);
     let (actions, network) = tokio::sync::mpsc::unbounded_channel();
     let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
-    // What the demo's role file says about each role: prompts and session lengths.
-    let _ = actions.send(Action::Roles(demo_roles()));
+    let _ = actions.send(Action::DemoEnv(state::DemoEnv {
+        path: demo.env_file.display().to_string(),
+        text: demo.environment(),
+    }));
     // The live queue moves every few seconds: only emergencies notify.
     let notify = link::NotifyPolicy {
         enabled: true,
@@ -114,19 +146,4 @@ pub async fn run_demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     shown?;
     println!("countersign demo stopped; its data directory was removed.");
     Ok(ExitCode::SUCCESS)
-}
-
-fn demo_roles() -> Vec<state::RoleInfo> {
-    const ROLES: &str = include_str!("../../assets/demo/roles.yaml");
-    match crate::broker::roles::compile("assets/demo/roles.yaml", ROLES) {
-        Ok(set) => set
-            .roles()
-            .map(|role| state::RoleInfo {
-                name: role.name.clone(),
-                request_prompt: role.request_prompt.clone(),
-                max_session_ttl: role.max_session_ttl,
-            })
-            .collect(),
-        Err(_) => Vec::new(),
-    }
 }

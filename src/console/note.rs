@@ -6,15 +6,57 @@
 use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
-use super::action::{Effect, ReviewError};
+use crossterm::event::KeyEvent;
+
+use super::action::{Action, Effect, ReviewError};
+use super::command::{Command, ModeKind, Offer};
 use super::findings;
+use super::keymap::Key;
 use super::listing;
 use super::review::in_words;
 use super::state::{NoteDialog, NoteDraft, NoteKind, NoteTarget, State, Tab};
 use super::text;
-use super::update::notice;
 use crate::model::api::{MAX_REASON_BYTES, MarkFindingReviewed, SubmitPostIncidentReview};
 use crate::model::{FindingKind, FindingReview, IncidentOutcome, Request, Time};
+
+/// What the note dialogs offer; in a post-incident review the focus key picks
+/// the outcome.
+pub fn commands(state: &State) -> Vec<Offer> {
+    let outcome = matches!(
+        state.note().map(|n| &n.kind),
+        Some(NoteKind::PostIncident { .. })
+    );
+    vec![
+        Offer::hinted(Command::Submit, "submit the note"),
+        Offer::hinted(Command::Cancel, "close the dialog (the draft is kept)"),
+        Offer::hinted(
+            Command::SwitchFocus,
+            "post-incident review: change the outcome",
+        )
+        .labelled("outcome")
+        .hinted_if(outcome),
+        Offer::hinted(Command::Help, "show help over this (the text stays)"),
+    ]
+}
+
+/// A key in a note dialog: its commands, else typed text (it has no picker).
+pub fn key(state: &State, key: Key, event: KeyEvent) -> Option<Action> {
+    match state.keymap.command(ModeKind::Note, key) {
+        Some(command) => Some(Action::Command(command)),
+        None => Some(Action::Editor(event.into())),
+    }
+}
+
+pub(super) fn run(state: &mut State, command: Command, _now: Time) -> Vec<Effect> {
+    match command {
+        Command::Submit => return submit(state),
+        Command::Cancel => cancel(state),
+        Command::Help => state.mode.toggle_help(),
+        Command::SwitchFocus => switch_outcome(state),
+        _ => {}
+    }
+    Vec::new()
+}
 
 fn open(state: &mut State, kind: NoteKind) {
     let draft = state.note_drafts.get(&kind.target());
@@ -36,7 +78,7 @@ fn open(state: &mut State, kind: NoteKind) {
         Some(draft) if !draft.lines.is_empty() => TextArea::new(draft.lines.clone()),
         _ => TextArea::default(),
     };
-    state.note = Some(NoteDialog {
+    state.mode.open_note(NoteDialog {
         kind,
         editor,
         error: None,
@@ -47,16 +89,11 @@ fn open(state: &mut State, kind: NoteKind) {
 /// `m` in the Audit tab: mark the selected finding reviewed.
 pub(super) fn open_mark(state: &mut State, now: Time) {
     if state.tab != Tab::Audit {
-        notice(
-            state,
-            "findings are marked reviewed in the Audit tab",
-            now,
-            true,
-        );
+        state.set_notice("findings are marked reviewed in the Audit tab", now, true);
         return;
     }
     let Some(finding) = state.audit.selected_finding() else {
-        notice(state, "no finding selected", now, true);
+        state.set_notice("no finding selected", now, true);
         return;
     };
     let key = finding.key();
@@ -95,15 +132,15 @@ fn not_owed(request: &Request, me: Option<&str>) -> Option<String> {
 /// `p`: the post-incident review of the inspected request, the selected finding's
 /// request, or the selected request.
 pub(super) fn open_post_incident(state: &mut State, now: Time) {
-    let (id, finding_kind) = if let Some(inspect) = &state.inspect {
+    let (id, finding_kind) = if let Some(inspect) = state.inspect() {
         (inspect.id, inspect.from)
     } else if state.tab == Tab::Audit {
         let Some(finding) = state.audit.selected_finding() else {
-            notice(state, "no finding selected", now, true);
+            state.set_notice("no finding selected", now, true);
             return;
         };
         let Some(id) = finding.request_id else {
-            notice(state, "this finding is not about one request", now, true);
+            state.set_notice("this finding is not about one request", now, true);
             return;
         };
         (id, Some(finding.kind))
@@ -116,25 +153,24 @@ pub(super) fn open_post_incident(state: &mut State, now: Time) {
     match state.request(&id) {
         Some(request) => {
             if let Some(why) = not_owed(request, state.me()) {
-                notice(state, why, now, true);
+                state.set_notice(why, now, true);
                 return;
             }
         }
         // Not in the listing: an emergency_unreviewed finding says it is owed; the
         // broker has the last word.
         None if finding_kind == Some(FindingKind::EmergencyUnreviewed) => {}
-        None if state.inspect.as_ref().is_some_and(|i| i.id == id) => {
+        None if state.inspect().is_some_and(|i| i.id == id) => {
             let still = format!("{} is still being fetched", text::short_id(&id));
-            notice(state, still, now, true);
+            state.set_notice(still, now, true);
             return;
         }
         None => {
-            notice(
-                state,
+            state.set_notice(
                 format!(
                     "{} is not loaded; open it with {} first",
                     text::short_id(&id),
-                    state.keymap.label(super::keymap::Command::Open)
+                    state.keymap.label(ModeKind::Tabs, Command::Open)
                 ),
                 now,
                 true,
@@ -146,11 +182,11 @@ pub(super) fn open_post_incident(state: &mut State, now: Time) {
 }
 
 /// Tab in the post-incident dialog: none → justified → unjustified → justified.
-pub(super) fn switch_outcome(state: &mut State) {
+fn switch_outcome(state: &mut State) {
     if let Some(NoteDialog {
         kind: NoteKind::PostIncident { outcome, .. },
         ..
-    }) = &mut state.note
+    }) = state.mode.note_mut()
     {
         *outcome = Some(match outcome {
             Some(IncidentOutcome::Justified) => IncidentOutcome::Unjustified,
@@ -166,8 +202,8 @@ pub fn outcome_word(outcome: IncidentOutcome) -> &'static str {
     }
 }
 
-pub(super) fn cancel(state: &mut State) {
-    let Some(dialog) = state.note.take() else {
+fn cancel(state: &mut State) {
+    let Some(dialog) = state.mode.take_note() else {
         return;
     };
     let lines = dialog.editor.lines().to_vec();
@@ -193,8 +229,8 @@ pub(super) fn cancel(state: &mut State) {
     }
 }
 
-pub(super) fn submit(state: &mut State) -> Vec<Effect> {
-    let Some(dialog) = &mut state.note else {
+fn submit(state: &mut State) -> Vec<Effect> {
+    let Some(dialog) = state.mode.note_mut() else {
         return Vec::new();
     };
     if dialog.in_flight {
@@ -248,7 +284,7 @@ pub(super) fn submit(state: &mut State) -> Vec<Effect> {
 /// Takes the answer into the open dialog when it is the one waiting for it; says
 /// whether it was.
 fn answer_dialog(state: &mut State, target: &NoteTarget, error: Option<String>) -> bool {
-    let Some(dialog) = &mut state.note else {
+    let Some(dialog) = state.mode.note_mut() else {
         return false;
     };
     if !dialog.in_flight || dialog.kind.target() != *target {
@@ -260,7 +296,9 @@ fn answer_dialog(state: &mut State, target: &NoteTarget, error: Option<String>) 
             dialog.in_flight = false;
             dialog.error = Some(error);
         }
-        None => state.note = None,
+        None => {
+            state.mode.take_note();
+        }
     }
     true
 }
@@ -277,17 +315,12 @@ pub(super) fn finding_marked(
             findings::set_reviewed(state, &key, &review);
             state.note_drafts.remove(&target);
             answer_dialog(state, &target, None);
-            notice(
-                state,
-                format!("marked {} reviewed", short_key(&key)),
-                now,
-                false,
-            );
+            state.set_notice(format!("marked {} reviewed", short_key(&key)), now, false);
         }
         Err(error) => {
             let why = explain_mark(&error);
             if !answer_dialog(state, &target, Some(why.clone())) {
-                notice(state, format!("marking failed: {why}"), now, true);
+                state.set_notice(format!("marking failed: {why}"), now, true);
             }
         }
     }
@@ -317,7 +350,7 @@ pub(super) fn post_incident_reviewed(
                 .as_ref()
                 .map(|r| outcome_word(r.outcome))
                 .unwrap_or("recorded");
-            if let Some(inspect) = &mut state.inspect
+            if let Some(inspect) = state.mode.inspect_mut()
                 && inspect.fetched.as_ref().is_some_and(|r| r.id == id)
             {
                 inspect.fetched = Some(request.clone());
@@ -325,12 +358,11 @@ pub(super) fn post_incident_reviewed(
             // Shown at once, even while frozen: the owed flag goes away, and so
             // does the finding about it.
             listing::upsert(state, request, now);
-            state.reorder();
+            super::listing::reorder(state);
             super::findings::owed_review_recorded(state, id);
             state.note_drafts.remove(&target);
             answer_dialog(state, &target, None);
-            notice(
-                state,
+            state.set_notice(
                 format!(
                     "post-incident review of {} recorded: {outcome}",
                     text::short_id(&id)
@@ -339,19 +371,14 @@ pub(super) fn post_incident_reviewed(
                 false,
             );
             // The open history gains the review's event.
-            if state.inspect.as_ref().is_some_and(|i| i.id == id) {
+            if state.inspect().is_some_and(|i| i.id == id) {
                 return vec![Effect::FetchHistory(id)];
             }
         }
         Err(error) => {
             let why = explain_post_incident(&error);
             if !answer_dialog(state, &target, Some(why.clone())) {
-                notice(
-                    state,
-                    format!("post-incident review failed: {why}"),
-                    now,
-                    true,
-                );
+                state.set_notice(format!("post-incident review failed: {why}"), now, true);
             }
         }
     }
@@ -390,7 +417,7 @@ pub(super) fn check_dialog(state: &mut State) {
         kind: NoteKind::PostIncident { id, .. },
         in_flight: false,
         ..
-    }) = &state.note
+    }) = state.note()
     else {
         return;
     };
@@ -405,7 +432,7 @@ pub(super) fn check_dialog(state: &mut State) {
         text::inline(&review.author),
         outcome_word(review.outcome)
     );
-    if let Some(dialog) = &mut state.note {
+    if let Some(dialog) = state.mode.note_mut() {
         dialog.error = Some(text);
     }
 }

@@ -6,7 +6,9 @@
 use std::io::{self, Stdout};
 use std::time::Duration as StdDuration;
 
-use crossterm::event::{Event, EventStream};
+use crossterm::event::{
+    DisableMouseCapture, EnableMouseCapture, Event, EventStream, MouseEventKind,
+};
 use crossterm::execute;
 use crossterm::terminal::{BeginSynchronizedUpdate, EndSynchronizedUpdate};
 use futures_util::StreamExt;
@@ -26,7 +28,9 @@ pub struct Screen {
 impl Screen {
     pub fn enter() -> io::Result<Screen> {
         // Installs a panic hook that restores the terminal before the message prints.
-        let terminal = ratatui::try_init()?;
+        let mut terminal = ratatui::try_init()?;
+        // Click to select, wheel to scroll; Shift still selects text in most terminals.
+        execute!(terminal.backend_mut(), EnableMouseCapture)?;
         Ok(Screen { terminal })
     }
 
@@ -44,6 +48,7 @@ impl Screen {
 
 impl Drop for Screen {
     fn drop(&mut self) {
+        let _ = execute!(self.terminal.backend_mut(), DisableMouseCapture);
         let _ = self.terminal.show_cursor();
         ratatui::restore();
     }
@@ -62,6 +67,9 @@ pub async fn run(
     let mut tick = tokio::time::interval(StdDuration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut terminate = terminate_signal()?;
+    // A closed terminal (SIGHUP) ends the console the same way, so the demo's
+    // temporary directory is removed on the way out.
+    let mut hangup = hangup_signal()?;
     let size = screen.terminal.size()?;
     update(
         &mut state,
@@ -89,11 +97,12 @@ pub async fn run(
             },
             _ = tick.tick() => Some(Action::Tick),
             _ = terminate.recv() => break,
+            _ = hangup.recv() => break,
         };
-        let mut quit = apply(&mut state, action, &effects);
+        let mut quit = apply(&mut state, action, &effects, &mut screen);
         // Coalesce: apply everything else already waiting before drawing again.
         while let Ok(action) = network.try_recv() {
-            quit |= apply(&mut state, Some(action), &effects);
+            quit |= apply(&mut state, Some(action), &effects, &mut screen);
         }
         if quit {
             break;
@@ -105,8 +114,17 @@ pub async fn run(
 
 fn translate(state: &State, event: Event) -> Option<Action> {
     match event {
-        Event::Key(key) => state.keymap.action_for(state, key),
+        Event::Key(key) => super::input::action_for(state, key),
         Event::Resize(width, height) => Some(Action::Resize { width, height }),
+        Event::Mouse(mouse) => match mouse.kind {
+            MouseEventKind::Down(crossterm::event::MouseButton::Left) => Some(Action::Click {
+                column: mouse.column,
+                row: mouse.row,
+            }),
+            MouseEventKind::ScrollDown => Some(Action::Wheel(1)),
+            MouseEventKind::ScrollUp => Some(Action::Wheel(-1)),
+            _ => None,
+        },
         _ => None,
     }
 }
@@ -116,12 +134,20 @@ fn apply(
     state: &mut State,
     action: Option<Action>,
     effects: &mpsc::UnboundedSender<Effect>,
+    screen: &mut Screen,
 ) -> bool {
     let Some(action) = action else { return false };
     let mut quit = false;
     for effect in update(state, action, chrono::Utc::now()) {
         match effect {
             Effect::Quit => quit = true,
+            Effect::Copy(text) => {
+                use std::io::Write;
+                // A terminal that cannot take it ignores it; nothing to report.
+                let out = screen.terminal.backend_mut();
+                let _ = out.write_all(super::clipboard::osc52(&text).as_bytes());
+                let _ = out.flush();
+            }
             // The network side may be gone (offline demo, shutting down): nothing to do.
             other => {
                 let _ = effects.send(other);
@@ -139,6 +165,27 @@ fn terminate_signal() -> io::Result<impl SignalStream> {
 #[cfg(not(unix))]
 fn terminate_signal() -> io::Result<impl SignalStream> {
     Ok(NeverSignal)
+}
+
+#[cfg(unix)]
+fn hangup_signal() -> io::Result<impl SignalStream> {
+    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+}
+
+#[cfg(not(unix))]
+fn hangup_signal() -> io::Result<impl SignalStream> {
+    Ok(NeverSignal)
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP: how a headless demo is stopped.
+pub async fn until_stopped() -> io::Result<()> {
+    let mut terminate = terminate_signal()?;
+    let mut hangup = hangup_signal()?;
+    tokio::select! {
+        stopped = tokio::signal::ctrl_c() => stopped,
+        _ = terminate.recv() => Ok(()),
+        _ = hangup.recv() => Ok(()),
+    }
 }
 
 /// The one thing the loop needs from a signal: wait for the next one.

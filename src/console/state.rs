@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use ratatui_textarea::TextArea;
 use uuid::Uuid;
 
+use super::action::Effect;
+use super::command::ModeKind;
+use super::flags::{Flags, Repeats, Tickets};
 use super::keymap::Keymap;
-use super::listing::{self, Flags, Tickets};
 use super::theme::Theme;
 use crate::model::api::WhoAmI;
 use crate::model::{
@@ -104,6 +106,9 @@ impl FindingSort {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
     Connecting,
+    /// The stream is open again but could not resume from an id: listing what
+    /// happened meanwhile before saying "live".
+    CatchingUp,
     /// Following the event stream.
     Live,
     /// The stream is unavailable; listing every few seconds.
@@ -138,6 +143,15 @@ pub struct Draft {
     pub decision: Decision,
     pub lines: Vec<String>,
     pub roles: Vec<RoleChoice>,
+}
+
+/// The reason of a cancelled bulk review, for the same decision on the same
+/// requests only.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BulkDraft {
+    pub decision: Decision,
+    pub targets: Vec<Uuid>,
+    pub lines: Vec<String>,
 }
 
 /// The review dialog, pinned to the request ids it was opened on.
@@ -295,26 +309,274 @@ pub struct State {
     /// Arrived since the console started and not selected yet.
     pub unseen: BTreeSet<Uuid>,
     pub filter: String,
-    /// The filter being typed, while `/` is open.
-    pub filter_input: Option<String>,
     pub sort: SortKey,
     /// `Some` while frozen: what arrived meanwhile.
     pub frozen: Option<Vec<Held>>,
-    pub drafts: HashMap<Uuid, Draft>,
+    /// Review drafts by request and decision: an approval's reason never turns up
+    /// in a denial.
+    pub drafts: HashMap<(Uuid, Decision), Draft>,
     /// The reason of a bulk review that was cancelled.
-    pub bulk_draft: Option<Vec<String>>,
-    pub dialog: Option<Dialog>,
-    /// The mark or post-incident review dialog.
-    pub note: Option<NoteDialog>,
+    pub bulk_draft: Option<BulkDraft>,
     pub note_drafts: HashMap<NoteTarget, NoteDraft>,
-    /// A request's full detail and audit history, over the current tab.
-    pub inspect: Option<Inspect>,
+    /// What has the keyboard: the tabs, a request's history, a dialog, the filter,
+    /// or help over any of them.
+    pub mode: Mode,
     /// What names a ticket, for the no-ticket flag.
     pub tickets: Tickets,
-    pub help: bool,
+    /// When a repeated request is flagged.
+    pub repeats: Repeats,
+    /// The demo's environment file, when this console runs the demo.
+    pub demo_env: Option<DemoEnv>,
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     pub audit: Audit,
+}
+
+/// What has the keyboard. One value, so that two dialogs open at once, or a filter
+/// typed under a dialog, cannot be represented.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    /// The tabs: Queue, Active, History, Audit.
+    Tabs,
+    /// One request's full detail and audit history, over the tabs.
+    Inspect(Box<Inspect>),
+    /// The `/` filter being typed.
+    Filter(String),
+    /// The review dialog, over the tabs or a request's history.
+    Review {
+        dialog: Box<Dialog>,
+        over: Option<Box<Inspect>>,
+    },
+    /// The mark or post-incident review dialog, over the tabs or a history.
+    Note {
+        dialog: Box<NoteDialog>,
+        over: Option<Box<Inspect>>,
+    },
+    /// The `?` overlay over any other mode, scrolled by `scroll` lines.
+    Help { scroll: u16, over: Box<Mode> },
+    /// A question over the tabs or a history; `yes` runs when confirmed.
+    Confirm(Box<Confirm>),
+    /// The demo's environment file over the tabs, scrolled by `scroll` lines.
+    Panel { scroll: u16 },
+}
+
+/// Where the demo wrote its environment, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DemoEnv {
+    pub path: String,
+    pub text: String,
+}
+
+/// What a confirmation asks and what it then does: a typed effect, not a flag.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub question: String,
+    pub yes: Effect,
+    /// The history to go back to when refused (else the tabs).
+    pub back: Option<Box<Inspect>>,
+}
+
+impl Mode {
+    pub fn kind(&self) -> ModeKind {
+        match self {
+            Mode::Tabs => ModeKind::Tabs,
+            Mode::Inspect(_) => ModeKind::Inspect,
+            Mode::Filter(_) => ModeKind::Filter,
+            Mode::Review { .. } => ModeKind::Review,
+            Mode::Note { .. } => ModeKind::Note,
+            Mode::Help { .. } => ModeKind::Help,
+            Mode::Confirm(_) => ModeKind::Confirm,
+            Mode::Panel { .. } => ModeKind::Panel,
+        }
+    }
+
+    /// The mode under the help overlay, or this one.
+    pub fn beneath_help(&self) -> &Mode {
+        match self {
+            Mode::Help { over, .. } => over.beneath_help(),
+            other => other,
+        }
+    }
+
+    fn beneath_help_mut(&mut self) -> &mut Mode {
+        match self {
+            Mode::Help { over, .. } => over.beneath_help_mut(),
+            other => other,
+        }
+    }
+
+    /// The request history open, under a dialog or help too.
+    pub fn inspect(&self) -> Option<&Inspect> {
+        match self.beneath_help() {
+            Mode::Inspect(inspect) => Some(inspect),
+            Mode::Review { over, .. } | Mode::Note { over, .. } => over.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn inspect_mut(&mut self) -> Option<&mut Inspect> {
+        match self.beneath_help_mut() {
+            Mode::Inspect(inspect) => Some(inspect),
+            Mode::Review { over, .. } | Mode::Note { over, .. } => over.as_deref_mut(),
+            _ => None,
+        }
+    }
+
+    pub fn dialog(&self) -> Option<&Dialog> {
+        match self.beneath_help() {
+            Mode::Review { dialog, .. } => Some(dialog),
+            _ => None,
+        }
+    }
+
+    pub fn dialog_mut(&mut self) -> Option<&mut Dialog> {
+        match self.beneath_help_mut() {
+            Mode::Review { dialog, .. } => Some(dialog),
+            _ => None,
+        }
+    }
+
+    pub fn note(&self) -> Option<&NoteDialog> {
+        match self.beneath_help() {
+            Mode::Note { dialog, .. } => Some(dialog),
+            _ => None,
+        }
+    }
+
+    pub fn note_mut(&mut self) -> Option<&mut NoteDialog> {
+        match self.beneath_help_mut() {
+            Mode::Note { dialog, .. } => Some(dialog),
+            _ => None,
+        }
+    }
+
+    /// The filter being typed.
+    pub fn filter_input(&self) -> Option<&str> {
+        match self.beneath_help() {
+            Mode::Filter(input) => Some(input),
+            _ => None,
+        }
+    }
+
+    pub fn help_open(&self) -> bool {
+        matches!(self, Mode::Help { .. })
+    }
+
+    /// The history a dialog opens over (taken out of this mode).
+    fn take_view(&mut self) -> Option<Box<Inspect>> {
+        match std::mem::replace(self, Mode::Tabs) {
+            Mode::Inspect(inspect) => Some(inspect),
+            Mode::Review { over, .. } | Mode::Note { over, .. } => over,
+            Mode::Help { mut over, .. } => over.take_view(),
+            Mode::Confirm(confirm) => confirm.back,
+            Mode::Tabs | Mode::Filter(_) | Mode::Panel { .. } => None,
+        }
+    }
+
+    pub fn open_review(&mut self, dialog: Dialog) {
+        let over = self.take_view();
+        *self = Mode::Review {
+            dialog: Box::new(dialog),
+            over,
+        };
+    }
+
+    pub fn open_note(&mut self, dialog: NoteDialog) {
+        let over = self.take_view();
+        *self = Mode::Note {
+            dialog: Box::new(dialog),
+            over,
+        };
+    }
+
+    pub fn open_inspect(&mut self, inspect: Inspect) {
+        *self = Mode::Inspect(Box::new(inspect));
+    }
+
+    /// Closes the review dialog, back to what it was opened over.
+    pub fn take_dialog(&mut self) -> Option<Dialog> {
+        self.dialog()?;
+        match std::mem::replace(self, Mode::Tabs) {
+            Mode::Review { dialog, over } => {
+                *self = back_to(over);
+                Some(*dialog)
+            }
+            Mode::Help { mut over, scroll } => {
+                let dialog = over.take_dialog();
+                *self = Mode::Help { over, scroll };
+                dialog
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// Closes the note dialog, back to what it was opened over.
+    pub fn take_note(&mut self) -> Option<NoteDialog> {
+        self.note()?;
+        match std::mem::replace(self, Mode::Tabs) {
+            Mode::Note { dialog, over } => {
+                *self = back_to(over);
+                Some(*dialog)
+            }
+            Mode::Help { mut over, scroll } => {
+                let dialog = over.take_note();
+                *self = Mode::Help { over, scroll };
+                dialog
+            }
+            other => {
+                *self = other;
+                None
+            }
+        }
+    }
+
+    /// Closes a request's history (and anything over it), back to the tabs.
+    pub fn close_inspect(&mut self) {
+        if self.inspect().is_some() {
+            *self = Mode::Tabs;
+        }
+    }
+
+    /// Asks before `yes`; refusing comes back here.
+    pub fn confirm(&mut self, question: String, yes: Effect) {
+        let back = self.take_view();
+        *self = Mode::Confirm(Box::new(Confirm {
+            question,
+            yes,
+            back,
+        }));
+    }
+
+    /// Answers the open question: the effect when confirmed; back either way.
+    pub fn answer(&mut self, confirmed: bool) -> Option<Effect> {
+        let Mode::Confirm(confirm) = std::mem::replace(self, Mode::Tabs) else {
+            return None;
+        };
+        let Confirm { yes, back, .. } = *confirm;
+        *self = back_to(back);
+        confirmed.then_some(yes)
+    }
+
+    /// Opens help over this mode, or closes it.
+    pub fn toggle_help(&mut self) {
+        *self = match std::mem::replace(self, Mode::Tabs) {
+            Mode::Help { over, .. } => *over,
+            other => Mode::Help {
+                scroll: 0,
+                over: Box::new(other),
+            },
+        };
+    }
+}
+
+fn back_to(over: Option<Box<Inspect>>) -> Mode {
+    match over {
+        Some(inspect) => Mode::Inspect(inspect),
+        None => Mode::Tabs,
+    }
 }
 
 /// The Audit tab: findings of the weekly review, in the order of `sort`.
@@ -328,6 +590,10 @@ pub struct Audit {
     pub selected: usize,
     pub offset: usize,
     pub loading: bool,
+    /// The audit log moved since the findings were asked for.
+    pub stale: bool,
+    /// When the findings shown were asked for.
+    pub asked_at: Option<Time>,
 }
 
 impl Audit {
@@ -365,17 +631,15 @@ impl State {
             marked: BTreeSet::new(),
             unseen: BTreeSet::new(),
             filter: String::new(),
-            filter_input: None,
             sort: SortKey::Age,
             frozen: None,
             drafts: HashMap::new(),
             bulk_draft: None,
-            dialog: None,
-            note: None,
             note_drafts: HashMap::new(),
-            inspect: None,
+            mode: Mode::Tabs,
             tickets: Tickets::default(),
-            help: false,
+            repeats: Repeats::default(),
+            demo_env: None,
             notice: None,
             size: (0, 0),
             audit: Audit::default(),
@@ -389,8 +653,7 @@ impl State {
     /// A request by id: from the listing, else the one fetched for the open view.
     pub fn request(&self, id: &Uuid) -> Option<&Request> {
         self.requests.get(id).or_else(|| {
-            self.inspect
-                .as_ref()
+            self.inspect()
                 .and_then(|i| i.fetched.as_ref())
                 .filter(|r| r.id == *id)
         })
@@ -398,12 +661,33 @@ impl State {
 
     /// The request whose detail and history are open.
     pub fn inspected_request(&self) -> Option<&Request> {
-        self.inspect.as_ref().and_then(|i| self.request(&i.id))
+        self.inspect().and_then(|i| self.request(&i.id))
+    }
+
+    pub fn inspect(&self) -> Option<&Inspect> {
+        self.mode.inspect()
+    }
+
+    pub fn dialog(&self) -> Option<&Dialog> {
+        self.mode.dialog()
+    }
+
+    pub fn note(&self) -> Option<&NoteDialog> {
+        self.mode.note()
     }
 
     /// The filter in effect: the one being typed, else the applied one.
     pub fn active_filter(&self) -> &str {
-        self.filter_input.as_deref().unwrap_or(&self.filter)
+        self.mode.filter_input().unwrap_or(&self.filter)
+    }
+
+    /// A line for the status bar: what just happened, or why a key did nothing.
+    pub fn set_notice(&mut self, text: impl Into<String>, now: Time, error: bool) {
+        self.notice = Some(Notice {
+            text: text.into(),
+            at: now,
+            error,
+        });
     }
 
     pub fn me(&self) -> Option<&str> {
@@ -425,27 +709,9 @@ impl State {
         self.flags.get(id).copied().unwrap_or_default()
     }
 
-    /// Recomputes flags, counts and the current tab's rows after data changed,
-    /// keeping the selection on the same request id.
-    pub fn refresh_rows(&mut self, now: Time) {
-        listing::index(self, now);
-        self.reorder();
-    }
-
-    /// Recomputes the current tab's rows after the tab, filter or sort changed.
-    pub fn reorder(&mut self) {
-        // A filter keystroke only filters: the sort is redone when data, tab or
-        // sort key change.
-        let key = (self.tab, self.sort, self.generation);
-        if self.sorted_for != Some(key) {
-            self.sorted = listing::sorted(self);
-            self.sorted_for = Some(key);
-        }
-        self.rows = listing::filtered(self);
-        self.keep_selection();
-    }
-
-    fn keep_selection(&mut self) {
+    /// After the rows changed: the selection stays on its request, or moves to
+    /// its neighbour when that left.
+    pub fn keep_selection(&mut self) {
         let found = self
             .selected
             .and_then(|id| self.rows.iter().position(|row| *row == id));

@@ -67,6 +67,9 @@ pub struct Demo {
     pub users: Vec<(String, String, Vec<String>)>,
     pub console_user: String,
     pub data_dir: std::path::PathBuf,
+    /// `export` lines for the broker URL and every user's token, for a second
+    /// terminal: `source` it.
+    pub env_file: std::path::PathBuf,
     _dir: tempfile::TempDir,
     running: RunningBroker,
     driver: Option<tokio::task::JoinHandle<()>>,
@@ -121,11 +124,15 @@ impl Demo {
         } else {
             None
         };
+        let console_user = console_user.unwrap_or_else(|| "carrot".into());
+        let env_file = dir.path().join("demo.env");
+        write_private(&env_file, &environment(&running.url, &users, &console_user))?;
         Ok(Demo {
             url: running.url.clone(),
             users,
-            console_user: console_user.unwrap_or_else(|| "carrot".into()),
+            console_user,
             data_dir: dir.path().to_path_buf(),
+            env_file,
             _dir: dir,
             running,
             driver,
@@ -143,9 +150,10 @@ impl Demo {
     pub fn banner(&self) -> String {
         let mut out = format!(
             "countersign demo: broker at {} (data in {}, removed on exit)\n\
-             In another terminal:\n  export COUNTERSIGN_BROKER={}\n",
+             In another terminal: source {}\n  export COUNTERSIGN_BROKER={}\n",
             self.url,
             self.data_dir.display(),
+            self.env_file.display(),
             self.url
         );
         for (name, token, roles) in &self.users {
@@ -164,10 +172,99 @@ impl Demo {
         out
     }
 
+    /// The environment file's lines, as written.
+    pub fn environment(&self) -> String {
+        environment(&self.url, &self.users, &self.console_user)
+    }
+
     pub async fn stop(mut self) -> anyhow::Result<()> {
         if let Some(driver) = self.driver.take() {
             driver.abort();
         }
         self.running.stop().await
+    }
+}
+
+/// The shell name of a user's token variable: `COUNTERSIGN_TOKEN_ALICE`.
+fn token_variable(user: &str) -> String {
+    let name: String = user
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("COUNTERSIGN_TOKEN_{name}")
+}
+
+/// `export` lines: the broker, every user's token by name, and the console
+/// user's as `COUNTERSIGN_TOKEN`, with how to become someone else.
+fn environment(url: &str, users: &[(String, String, Vec<String>)], console_user: &str) -> String {
+    let mut out = String::from(
+        "# countersign demo: `source` this file, then use the CLI as any demo user.\n",
+    );
+    out.push_str(&format!("export COUNTERSIGN_BROKER={url}\n"));
+    for (name, token, roles) in users {
+        out.push_str(&format!(
+            "export {}={token}  # {}\n",
+            token_variable(name),
+            roles.join(",")
+        ));
+    }
+    if let Some((_, token, _)) = users.iter().find(|(name, _, _)| name == console_user) {
+        out.push_str(&format!(
+            "export COUNTERSIGN_TOKEN={token}  # {console_user}\n"
+        ));
+    }
+    if let Some((other, _, _)) = users.iter().find(|(name, _, _)| name != console_user) {
+        out.push_str(&format!(
+            "# to act as {other}: export COUNTERSIGN_TOKEN=${}\n",
+            token_variable(other)
+        ));
+    }
+    out
+}
+
+/// Writes a file only its owner can read: it holds tokens.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_environment_exports_the_broker_and_every_token() {
+        let users = vec![
+            (
+                "carrot".to_string(),
+                "tok-c".to_string(),
+                vec!["reviewer".to_string()],
+            ),
+            (
+                "bob".to_string(),
+                "tok-b".to_string(),
+                vec!["developer".to_string()],
+            ),
+            ("lord-v".to_string(), "tok-v".to_string(), vec![]),
+        ];
+        let text = environment("http://127.0.0.1:9", &users, "carrot");
+        assert!(text.contains("export COUNTERSIGN_BROKER=http://127.0.0.1:9\n"));
+        assert!(text.contains("export COUNTERSIGN_TOKEN_CARROT=tok-c"));
+        assert!(text.contains("export COUNTERSIGN_TOKEN_BOB=tok-b"));
+        assert!(text.contains("export COUNTERSIGN_TOKEN_LORD_V=tok-v"));
+        assert!(text.contains("export COUNTERSIGN_TOKEN=tok-c"));
     }
 }

@@ -144,6 +144,10 @@ pub struct FindingsReport {
     /// Empty from a broker that does not say.
     #[serde(default)]
     pub ticket_patterns: Vec<String>,
+    /// How many requests for one role in the window make a `repeat_request`, so a
+    /// front end flags repeats the same way. `None` from a broker that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repeat_threshold: Option<u32>,
 }
 
 /// The approver-side view of the weekly review.
@@ -323,6 +327,7 @@ mod tests {
             window: Duration::from_hours(168),
             reviewers: Vec::new(),
             ticket_patterns: vec![r"#\d+".into()],
+            repeat_threshold: None,
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["window"], "168h");

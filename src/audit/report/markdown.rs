@@ -4,7 +4,8 @@
 use crate::model::api::FindingsReport;
 use crate::model::{AuditEvent, FindingKind, Time};
 
-use super::{before, minute, tally, terminal_safe};
+use super::{before, minute, tally};
+use crate::client::sanitize_inline;
 
 /// The order sections appear in: the most serious kinds first.
 const SECTIONS: [(FindingKind, &str, &str); 7] = [
@@ -45,7 +46,7 @@ const SECTIONS: [(FindingKind, &str, &str); 7] = [
     ),
 ];
 
-/// A table cell: no control characters, line breaks as `<br>`, and Markdown's
+/// A table cell: control characters written out inertly, line breaks as `<br>`, and Markdown's
 /// punctuation escaped so user text cannot close the cell, format or link.
 pub fn cell(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -54,7 +55,8 @@ pub fn cell(text: &str) -> String {
         if i > 0 {
             out.push_str("<br>");
         }
-        for c in terminal_safe(line).chars() {
+        // Shown, not obeyed and not hidden: the same inert form as `request ls`.
+        for c in sanitize_inline(line).chars() {
             if matches!(
                 c,
                 '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '~' | '#' | '!'

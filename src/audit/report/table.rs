@@ -1,11 +1,14 @@
-//! Aligned columns for a terminal. Every cell goes through `terminal_safe`.
+//! Aligned columns for a terminal. Every cell is made inert the way `request ls`
+//! shows it: escapes and bidi controls are written out (`\x1b`, `\u{202e}`), so
+//! an auditor sees that they were injected.
 
 use unicode_width::UnicodeWidthStr;
 
 use crate::model::api::FindingsReport;
 use crate::model::{AuditEvent, Time};
 
-use super::{before, minute, tally, terminal_safe};
+use super::{before, minute, tally};
+use crate::client::sanitize_inline;
 
 /// Lays out rows under a header, two spaces apart; the last column is not padded.
 struct Table {
@@ -22,8 +25,12 @@ impl Table {
     }
 
     fn push(&mut self, cells: Vec<String>) {
-        self.rows
-            .push(cells.iter().map(|cell| terminal_safe(cell)).collect());
+        self.rows.push(
+            cells
+                .iter()
+                .map(|cell| sanitize_inline(cell).into_owned())
+                .collect(),
+        );
     }
 
     fn write(&self, out: &mut String) {

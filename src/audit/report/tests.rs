@@ -159,6 +159,7 @@ fn empty_week_in_every_format() {
         window: Duration::from_hours(168),
         reviewers: vec![],
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     let table = render(&report, Format::Table, now());
     assert_eq!(
@@ -220,7 +221,8 @@ fn markdown_cells_escape() {
         ("<script>", "\\<script\\>"),
         ("*bold* _it_ `code`", "\\*bold\\* \\_it\\_ \\`code\\`"),
         ("back\\slash", "back\\\\slash"),
-        ("\u{1b}[2Jgone", "gone"),
+        // Shown inertly, as `request ls` shows it: an auditor sees the injection.
+        ("\u{1b}[2Jgone", "\\\\x1b\\[2Jgone"),
     ];
     for (input, expected) in cases {
         assert_eq!(markdown::cell(input), expected, "{input:?}");

@@ -259,6 +259,11 @@ pub fn review_line(review: &Review) -> String {
 
 /// The last words of `request create` once the request is no longer pending.
 pub fn outcome(request: &Request, now: Time) -> String {
+    outcome_for(request, now, true)
+}
+
+/// The outcome in words; how to give access back only to the requester, who can.
+pub fn outcome_for(request: &Request, now: Time, to_requester: bool) -> String {
     let id = request.id;
     match request.state {
         State::Approved | State::Returned | State::Elapsed | State::Revoked => {
@@ -278,7 +283,7 @@ pub fn outcome(request: &Request, now: Time) -> String {
             if let Some(by) = &request.resolved_by {
                 let _ = write!(text, "\nResolved by override by {}.", sanitize_inline(by));
             }
-            if request.state == State::Approved {
+            if request.state == State::Approved && to_requester {
                 let _ = write!(
                     text,
                     "\nGive it back when done: countersign request return {id}"
@@ -430,7 +435,8 @@ pub fn certificates(list: &[crate::model::CertificateSummary], now: Time) -> Str
 pub fn show(request: &Request, now: Time) -> String {
     let mut out = String::new();
     let field = |out: &mut String, name: &str, value: &str| {
-        let _ = writeln!(out, "{name:<19}{value}");
+        // A name as long as the column still gets its space.
+        let _ = writeln!(out, "{name:<18} {value}");
     };
     field(&mut out, "Request", &request.id.to_string());
     let mut state = request.state.as_str().to_string();
@@ -827,6 +833,22 @@ ID        REQUESTER  ROLES                 STATE     VOTES  REVIEWERS       AGE 
             "Approved: production-db-access granted from 2026-11-21 12:00:00 UTC until 2026-11-21 16:00:00 UTC (4h, ends in 4h)."
         ), "{text}");
         assert!(text.contains("countersign request return"));
+        // The reviewer who approved it cannot give it back: not told to.
+        let told = outcome_for(&r, at(12, 0, 0), false);
+        assert!(!told.contains("Give it back"), "{told}");
+        assert!(
+            told.starts_with("Approved: production-db-access granted"),
+            "{told}"
+        );
+    }
+
+    #[test]
+    fn show_keeps_a_space_after_a_long_field_name() {
+        let mut r = request(1);
+        r.suggested_reviewers = vec!["nosuchuser".into()];
+        let text = show(&r, at(12, 0, 0));
+        assert!(text.contains("Suggested reviewers nosuchuser"), "{text}");
+        assert!(text.contains("Request            "), "{text}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use ratatui::layout::{Constraint, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, TableState};
 
-use crate::console::keymap::Command;
+use crate::console::command::{Command, ModeKind};
 use crate::console::state::{FindingSort, State};
 use crate::console::text;
 use crate::console::theme::Meaning;
@@ -89,7 +89,18 @@ pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         FindingSort::Kind => "grouped by kind".to_string(),
         sort => format!("sorted by {}", sort.name()),
     };
-    let block = block(state, format!(" Audit · findings{window} · {order} "));
+    // Never an old list passed off as the current one.
+    let freshness = if audit.findings.is_some() && audit.loading {
+        " · updating…"
+    } else if audit.stale {
+        " · stale: the log moved since (r)"
+    } else {
+        ""
+    };
+    let block = block(
+        state,
+        format!(" Audit · findings{window} · {order}{freshness} "),
+    );
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let message = match (&audit.findings, &audit.error) {
@@ -239,7 +250,7 @@ pub fn draw_detail(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     } else {
         let hint = format!(
             "not reviewed yet: {} marks it reviewed, with a note",
-            state.keymap.label(Command::MarkReviewed)
+            state.keymap.label(ModeKind::Tabs, Command::MarkReviewed)
         );
         for line in text::wrap(&hint, width) {
             lines.push(Line::styled(line, theme.style(Meaning::Muted)));
@@ -248,7 +259,7 @@ pub fn draw_detail(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     if let Some(id) = finding.request_id {
         let hint = format!(
             "{} shows the request's full detail and audit history",
-            state.keymap.label(Command::Open)
+            state.keymap.label(ModeKind::Tabs, Command::Open)
         );
         for line in text::wrap(&hint, width) {
             lines.push(Line::styled(line, theme.style(Meaning::Muted)));

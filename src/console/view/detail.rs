@@ -7,8 +7,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders};
 
 use super::queue::state_meaning;
-use crate::console::keymap::Command;
-use crate::console::listing::{self, REPEAT_WINDOW_HOURS};
+use crate::console::command::{Command, ModeKind};
+use crate::console::listing;
 use crate::console::note::outcome_word;
 use crate::console::state::State;
 use crate::console::text;
@@ -116,7 +116,8 @@ pub fn full_lines(state: &State, request: &Request, width: usize, now: Time) -> 
 /// A time as the full view shows it, with how long ago.
 fn when(at: Time, now: Time) -> String {
     let at_text = at.format("%Y-%m-%d %H:%M:%S UTC");
-    if at <= now {
+    // Within a second of now is now: never "(in 0s)" for what already happened.
+    if at <= now + chrono::TimeDelta::seconds(1) {
         format!("{at_text} ({} ago)", text::age(now - at))
     } else {
         format!("{at_text} (in {})", text::countdown(at - now))
@@ -223,16 +224,16 @@ fn write(
         }
         if let Some(count) = flags.repeat {
             let text = format!(
-                "repeat: {} asked for these roles {count} times in {} days; should the access be permanent?",
+                "repeat: {} asked for these roles {count} times in {}; should the access be permanent?",
                 text::inline(&request.user),
-                REPEAT_WINDOW_HOURS / 24
+                window_words(state.repeats.window_hours)
             );
             w.item("↻", theme.style(Meaning::Warn), &text, plain);
         }
         if flags.post_incident_owed {
             let text = format!(
                 "post-incident review owed: approved emergency access not reviewed yet ({} records it)",
-                state.keymap.label(Command::PostIncident)
+                state.keymap.label(ModeKind::Tabs, Command::PostIncident)
             );
             w.item("↻", theme.style(Meaning::Warn), &text, plain);
         }
@@ -340,7 +341,8 @@ fn write(
             None if !request.reviews.is_empty() => w.field("by", "reviews", plain),
             None => {}
         }
-        if !request.granted_roles.is_empty() {
+        // Only access that was given was granted: not a denied or withdrawn request.
+        if request.access.is_some() && !request.granted_roles.is_empty() {
             w.field(
                 "granted",
                 &text::inline(&request.granted_roles.join(", ")),
@@ -427,4 +429,14 @@ fn write(
         w.item("·", muted, &text, plain);
     }
     w.lines
+}
+
+/// `7 days`, `1 day`, `36 hours`.
+fn window_words(hours: i64) -> String {
+    match (hours % 24, hours / 24) {
+        (0, 1) => "1 day".into(),
+        (0, days) => format!("{days} days"),
+        _ if hours == 1 => "1 hour".into(),
+        _ => format!("{hours} hours"),
+    }
 }

@@ -7,7 +7,7 @@ use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::console::keymap::Command;
+use crate::console::command::{Command, ModeKind};
 use crate::console::state::{Dialog, DialogFocus, State};
 use crate::console::text;
 use crate::console::theme::Meaning;
@@ -31,7 +31,7 @@ pub(super) fn editor_layout(inner: Rect, context: usize, errors: usize) -> [Rect
 }
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
-    let Some(dialog) = &state.dialog else { return };
+    let Some(dialog) = state.dialog() else { return };
     let theme = &state.theme;
     let outer_width = area.width.saturating_sub(4).min(100);
     let width = outer_width.saturating_sub(2) as usize;
@@ -207,8 +207,8 @@ fn footer(state: &State, dialog: &Dialog, width: usize) -> Line<'static> {
     let mut text = if dialog.in_flight.is_empty() {
         format!(
             "{} submit · {} cancel (draft kept)",
-            keymap.label(Command::Submit),
-            keymap.label(Command::Cancel)
+            keymap.label(ModeKind::Review, Command::Submit),
+            keymap.label(ModeKind::Review, Command::Cancel)
         )
     } else {
         format!("submitting {}…", dialog.in_flight.len())
@@ -216,7 +216,7 @@ fn footer(state: &State, dialog: &Dialog, width: usize) -> Line<'static> {
     if !dialog.roles.is_empty() {
         text.push_str(&format!(
             " · {} roles/reason",
-            keymap.label(Command::SwitchFocus)
+            keymap.label(ModeKind::Review, Command::SwitchFocus)
         ));
     }
     Line::styled(text::truncate(&text, width), theme.style(Meaning::Accent))

@@ -1,12 +1,15 @@
-//! The `?` overlay, generated from the keymap that dispatches keys.
+//! The `?` overlay: every mode's declared commands with the keys the keymap binds
+//! to them there, so help can never drift from the keys. It scrolls, and leaves
+//! the hint bar below it visible.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph};
+use ratatui::widgets::{Block, Borders, Clear};
 
-use crate::console::keymap::Context;
-use crate::console::state::State;
+use crate::console::command::ModeKind;
+use crate::console::help::{self, LEGEND};
+use crate::console::state::{Mode, State};
 use crate::console::text;
 use crate::console::theme::Meaning;
 
@@ -14,13 +17,29 @@ const KEYS: usize = 16;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     let theme = &state.theme;
-    let help = state.keymap.help();
-    let outer = super::centered(area, 96, help.len() as u16 + 9);
+    let scroll = match &state.mode {
+        Mode::Help { scroll, .. } => *scroll,
+        _ => 0,
+    };
+    let total = help::line_count(state);
+    // Everything but the hint bar at the bottom.
+    let room = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    let outer = super::centered(room, 96, total as u16 + 2);
+    let visible = help::visible_rows(area.height) as usize;
+    let more = if total > visible {
+        let shown = (scroll as usize).min(total - visible);
+        format!(" · lines {}–{} of {total}", shown + 1, shown + visible)
+    } else {
+        String::new()
+    };
     let block = Block::default()
         .borders(Borders::ALL)
         .border_style(theme.style(Meaning::Accent))
         .title(Span::styled(
-            " Keys (? or Esc closes) ",
+            format!(" Keys (? or Esc closes){more} "),
             theme.style(Meaning::Accent),
         ));
     let inner = block.inner(outer);
@@ -28,36 +47,28 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     frame.render_widget(block, outer);
     let width = inner.width as usize;
     let about_width = width.saturating_sub(KEYS + 1);
-    let mut lines = Vec::new();
-    for (context, heading) in [
-        (Context::Queue, "In the tabs and a request's history"),
-        (
-            Context::Dialog,
-            "In a dialog (review, mark reviewed, post-incident review)",
-        ),
-    ] {
-        lines.push(Line::styled(heading, theme.style(Meaning::Accent)));
-        for (_, keys, about) in help.iter().filter(|(c, _, _)| *c == context) {
+    let mut lines = Vec::with_capacity(total);
+    for mode in ModeKind::ALL {
+        lines.push(Line::styled(
+            text::truncate(mode.title(), width),
+            theme.style(Meaning::Accent),
+        ));
+        for offer in help::offers(state, mode) {
+            let keys = state.keymap.labels(mode, offer.command);
             lines.push(Line::from(vec![
                 Span::styled(
-                    format!("{:<KEYS$} ", text::truncate(keys, KEYS)),
+                    format!("{:<KEYS$} ", text::truncate(&keys, KEYS)),
                     theme.style(Meaning::Accent),
                 ),
-                Span::raw(text::truncate(about, about_width)),
+                Span::raw(text::truncate(offer.about, about_width)),
             ]));
         }
     }
-    lines.push(Line::styled("In the filter", theme.style(Meaning::Accent)));
-    lines.push(Line::raw(text::truncate(
-        "type to filter, Enter applies, Esc clears",
-        width,
-    )));
-    lines.push(Line::styled(
-        text::truncate(
-            "Flags: ! emergency  ? no ticket  ↻ repeat, or post-incident review owed  + new  ● marked",
-            width,
-        ),
-        theme.style(Meaning::Muted),
-    ));
-    frame.render_widget(Paragraph::new(lines), inner);
+    for legend in LEGEND {
+        lines.push(Line::styled(
+            text::truncate(legend, width),
+            theme.style(Meaning::Muted),
+        ));
+    }
+    super::render_scrolled(frame, inner, lines, scroll);
 }

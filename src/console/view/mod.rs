@@ -16,6 +16,7 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Line;
 use ratatui::widgets::{Clear, Paragraph};
 
+use super::command::{Command, ModeKind};
 use super::state::State;
 use super::text;
 use super::theme::Meaning;
@@ -74,7 +75,7 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
     }
     let areas = areas(area);
     tabs::draw(state, frame, areas.tabs);
-    if let Some(open) = &state.inspect {
+    if let Some(open) = state.inspect() {
         inspect::draw(state, open, frame, areas.queue.union(areas.detail), now);
     } else {
         queue::draw(state, frame, areas.queue, now);
@@ -82,15 +83,85 @@ pub fn draw(state: &State, frame: &mut Frame, now: Time) {
     }
     status::draw(state, frame, areas.status, now);
     status::draw_hints(state, frame, areas.hints);
-    if state.dialog.is_some() {
-        dialog::draw(state, frame, area);
+    match state.mode.beneath_help().kind() {
+        ModeKind::Review => dialog::draw(state, frame, area),
+        ModeKind::Note => note::draw(state, frame, area, now),
+        ModeKind::Confirm => confirm(state, frame, area),
+        ModeKind::Panel => panel(state, frame, area),
+        _ => {}
     }
-    if state.note.is_some() {
-        note::draw(state, frame, area, now);
-    }
-    if state.help {
+    if state.mode.help_open() {
         help::draw(state, frame, area);
     }
+}
+
+/// The demo's environment file, inert, over the tabs; the hint bar stays below.
+fn panel(state: &State, frame: &mut Frame, area: Rect) {
+    let (Some(env), super::state::Mode::Panel { scroll }) = (&state.demo_env, &state.mode) else {
+        return;
+    };
+    let theme = &state.theme;
+    let room = Rect {
+        height: area.height.saturating_sub(1),
+        ..area
+    };
+    let outer = centered(
+        room,
+        area.width.saturating_sub(4),
+        env.text.lines().count() as u16 + 4,
+    );
+    let block = ratatui::widgets::Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .border_style(theme.style(Meaning::Accent))
+        .title(ratatui::text::Span::styled(
+            text::truncate(
+                &format!(" {} ", text::inline(&env.path)),
+                outer.width as usize,
+            ),
+            theme.style(Meaning::Accent),
+        ));
+    let inner = block.inner(outer);
+    frame.render_widget(Clear, outer);
+    frame.render_widget(block, outer);
+    let mut lines = vec![Line::styled(
+        "In another terminal: source the file above, then use the CLI.",
+        theme.style(Meaning::Muted),
+    )];
+    lines.extend(
+        env.text
+            .lines()
+            .map(|l| Line::raw(text::truncate(&text::inline(l), inner.width as usize))),
+    );
+    render_scrolled(frame, inner, lines, *scroll);
+}
+
+/// The question of a confirmation, with its keys from the keymap.
+fn confirm(state: &State, frame: &mut Frame, area: Rect) {
+    let super::state::Mode::Confirm(confirm) = &state.mode else {
+        return;
+    };
+    let theme = &state.theme;
+    let keys = format!(
+        "{} yes · {} no",
+        state.keymap.label(ModeKind::Confirm, Command::Confirm),
+        state.keymap.label(ModeKind::Confirm, Command::Cancel)
+    );
+    let width = (text::width(&confirm.question).max(keys.len()) + 4).min(area.width as usize);
+    let outer = centered(area, width as u16, 4);
+    let block = ratatui::widgets::Block::default()
+        .borders(ratatui::widgets::Borders::ALL)
+        .border_style(theme.style(Meaning::Warn));
+    let inner = block.inner(outer);
+    frame.render_widget(Clear, outer);
+    frame.render_widget(block, outer);
+    let lines = vec![
+        Line::styled(
+            text::truncate(&confirm.question, inner.width as usize),
+            theme.style(Meaning::Warn),
+        ),
+        Line::styled(keys, theme.style(Meaning::Muted)),
+    ];
+    frame.render_widget(Paragraph::new(lines), inner);
 }
 
 fn too_small(state: &State, frame: &mut Frame, area: Rect) {
@@ -98,7 +169,7 @@ fn too_small(state: &State, frame: &mut Frame, area: Rect) {
         "countersign needs a terminal of at least {MIN_WIDTH}×{MIN_HEIGHT}; this one is {}×{}. Enlarge it, or press {} to quit.",
         area.width,
         area.height,
-        state.keymap.label(super::keymap::Command::Quit)
+        state.keymap.label(ModeKind::Tabs, Command::Quit)
     );
     let lines: Vec<Line> = text::wrap(&message, area.width as usize)
         .into_iter()

@@ -7,7 +7,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph};
 
-use crate::console::keymap::Command;
+use crate::console::command::{Command, ModeKind};
 use crate::console::note::outcome_word;
 use crate::console::state::{NoteDialog, NoteKind, State};
 use crate::console::text;
@@ -18,7 +18,7 @@ use uuid::Uuid;
 const LABEL: usize = 10;
 
 pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
-    let Some(dialog) = &state.note else { return };
+    let Some(dialog) = state.note() else { return };
     let theme = &state.theme;
     let outer_width = area.width.saturating_sub(4).min(100);
     let width = outer_width.saturating_sub(2) as usize;
@@ -274,8 +274,14 @@ fn incident_lines(
         )
     };
     let hint = match outcome {
-        None => format!("  ({} chooses)", state.keymap.label(Command::SwitchFocus)),
-        Some(_) => format!("  ({} changes)", state.keymap.label(Command::SwitchFocus)),
+        None => format!(
+            "  ({} chooses)",
+            state.keymap.label(ModeKind::Note, Command::SwitchFocus)
+        ),
+        Some(_) => format!(
+            "  ({} changes)",
+            state.keymap.label(ModeKind::Note, Command::SwitchFocus)
+        ),
     };
     lines.push(Line::from(vec![
         Span::styled(format!("{:<LABEL$} ", "outcome"), muted),
@@ -294,14 +300,14 @@ fn footer(state: &State, dialog: &NoteDialog, width: usize) -> Line<'static> {
     } else {
         format!(
             "{} submit · {} cancel (draft kept)",
-            keymap.label(Command::Submit),
-            keymap.label(Command::Cancel)
+            keymap.label(ModeKind::Note, Command::Submit),
+            keymap.label(ModeKind::Note, Command::Cancel)
         )
     };
     if matches!(dialog.kind, NoteKind::PostIncident { .. }) {
         text.push_str(&format!(
             " · {} outcome",
-            keymap.label(Command::SwitchFocus)
+            keymap.label(ModeKind::Note, Command::SwitchFocus)
         ));
     }
     Line::styled(

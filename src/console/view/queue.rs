@@ -75,9 +75,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     } else {
         LAST_NARROW
     };
-    let fixed =
-        MARK + FLAGS + ID + REQUESTER + ROLES + AGE + last + 7 + text::width(SELECT_SYMBOL) as u16;
-    let reason_width = inner.width.saturating_sub(fixed).max(1) as usize;
+    let columns = Columns::fit(inner.width, last);
     let visible = inner.height.saturating_sub(1).max(1) as usize;
     // The stored offset, nudged if a resize left the selection outside the window.
     let mut offset = state.offset.min(state.rows.len().saturating_sub(1));
@@ -105,14 +103,14 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         .iter()
         .take(visible)
         .filter_map(|id| state.requests.get(id))
-        .map(|request| row(state, request, reason_width, now))
+        .map(|request| row(state, request, &columns, now))
         .collect();
     let widths = [
         Constraint::Length(MARK),
         Constraint::Length(FLAGS),
         Constraint::Length(ID),
-        Constraint::Length(REQUESTER),
-        Constraint::Length(ROLES),
+        Constraint::Length(columns.requester),
+        Constraint::Length(columns.roles),
         Constraint::Fill(1),
         Constraint::Length(AGE),
         Constraint::Length(last),
@@ -130,7 +128,41 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     frame.render_stateful_widget(table, inner, &mut table_state);
 }
 
-fn row<'a>(state: &State, request: &Request, reason_width: usize, now: Time) -> Row<'a> {
+/// The widths of the columns that give way on a narrow terminal, so that what is
+/// cut is cut by us, with an ellipsis, and never clipped by the table.
+struct Columns {
+    requester: u16,
+    roles: u16,
+    reason: u16,
+}
+
+impl Columns {
+    /// The reason keeps at least this much; roles give way first, then requester.
+    const MIN_REASON: u16 = 10;
+    const MIN_NAME: u16 = 6;
+
+    fn fit(width: u16, last: u16) -> Columns {
+        let fixed = MARK + FLAGS + ID + AGE + last + 7 + text::width(SELECT_SYMBOL) as u16;
+        let room = width.saturating_sub(fixed);
+        let roles = ROLES.min(
+            room.saturating_sub(REQUESTER + Self::MIN_REASON)
+                .max(Self::MIN_NAME),
+        );
+        let requester = REQUESTER.min(
+            room.saturating_sub(roles + Self::MIN_REASON)
+                .max(Self::MIN_NAME),
+        );
+        let reason = room.saturating_sub(roles + requester).max(1);
+        Columns {
+            requester,
+            roles,
+            reason,
+        }
+    }
+}
+
+fn row<'a>(state: &State, request: &Request, columns: &Columns, now: Time) -> Row<'a> {
+    let reason_width = columns.reason as usize;
     let theme = &state.theme;
     let flags = state.flags_of(&request.id);
     let mark = if state.marked.contains(&request.id) {
@@ -178,8 +210,8 @@ fn row<'a>(state: &State, request: &Request, reason_width: usize, now: Time) -> 
         Cell::from(mark),
         Cell::from(Line::from(flag_spans)),
         Cell::from(text::short_id(&request.id)),
-        Cell::from(cut(&request.user, REQUESTER)),
-        Cell::from(cut(&request.roles.join(","), ROLES)),
+        Cell::from(cut(&request.user, columns.requester)),
+        Cell::from(cut(&request.roles.join(","), columns.roles)),
         Cell::from(text::truncate(&text::inline(&request.reason), reason_width)),
         Cell::from(Span::styled(
             text::age(now - request.created_at),

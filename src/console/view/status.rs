@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
-use crate::console::keymap::Screen;
-use crate::console::state::{Connection, NoteKind, State, Tab};
+use crate::console::help;
+use crate::console::state::{Connection, Mode, State, Tab};
 use crate::console::text;
 use crate::console::theme::Meaning;
 use crate::model::{State as RequestState, Time};
@@ -19,6 +19,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     let theme = &state.theme;
     let (glyph, word, meaning) = match state.connection {
         Connection::Connecting => ("…", "connecting", Meaning::Muted),
+        Connection::CatchingUp => ("◌", "catching up", Meaning::Warn),
         Connection::Live => ("●", "live", Meaning::Ok),
         Connection::Polling => ("◐", "polling", Meaning::Warn),
         Connection::Offline => ("○", "offline", Meaning::Error),
@@ -37,6 +38,8 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     spans.push(sep());
     spans.push(Span::styled(
         match state.last_update {
+            // Live is current by definition; a quiet queue is not an old one.
+            Some(_) if state.connection == Connection::Live => "up to date".into(),
             Some(at) => format!("updated {} ago", text::age(now - at)),
             None => "no data yet".into(),
         },
@@ -46,13 +49,22 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     spans.push(Span::raw(format!("{} pending", state.counts.pending)));
     if state.counts.emergency > 0 {
         spans.push(Span::styled(
-            format!(" (! {} emergency)", state.counts.emergency),
+            format!(" (! {})", emergencies(state.counts.emergency)),
             theme.style(Meaning::Emergency),
         ));
     }
+    // New requests the user cannot see: those in the queue's window carry their
+    // own `+`, so the count goes down as they come into view, not only up.
+    let on_screen: &[uuid::Uuid] = if state.tab == Tab::Queue && state.inspect().is_none() {
+        let end = (state.offset + state.page).min(state.rows.len());
+        &state.rows[state.offset.min(end)..end]
+    } else {
+        &[]
+    };
     let unseen = state
         .unseen
         .iter()
+        .filter(|id| !on_screen.contains(id))
         .filter(|id| {
             state
                 .requests
@@ -64,7 +76,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         spans.push(sep());
         let plural = if unseen == 1 { "" } else { "s" };
         spans.push(Span::styled(
-            format!("+ {unseen} new request{plural}"),
+            format!("+ {unseen} new request{plural} out of view"),
             theme.style(Meaning::Accent),
         ));
     }
@@ -82,12 +94,26 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
             theme.style(Meaning::Warn),
         ));
     }
-    if !state.filter.is_empty() && state.filter_input.is_none() {
+    if !state.filter.is_empty() && state.mode.filter_input().is_none() {
         spans.push(sep());
         spans.push(Span::raw(format!(
             "filter {:?}",
             text::inline(&state.filter)
         )));
+    }
+    if let Some(env) = &state.demo_env {
+        spans.push(sep());
+        spans.push(Span::styled(
+            format!(
+                "tokens in {} ({})",
+                text::inline(&env.path),
+                state.keymap.label(
+                    crate::console::command::ModeKind::Tabs,
+                    crate::console::command::Command::DemoEnv
+                )
+            ),
+            theme.style(Meaning::Muted),
+        ));
     }
     if let Some(notice) = &state.notice
         && (now - notice.at).num_seconds() < NOTICE_SECS
@@ -104,6 +130,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         ));
     }
     frame.render_widget(Paragraph::new(fit(spans, area.width as usize)), area);
+}
+
+/// `1 emergency`, `2 emergencies`.
+pub fn emergencies(count: usize) -> String {
+    if count == 1 {
+        "1 emergency".into()
+    } else {
+        format!("{count} emergencies")
+    }
 }
 
 /// Drops what does not fit, cutting the last span with an ellipsis.
@@ -133,47 +168,55 @@ pub fn draw_hints(state: &State, frame: &mut Frame, area: Rect) {
     let theme = &state.theme;
     let key = theme.style(Meaning::Accent);
     let muted = theme.style(Meaning::Muted);
-    let spans: Vec<Span<'static>> = if let Some(input) = &state.filter_input {
-        vec![
+    let mode = state.mode.kind();
+    let mut spans: Vec<Span<'static>> = Vec::new();
+    if let Mode::Filter(input) = &state.mode {
+        spans.extend([
             Span::styled("filter / ", key),
             Span::raw(text::inline(input)),
             Span::styled("█", muted),
-            Span::styled("   Enter apply · Esc clear", muted),
-        ]
-    } else {
-        let screen = if state.dialog.is_some() || state.note.is_some() {
-            Screen::Dialog
-        } else if state.inspect.is_some() {
-            Screen::Inspect
-        } else if state.tab == Tab::Audit {
-            Screen::Audit
-        } else {
-            Screen::Requests
-        };
-        // Without a role picker, its keys mean nothing; in a post-incident review,
-        // the focus key changes the outcome.
-        let picker = state.dialog.as_ref().is_some_and(|d| !d.roles.is_empty());
-        let outcome = matches!(
-            state.note.as_ref().map(|n| &n.kind),
-            Some(NoteKind::PostIncident { .. })
-        );
-        state
-            .keymap
-            .hints(screen)
-            .into_iter()
-            .filter_map(|(keys, name)| match name {
-                "switch_focus" if outcome => Some((keys, "outcome".to_string())),
-                "switch_focus" | "toggle_role" if !picker => None,
-                _ => Some((keys, name.replace('_', " "))),
-            })
-            .flat_map(|(keys, name)| {
-                [
-                    Span::styled(keys, key),
-                    Span::styled(format!(" {name} "), muted),
-                    Span::raw(" "),
-                ]
-            })
-            .collect()
-    };
-    frame.render_widget(Paragraph::new(fit(spans, area.width as usize)), area);
+            Span::raw("   "),
+        ]);
+    }
+    // The mode's own declarations, with the keys bound to them in that mode.
+    for offer in help::offers(state, mode).into_iter().filter(|o| o.hint) {
+        let keys = state.keymap.keys(mode, offer.command);
+        let Some(first) = keys.first() else { continue };
+        let name = offer.hint_label();
+        spans.extend([
+            Span::styled(first.to_string(), key),
+            Span::styled(format!(" {name} "), muted),
+            Span::raw(" "),
+        ]);
+    }
+    frame.render_widget(Paragraph::new(fit_hints(spans, area.width as usize)), area);
+}
+
+/// The hint bar cut to fit: whole hints only, and the last two (help and quit,
+/// where a mode has them) kept whatever else has to go.
+fn fit_hints(mut spans: Vec<Span<'static>>, width: usize) -> Line<'static> {
+    // The last hint needs no space after it.
+    if let Some(last) = spans.last_mut() {
+        last.content = last.content.trim_end().to_string().into();
+    }
+    let total: usize = spans.iter().map(|s| text::width(&s.content)).sum();
+    if total <= width {
+        return Line::from(spans);
+    }
+    let hints: Vec<&[Span<'static>]> = spans.chunks(3).collect();
+    let keep = hints.len().min(2);
+    let tail: Vec<Span<'static>> = hints[hints.len() - keep..].concat();
+    let tail_width: usize = tail.iter().map(|s| text::width(&s.content)).sum();
+    let mut used = tail_width;
+    let mut out = Vec::new();
+    for hint in &hints[..hints.len() - keep] {
+        let w: usize = hint.iter().map(|s| text::width(&s.content)).sum();
+        if used + w > width {
+            break;
+        }
+        used += w;
+        out.extend(hint.iter().cloned());
+    }
+    out.extend(tail);
+    fit(out, width)
 }

@@ -44,7 +44,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
     }
     if state.counts.emergency > 0 {
         spans.push(Span::styled(
-            format!(" ! {} emergency ", state.counts.emergency),
+            format!(" ! {} ", super::status::emergencies(state.counts.emergency)),
             theme.style(Meaning::Emergency),
         ));
     }

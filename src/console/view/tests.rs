@@ -182,20 +182,47 @@ fn too_small_says_so() {
 }
 
 #[test]
-fn help_overlay_lists_every_command() {
-    let mut state = state_with(queue(), Theme::no_color(), 120, 45);
+fn help_overlay_scrolls_through_every_modes_commands_at_80x24() {
+    use crate::console::command::ModeKind;
+    let mut state = state_with(queue(), Theme::no_color(), 80, 24);
     update(&mut state, Action::Command(Command::Help), now());
-    let buffer = render(&state, 120, 45);
-    assert_sound(&buffer);
-    let text = screen(&buffer);
-    for command in Command::ALL {
-        assert!(
-            text.contains(command.info().about),
-            "{:?} missing from help",
-            command
-        );
+    let first = screen(&render(&state, 80, 24));
+    // The hint bar stays visible under the overlay, with help's own keys.
+    let hints = first.lines().last().unwrap();
+    assert!(
+        hints.contains("PgDn") && hints.contains("? help"),
+        "{hints}"
+    );
+    // Page down to the end, gathering what was shown.
+    let mut seen = first.clone();
+    for _ in 0..10 {
+        update(&mut state, Action::Command(Command::PageDown), now());
+        seen.push_str(&screen(&render(&state, 80, 24)));
     }
-    insta::assert_snapshot!(text);
+    for mode in ModeKind::ALL {
+        assert!(seen.contains(mode.title()), "{mode:?} missing from help");
+        for offer in crate::console::help::offers(&state, mode) {
+            let about = crate::console::text::truncate(offer.about, 80 - 4 - 17);
+            let about = about.trim_end_matches('…');
+            assert!(
+                seen.contains(about),
+                "{:?} missing from help",
+                offer.command
+            );
+        }
+    }
+    assert!(seen.contains("Flags: ! emergency"), "the legend");
+    let last = screen(&render(&state, 80, 24));
+    assert!(
+        last.contains("+ new  ● marked"),
+        "End shows the last line:\n{last}"
+    );
+    // End and back to the top.
+    update(&mut state, Action::Command(Command::Top), now());
+    assert_eq!(screen(&render(&state, 80, 24)), first);
+    update(&mut state, Action::Command(Command::Bottom), now());
+    assert_eq!(screen(&render(&state, 80, 24)), last);
+    insta::assert_snapshot!(first);
 }
 
 #[test]
@@ -219,8 +246,25 @@ fn status_shows_frozen_filter_new_and_offline() {
     assert!(status.contains("updated 3s ago"), "{status}");
     assert!(status.contains("FROZEN (1 updates waiting)"), "{status}");
     update(&mut state, Action::Command(Command::Freeze), now());
+    // In view, the new request carries its own `+`; the count is of those out of view.
     let text = screen(&render(&state, 160, 30));
-    assert!(text.lines().nth(28).unwrap().contains("+ 1 new request"));
+    assert!(
+        !text.lines().nth(28).unwrap().contains("new request"),
+        "{text}"
+    );
+    assert!(
+        text.lines().any(|l| l.contains("+") && l.contains("vimes")),
+        "{text}"
+    );
+    update(&mut state, Action::Command(Command::NextTab), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(
+        text.lines()
+            .nth(28)
+            .unwrap()
+            .contains("+ 1 new request out of view"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -361,6 +405,7 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let buffer = render(&state, 160, 36);
@@ -449,6 +494,7 @@ fn audit_state(width: u16, height: u16) -> State {
         window: Duration::from_hours(168),
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
+        repeat_threshold: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     state
@@ -762,4 +808,127 @@ fn hostile_findings_events_and_notes_render_inert() {
         type_text(&mut state, nasty);
         assert_sound(&render(&state, width, height));
     }
+}
+
+#[test]
+fn live_says_up_to_date_and_catching_up_is_not_live() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    let later = now() + chrono::TimeDelta::minutes(4);
+    let status_at = |state: &State, at| {
+        let mut terminal = Terminal::new(TestBackend::new(160, 30)).unwrap();
+        terminal
+            .draw(|frame| super::draw(state, frame, at))
+            .unwrap();
+        screen(terminal.backend().buffer())
+            .lines()
+            .nth(28)
+            .unwrap()
+            .to_string()
+    };
+    let status = status_at(&state, later);
+    assert!(
+        status.contains("● live") && status.contains("up to date"),
+        "{status}"
+    );
+    assert!(
+        !status.contains("updated"),
+        "a quiet live queue is not old: {status}"
+    );
+    update(
+        &mut state,
+        Action::Connection(Connection::CatchingUp),
+        later,
+    );
+    let status = status_at(&state, later);
+    assert!(status.contains("◌ catching up"), "{status}");
+    assert!(!status.contains("live"), "{status}");
+    assert!(status.contains("updated 4m ago"), "{status}");
+}
+
+#[test]
+fn the_audit_tab_says_when_its_findings_are_stale() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(&mut state, Action::Command(Command::PrevTab), now());
+    let report = crate::model::api::FindingsReport {
+        findings: Vec::new(),
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
+        repeat_threshold: None,
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(!text.contains("stale"), "{text}");
+    update(&mut state, Action::AuditChanged, now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(text.contains("stale: the log moved since"), "{text}");
+    update(
+        &mut state,
+        Action::Tick,
+        now() + chrono::TimeDelta::seconds(5),
+    );
+    let text = screen(&render(&state, 160, 30));
+    assert!(text.contains("updating…"), "{text}");
+}
+
+#[test]
+fn a_denied_request_is_not_said_to_have_granted_anything() {
+    let denied = RequestFixture::new(9, "vimes")
+        .roles(["production-db-access"])
+        .denied_by("carrot", "no ticket", 5)
+        .state(crate::model::State::Denied)
+        .build();
+    assert!(
+        !denied.granted_roles.is_empty(),
+        "the broker fills granted_roles on a denial too"
+    );
+    let mut state = state_with(vec![denied], Theme::no_color(), 160, 40);
+    update(&mut state, Action::Command(Command::NextTab), now());
+    update(&mut state, Action::Command(Command::NextTab), now());
+    let text = screen(&render(&state, 160, 40));
+    assert!(text.contains("denied"), "{text}");
+    assert!(!text.contains("granted"), "{text}");
+}
+
+#[test]
+fn at_60_columns_roles_are_cut_with_an_ellipsis() {
+    let long = RequestFixture::new(9, "vimes")
+        .roles(["production-db-access", "production-access"])
+        .build();
+    let state = state_with(vec![long], Theme::no_color(), 60, 24);
+    let text = screen(&render(&state, 60, 24));
+    let row = text
+        .lines()
+        .find(|l| l.contains("vimes"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(row.contains("produ…"), "{row}");
+}
+
+#[test]
+fn the_demo_panel_shows_the_environment_file_and_the_status_bar_names_it() {
+    let mut state = state_with(queue(), Theme::no_color(), 160, 30);
+    update(
+        &mut state,
+        Action::DemoEnv(crate::console::state::DemoEnv {
+            path: "/tmp/countersign-demo-x/demo.env".into(),
+            text: "export COUNTERSIGN_BROKER=http://127.0.0.1:1\nexport COUNTERSIGN_TOKEN_CARROT=cs_1\n"
+                .into(),
+        }),
+        now(),
+    );
+    let text = screen(&render(&state, 160, 30));
+    assert!(
+        text.lines()
+            .nth(28)
+            .unwrap()
+            .contains("tokens in /tmp/countersign-demo-x/demo.env (t)"),
+        "{text}"
+    );
+    update(&mut state, Action::Command(Command::DemoEnv), now());
+    let text = screen(&render(&state, 160, 30));
+    assert!(
+        text.contains("export COUNTERSIGN_TOKEN_CARROT=cs_1"),
+        "{text}"
+    );
+    assert!(text.contains("source the file above"), "{text}");
 }

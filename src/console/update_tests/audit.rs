@@ -1,0 +1,248 @@
+//! The Audit tab: fetched once, sorted, kept current as the log moves, the broker's ticket patterns.
+
+use crate::console::action::{Action, Effect};
+use crate::console::fixtures::harness::*;
+use crate::console::fixtures::{RequestFixture, id, now, queue};
+use crate::console::keymap::Command;
+use crate::console::state::{SortKey, State, Tab};
+use crate::console::update;
+
+#[test]
+fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
+    use crate::model::{Duration, FindingKind, Severity};
+    let mut state = loaded(queue());
+    assert_eq!(
+        cmd(&mut state, Command::PrevTab),
+        vec![Effect::FetchFindings]
+    );
+    assert_eq!(state.tab, Tab::Audit);
+    // Switching away and back while the answer is pending asks only once.
+    cmd(&mut state, Command::NextTab);
+    assert!(cmd(&mut state, Command::PrevTab).is_empty());
+    let report = crate::model::api::FindingsReport {
+        findings: vec![
+            finding(FindingKind::NoTicket, Severity::Low, 3, 1),
+            finding(FindingKind::FastApproval, Severity::High, 4, 5),
+            finding(FindingKind::RepeatRequest, Severity::Medium, 5, 2),
+            finding(FindingKind::Override, Severity::High, 2, 1),
+        ],
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
+        repeat_threshold: None,
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let kinds: Vec<_> = state
+        .audit
+        .findings
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|f| f.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            FindingKind::Override,
+            FindingKind::FastApproval,
+            FindingKind::RepeatRequest,
+            FindingKind::NoTicket
+        ]
+    );
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::Down);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().kind,
+        FindingKind::RepeatRequest
+    );
+    cmd(&mut state, Command::Bottom);
+    assert_eq!(state.audit.selected, 3);
+    // Reviews happen in the Queue; the request selection is untouched.
+    assert!(cmd(&mut state, Command::Approve).is_empty());
+    assert!(state.dialog().is_none());
+    assert!(state.notice.as_ref().unwrap().error);
+    // Refresh reloads both.
+    assert_eq!(
+        cmd(&mut state, Command::Refresh),
+        vec![Effect::FetchFindings, Effect::Refresh]
+    );
+    update(&mut state, Action::Findings(Err("forbidden".into())), now());
+    assert_eq!(state.audit.error.as_deref(), Some("forbidden"));
+    assert_eq!(
+        state.audit.findings.as_ref().map(Vec::len),
+        Some(4),
+        "the last findings are kept"
+    );
+}
+
+#[test]
+fn the_audit_sort_cycles_and_keeps_the_selected_finding() {
+    use crate::model::{FindingKind, Severity};
+    let mut a = finding(FindingKind::NoTicket, Severity::Low, 3, 1);
+    a.user = "angua".into();
+    let mut b = finding(FindingKind::FastApproval, Severity::Medium, 4, 5);
+    b.user = "vimes".into();
+    let mut c = finding(FindingKind::NoTicket, Severity::Low, 5, 9);
+    c.user = "carrot".into();
+    let d = finding(FindingKind::Override, Severity::High, 2, 3);
+    let mut state = audit_tab(vec![a, b, c, d]);
+    let order = |state: &State| -> Vec<uuid::Uuid> {
+        state
+            .audit
+            .findings
+            .iter()
+            .flatten()
+            .filter_map(|f| f.request_id)
+            .collect()
+    };
+    assert_eq!(
+        order(&state),
+        vec![id(2), id(4), id(3), id(5)],
+        "severity, then newest"
+    );
+    cmd(&mut state, Command::Down);
+    cmd(&mut state, Command::Down);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(state.audit.sort, crate::console::state::FindingSort::Kind);
+    // The group with the most severe finding first, then DESIGN §6's order.
+    assert_eq!(order(&state), vec![id(2), id(4), id(3), id(5)]);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(
+        order(&state),
+        vec![id(3), id(5), id(2), id(4)],
+        "angua, carrot, detritus, vimes"
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(
+        order(&state),
+        vec![id(3), id(2), id(4), id(5)],
+        "newest first"
+    );
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    cmd(&mut state, Command::Sort);
+    assert_eq!(
+        state.audit.sort,
+        crate::console::state::FindingSort::Severity
+    );
+    // The queue's own sort is untouched.
+    assert_eq!(state.sort, SortKey::Age);
+}
+
+#[test]
+fn the_brokers_ticket_patterns_replace_the_defaults_once_findings_arrive() {
+    let mut requests = queue();
+    requests.push(
+        RequestFixture::new(9, "ponder")
+            .reason("per JIRA-12, rotate keys")
+            .build(),
+    );
+    let mut state = loaded(requests);
+    // Defaults: #47 and INC-2231 name tickets, JIRA-12 does too (two capitals).
+    assert!(!state.flags_of(&id(1)).no_ticket);
+    assert!(state.flags_of(&id(3)).no_ticket);
+    let mut answer = report(Vec::new());
+    answer.ticket_patterns = vec![r"\bJIRA-\d+\b".into()];
+    cmd(&mut state, Command::PrevTab);
+    update(&mut state, Action::Findings(Ok(answer.clone())), now());
+    assert!(
+        state.flags_of(&id(1)).no_ticket,
+        "INC-2231 is not a JIRA ticket"
+    );
+    assert!(!state.flags_of(&id(9)).no_ticket);
+    assert!(state.notice.is_none());
+
+    // Patterns this console cannot use: the defaults, said once, no panic.
+    let mut bad = report(Vec::new());
+    bad.ticket_patterns = vec!["INC-(".into()];
+    update(&mut state, Action::Findings(Ok(bad.clone())), now());
+    assert!(!state.flags_of(&id(1)).no_ticket, "back on the defaults");
+    let notice = state.notice.take().unwrap();
+    assert!(
+        notice.error && notice.text.contains("defaults"),
+        "{}",
+        notice.text
+    );
+    update(&mut state, Action::Findings(Ok(bad)), now());
+    assert!(state.notice.is_none(), "not repeated on every refresh");
+    // A broker that says nothing leaves what is in effect.
+    update(&mut state, Action::Findings(Ok(report(Vec::new()))), now());
+    assert!(!state.flags_of(&id(1)).no_ticket);
+}
+
+#[test]
+fn the_audit_tab_fetches_again_when_the_log_moves_and_says_stale_meanwhile() {
+    use crate::model::{FindingKind, Severity};
+    let mut state = audit_tab(vec![finding(FindingKind::NoTicket, Severity::Low, 3, 1)]);
+    assert!(!state.audit.stale);
+    assert!(
+        update(&mut state, Action::Tick, now()).is_empty(),
+        "nothing moved"
+    );
+
+    // A request changed: the findings may be behind. Fetched again on a tick, but
+    // not more often than every couple of seconds.
+    update(&mut state, Action::Upserted(pending(8, "angua", 1)), now());
+    assert!(state.audit.stale);
+    assert!(update(&mut state, Action::Tick, now()).is_empty());
+    let later = now() + chrono::TimeDelta::seconds(3);
+    assert_eq!(
+        update(&mut state, Action::Tick, later),
+        vec![Effect::FetchFindings]
+    );
+    assert!(!state.audit.stale && state.audit.loading);
+    // A mark or a refusal moves the log too; one fetch at a time.
+    update(&mut state, Action::AuditChanged, later);
+    let much_later = later + chrono::TimeDelta::seconds(10);
+    assert!(update(&mut state, Action::Tick, much_later).is_empty());
+    update(
+        &mut state,
+        Action::Findings(Ok(report(Vec::new()))),
+        much_later,
+    );
+    assert_eq!(
+        update(&mut state, Action::Tick, much_later),
+        vec![Effect::FetchFindings],
+        "what moved during the fetch is fetched next"
+    );
+    update(
+        &mut state,
+        Action::Findings(Ok(report(Vec::new()))),
+        much_later,
+    );
+
+    // Away from the tab nothing is fetched; coming back to stale findings fetches.
+    cmd(&mut state, Command::NextTab);
+    update(&mut state, Action::AuditChanged, much_later);
+    let then = much_later + chrono::TimeDelta::seconds(10);
+    assert!(update(&mut state, Action::Tick, then).is_empty());
+    assert_eq!(
+        cmd(&mut state, Command::PrevTab),
+        vec![Effect::FetchFindings]
+    );
+}
+
+#[test]
+fn the_queue_flags_repeats_with_the_brokers_threshold_once_findings_bring_it() {
+    let mut state = loaded(vec![pending(1, "vimes", 30), pending(2, "vimes", 10)]);
+    assert_eq!(state.flags_of(&id(2)).repeat, None, "two is not three");
+    cmd(&mut state, Command::PrevTab);
+    let mut answer = report(Vec::new());
+    answer.repeat_threshold = Some(2);
+    update(&mut state, Action::Findings(Ok(answer)), now());
+    assert_eq!(state.repeats.threshold, 2);
+    assert_eq!(state.flags_of(&id(2)).repeat, Some(2));
+    // A broker that does not say leaves it as it is.
+    update(&mut state, Action::Findings(Ok(report(Vec::new()))), now());
+    assert_eq!(state.flags_of(&id(2)).repeat, Some(2));
+}
