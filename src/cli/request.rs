@@ -332,7 +332,7 @@ pub async fn run(args: RequestArgs) -> anyhow::Result<ExitCode> {
             let reason = checked_text("reason", &a.reason)?;
             let id = resolve_id(&client, &a.id).await?;
             let request = client.revoke(id, &reason).await?;
-            report(&request, a.format, "Access revoked")
+            report(&request, a.format, "Access revoked", false)
         }
     }
 }
