@@ -11,6 +11,11 @@
 //!   request head each) and 100 stalled subscribers (never reading) held open,
 //!   in the same run, and the ratio to the quiet figures (DESIGN §12).
 //!
+//! With `COUNTERSIGN_VERIFY_DIR=DIR` it instead times `audit verify`'s full check
+//! (chain, indexed columns, replay against the requests table) over the store in
+//! DIR, e.g. the million-event store `cargo bench --bench findings` keeps in
+//! `COUNTERSIGN_BENCH_DIR`.
+//!
 //! A plain program rather than criterion: these are whole-system figures with
 //! percentiles, not micro-benchmarks.
 
@@ -313,6 +318,27 @@ fn rss_mib() -> f64 {
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
     if std::env::args().any(|a| a == "--list") {
+        return;
+    }
+    if let Some(dir) = std::env::var_os("COUNTERSIGN_VERIFY_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        for run in 1..=3 {
+            let started = Instant::now();
+            let conn = countersign::broker::store::verify::open_read_only(&dir).expect("open");
+            let report = countersign::broker::store::verify::verify(&conn, None).expect("verify");
+            println!(
+                "verify run {run}: {} events, {} requests in {:.2} s ({} problems{})",
+                report.events,
+                report.requests,
+                started.elapsed().as_secs_f64(),
+                report.problems.len() as u64 + report.more,
+                report
+                    .problems
+                    .first()
+                    .map(|p| format!("; first: {p}"))
+                    .unwrap_or_default()
+            );
+        }
         return;
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
