@@ -369,8 +369,17 @@ fn main() {
         let quiet_rate = rate;
         let (quiet, _) = list_pages(&f, &f.carrot, 5).await;
         let rss_before = rss_mib();
-        let stalled = stalled_connections(f.addr, 1000).await;
-        let subscribers = stalled_subscribers(&f, 100).await;
+        // COUNTERSIGN_SIEGE=CONNECTIONS,SUBSCRIBERS changes the siege (default
+        // 1000,100), to see which part costs what.
+        let (conns, subs) = std::env::var("COUNTERSIGN_SIEGE")
+            .ok()
+            .and_then(|v| {
+                let (c, s) = v.split_once(',')?;
+                Some((c.trim().parse().ok()?, s.trim().parse().ok()?))
+            })
+            .unwrap_or((1000, 100));
+        let stalled = stalled_connections(f.addr, conns).await;
+        let subscribers = stalled_subscribers(&f, subs).await;
         let (siege, seen) = list_pages(&f, &f.carrot, 5).await;
         let siege_rate = creates(&f, 10_240, 32).await;
         let rss_siege = rss_mib();
@@ -379,7 +388,7 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let after_rate = creates(&f, 10_240, 32).await;
         println!(
-            "with 1,000 stalled connections and 100 stalled subscribers: creates {siege_rate:.0}/s (quiet: {quiet_rate:.0}/s before, {after_rate:.0}/s after; ratio to before {:.2}); reviewer listing of {seen} pending p99 {:.1} ms (quiet, same data: {:.1} ms; ratio {:.2}); process RSS {rss_before:.0} → {rss_siege:.0} MiB",
+            "with {conns} stalled connections and {subs} stalled subscribers: creates {siege_rate:.0}/s (quiet: {quiet_rate:.0}/s before, {after_rate:.0}/s after; ratio to before {:.2}); reviewer listing of {seen} pending p99 {:.1} ms (quiet, same data: {:.1} ms; ratio {:.2}); process RSS {rss_before:.0} → {rss_siege:.0} MiB",
             siege_rate / quiet_rate,
             percentile(&siege, 99.0),
             percentile(&quiet, 99.0),
