@@ -11,6 +11,11 @@
 //!   request head each) and 100 stalled subscribers (never reading) held open,
 //!   in the same run, and the ratio to the quiet figures (DESIGN §12).
 //!
+//! With `COUNTERSIGN_VERIFY_DIR=DIR` it instead times `audit verify`'s full check
+//! (chain, indexed columns, replay against the requests table) over the store in
+//! DIR, e.g. the million-event store `cargo bench --bench findings` keeps in
+//! `COUNTERSIGN_BENCH_DIR`.
+//!
 //! A plain program rather than criterion: these are whole-system figures with
 //! percentiles, not micro-benchmarks.
 
@@ -315,6 +320,27 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
+    if let Some(dir) = std::env::var_os("COUNTERSIGN_VERIFY_DIR") {
+        let dir = std::path::PathBuf::from(dir);
+        for run in 1..=3 {
+            let started = Instant::now();
+            let conn = countersign::broker::store::verify::open_read_only(&dir).expect("open");
+            let report = countersign::broker::store::verify::verify(&conn, None).expect("verify");
+            println!(
+                "verify run {run}: {} events, {} requests in {:.2} s ({} problems{})",
+                report.events,
+                report.requests,
+                started.elapsed().as_secs_f64(),
+                report.problems.len() as u64 + report.more,
+                report
+                    .problems
+                    .first()
+                    .map(|p| format!("; first: {p}"))
+                    .unwrap_or_default()
+            );
+        }
+        return;
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -343,8 +369,17 @@ fn main() {
         let quiet_rate = rate;
         let (quiet, _) = list_pages(&f, &f.carrot, 5).await;
         let rss_before = rss_mib();
-        let stalled = stalled_connections(f.addr, 1000).await;
-        let subscribers = stalled_subscribers(&f, 100).await;
+        // COUNTERSIGN_SIEGE=CONNECTIONS,SUBSCRIBERS changes the siege (default
+        // 1000,100), to see which part costs what.
+        let (conns, subs) = std::env::var("COUNTERSIGN_SIEGE")
+            .ok()
+            .and_then(|v| {
+                let (c, s) = v.split_once(',')?;
+                Some((c.trim().parse().ok()?, s.trim().parse().ok()?))
+            })
+            .unwrap_or((1000, 100));
+        let stalled = stalled_connections(f.addr, conns).await;
+        let subscribers = stalled_subscribers(&f, subs).await;
         let (siege, seen) = list_pages(&f, &f.carrot, 5).await;
         let siege_rate = creates(&f, 10_240, 32).await;
         let rss_siege = rss_mib();
@@ -353,7 +388,7 @@ fn main() {
         tokio::time::sleep(Duration::from_millis(500)).await;
         let after_rate = creates(&f, 10_240, 32).await;
         println!(
-            "with 1,000 stalled connections and 100 stalled subscribers: creates {siege_rate:.0}/s (quiet: {quiet_rate:.0}/s before, {after_rate:.0}/s after; ratio to before {:.2}); reviewer listing of {seen} pending p99 {:.1} ms (quiet, same data: {:.1} ms; ratio {:.2}); process RSS {rss_before:.0} → {rss_siege:.0} MiB",
+            "with {conns} stalled connections and {subs} stalled subscribers: creates {siege_rate:.0}/s (quiet: {quiet_rate:.0}/s before, {after_rate:.0}/s after; ratio to before {:.2}); reviewer listing of {seen} pending p99 {:.1} ms (quiet, same data: {:.1} ms; ratio {:.2}); process RSS {rss_before:.0} → {rss_siege:.0} MiB",
             siege_rate / quiet_rate,
             percentile(&siege, 99.0),
             percentile(&quiet, 99.0),

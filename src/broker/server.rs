@@ -232,7 +232,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         None => {
             // http1_only after the acceptor: setting an acceptor forgets it.
             let mut server = axum_server::from_tcp(listener)?
-                .acceptor(Capped::new(axum_server::accept::DefaultAcceptor, permits))
+                .acceptor(Capped::new(SendBuffer, permits))
                 .http1_only();
             configure(server.http_builder(), &limits);
             tokio::spawn(async move {
@@ -262,7 +262,9 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
                 .map(|tls| {
                     // The handshake is the first thing a TLS client sends: it gets
                     // the same time as a request head.
-                    let tls = tls.handshake_timeout(std_duration(limits.header_read_timeout));
+                    let tls = tls
+                        .handshake_timeout(std_duration(limits.header_read_timeout))
+                        .acceptor(SendBuffer);
                     Capped::new(tls, permits)
                 })
                 .http1_only();
@@ -449,6 +451,28 @@ where
                 service,
             ))
         })
+    }
+}
+
+/// Bytes the kernel may hold for one connection's unsent output. Without a bound
+/// the kernel grows it to megabytes for a reader that has stopped, and the broker
+/// goes on writing events to a subscriber that will never read them; bounded, the
+/// subscriber's own budget runs out after a few hundred kilobytes and it is let go.
+const SEND_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Sets the send buffer of each accepted connection.
+#[derive(Clone, Copy)]
+struct SendBuffer;
+
+impl<S> axum_server::accept::Accept<tokio::net::TcpStream, S> for SendBuffer {
+    type Stream = tokio::net::TcpStream;
+    type Service = S;
+    type Future = std::future::Ready<std::io::Result<(tokio::net::TcpStream, S)>>;
+
+    fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
+        // Best effort: a socket that refuses keeps the kernel's default.
+        let _ = socket2::SockRef::from(&stream).set_send_buffer_size(SEND_BUFFER_BYTES);
+        std::future::ready(Ok((stream, service)))
     }
 }
 
