@@ -617,6 +617,15 @@ async fn a_permanent_refusal_is_marked_failed_until_retried_by_hand() {
     assert_eq!(s.receiver.refused("/hook"), 1, "a 4xx is not retried");
     let (_, summary) = s.broker.get("carrot", "/v1/notifications").await;
     assert!(summary["failed"].as_u64() >= Some(1), "{summary}");
+    // The console's client asks the same (its status bar then says so).
+    let client = countersign::client::Client::new(&countersign::client::Connection {
+        broker: s.broker.url.clone(),
+        token: s.broker.token("carrot").to_string(),
+        ca_pem: None,
+    })
+    .expect("client");
+    let counted = client.notifications().await.expect("the summary");
+    assert!(counted.failed >= 1, "{counted:?}");
 
     // Fixed on the receiving side; retried by hand; delivered once.
     s.receiver.answer.store(200, Ordering::SeqCst);

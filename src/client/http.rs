@@ -182,6 +182,13 @@ impl Client {
         self.get("/v1/whoami", &NO_QUERY).await
     }
 
+    /// How the broker's notification outbox stands (counts by state).
+    pub async fn notifications(
+        &self,
+    ) -> Result<crate::model::api::NotificationSummary, ClientError> {
+        self.get("/v1/notifications", &NO_QUERY).await
+    }
+
     pub async fn roles(&self) -> Result<Vec<crate::model::api::RoleSummary>, ClientError> {
         self.get("/v1/roles", &NO_QUERY).await
     }

@@ -48,6 +48,8 @@ pub enum Action {
     DemoEnv(super::state::DemoEnv),
     /// What is known about roles: request prompts, session lengths.
     Roles(Vec<RoleInfo>),
+    /// The broker's notification outbox, fetched now and then.
+    Notifications(crate::model::api::NotificationSummary),
     Connection(Connection),
     /// Something went wrong talking to the broker that the user should read.
     Trouble(String),

@@ -22,6 +22,9 @@ const POLL_EVERY: StdDuration = StdDuration::from_secs(5);
 const RETRY_EVERY: StdDuration = StdDuration::from_secs(3);
 
 /// Which desktop notifications to show.
+/// How often the notification outbox's counts are asked for.
+const NOTIFICATIONS_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NotifyPolicy {
     pub enabled: bool,
@@ -37,6 +40,7 @@ pub fn spawn(
     notify: NotifyPolicy,
 ) {
     tokio::spawn(feed(client.clone(), actions.clone()));
+    tokio::spawn(watch_notifications(client.clone(), actions.clone()));
     tokio::spawn(carry_out(client, actions, effects, notify));
 }
 
@@ -198,6 +202,23 @@ async fn follow(client: Client, actions: &UnboundedSender<Action>) {
         if !sent {
             return;
         }
+    }
+}
+
+/// Asks how the notification outbox stands, at start and every half minute, so the
+/// status bar can say when the channels approvers rely on have gone quiet. A broker
+/// that cannot say (offline, or older) is simply asked again later.
+async fn watch_notifications(client: Client, actions: UnboundedSender<Action>) {
+    loop {
+        if let Ok(summary) = client.notifications().await
+            && actions.send(Action::Notifications(summary)).is_err()
+        {
+            return;
+        }
+        if actions.is_closed() {
+            return;
+        }
+        tokio::time::sleep(NOTIFICATIONS_EVERY).await;
     }
 }
 

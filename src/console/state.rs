@@ -276,6 +276,9 @@ pub struct State {
     pub theme: Theme,
     pub broker: String,
     pub whoami: Option<WhoAmI>,
+    /// The broker's notification outbox, once asked: failed ones mean an approver
+    /// somewhere was not told.
+    pub notifications: Option<crate::model::api::NotificationSummary>,
     pub connection: Connection,
     pub last_update: Option<Time>,
     /// Whether the first full listing arrived.
@@ -609,6 +612,7 @@ impl State {
             theme,
             broker: broker.into(),
             whoami: None,
+            notifications: None,
             connection: Connection::Connecting,
             last_update: None,
             loaded: false,

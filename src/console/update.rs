@@ -50,6 +50,7 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         },
         Action::WhoAmI(whoami) => state.whoami = Some(whoami),
         Action::DemoEnv(env) => state.demo_env = Some(env),
+        Action::Notifications(summary) => state.notifications = Some(summary),
         Action::Roles(roles) => {
             for role in roles {
                 state.roles.insert(role.name.clone(), role);

@@ -80,6 +80,15 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
             theme.style(Meaning::Accent),
         ));
     }
+    if let Some(failed) = state.notifications.as_ref().map(|n| n.failed)
+        && failed > 0
+    {
+        spans.push(sep());
+        spans.push(Span::styled(
+            failed_notifications(failed),
+            theme.style(Meaning::Error),
+        ));
+    }
     if !state.marked.is_empty() {
         spans.push(sep());
         spans.push(Span::styled(
@@ -130,6 +139,12 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         ));
     }
     frame.render_widget(Paragraph::new(fit(spans, area.width as usize)), area);
+}
+
+/// `✉ 1 notification failed`: someone was not told, by mail, Slack or webhook.
+pub fn failed_notifications(count: u64) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("✉ {count} notification{plural} failed")
 }
 
 /// `1 emergency`, `2 emergencies`.

@@ -226,6 +226,46 @@ fn help_overlay_scrolls_through_every_modes_commands_at_80x24() {
 }
 
 #[test]
+fn status_says_when_the_brokers_notifications_have_failed() {
+    use crate::model::api::NotificationSummary;
+    let mut state = state_with(queue(), Theme::no_color(), 120, 30);
+    let status = |state: &State| {
+        screen(&render(state, 120, 30))
+            .lines()
+            .nth(28)
+            .unwrap()
+            .to_string()
+    };
+    assert!(
+        !status(&state).contains("notification"),
+        "nothing asked yet"
+    );
+    let summary = |failed| NotificationSummary {
+        pending: 4,
+        sent: 10,
+        failed,
+    };
+    update(&mut state, Action::Notifications(summary(0)), now());
+    assert!(
+        !status(&state).contains("notification"),
+        "{}",
+        status(&state)
+    );
+    update(&mut state, Action::Notifications(summary(3)), now());
+    assert!(
+        status(&state).contains("✉ 3 notifications failed"),
+        "{}",
+        status(&state)
+    );
+    update(&mut state, Action::Notifications(summary(1)), now());
+    assert!(
+        status(&state).contains("✉ 1 notification failed"),
+        "{}",
+        status(&state)
+    );
+}
+
+#[test]
 fn status_shows_frozen_filter_new_and_offline() {
     let mut state = state_with(queue(), Theme::no_color(), 160, 30);
     update(&mut state, Action::Command(Command::Freeze), now());
