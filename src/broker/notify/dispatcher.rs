@@ -32,6 +32,12 @@ pub fn backoff(attempts: u32, min: StdDuration, max: StdDuration) -> StdDuration
 }
 
 pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
+    // Without sinks no row is ever queued, and rows left from an earlier
+    // configuration wait for their sink to come back: nothing to do, and no claim
+    // per committed event taken from the writer.
+    if sinks.by_name.is_empty() {
+        return;
+    }
     let settings = broker.config.notify.clone();
     let timeout = StdDuration::from_millis(settings.timeout.as_millis());
     // A claimed row comes back if its delivery never settles (a crash, a hang).
