@@ -11,7 +11,7 @@ pub fn is_blank(text: &str) -> bool {
 }
 
 /// Unicode format characters that draw nothing.
-fn is_invisible(c: char) -> bool {
+pub fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{00AD}'

@@ -157,8 +157,7 @@ fn deadline(at: Time, now: Time) -> String {
 /// Characters that must not reach a reader as themselves: controls and the bidi
 /// and zero-width ones that make text read other than it is.
 fn hidden(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2069}' | '\u{FEFF}')
+    c.is_control() || crate::policy::text::is_invisible(c)
 }
 
 fn escaped(c: char) -> String {
