@@ -19,6 +19,8 @@
 //! A plain program rather than criterion: these are whole-system figures with
 //! percentiles, not micro-benchmarks.
 
+mod support;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -130,29 +132,7 @@ async fn start_broker() -> Fixture {
 }
 
 async fn creates(f: &Fixture, total: usize, clients: usize) -> f64 {
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    let per_client = total / clients;
-    let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (http, url, token) = (http.clone(), f.url.clone(), f.bob.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in 0..per_client {
-                let resp = http
-                    .post(format!("{url}/v1/requests"))
-                    .bearer_auth(&token)
-                    .json(&json!({"roles": ["production-access"], "reason": format!("load {c}-{i}, incident #47")}))
-                    .send()
-                    .await
-                    .expect("send");
-                assert_eq!(resp.status().as_u16(), 201);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("client");
-    }
-    (per_client * clients) as f64 / started.elapsed().as_secs_f64()
+    support::creates(&f.url, &f.bob, total, clients).await
 }
 
 #[derive(serde::Deserialize)]

@@ -8,6 +8,8 @@
 //! and how long the outbox takes to deliver everything a burst of creates owed.
 //! A plain program: whole-system figures, not micro-benchmarks.
 
+mod support;
+
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -16,7 +18,6 @@ use std::time::{Duration, Instant};
 use countersign::broker::store::{NotificationState, SqliteStore, Store};
 use countersign::broker::{BrokerConfig, tokens};
 use countersign::model::User;
-use serde_json::json;
 
 const ROLES: &str = include_str!("../tests/fixtures/roles.yaml");
 const CREATES: usize = 10_240;
@@ -69,29 +70,7 @@ async fn start_broker(notify: &str) -> Fixture {
 }
 
 async fn creates(f: &Fixture) -> f64 {
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    let per_client = CREATES / CLIENTS;
-    let mut tasks = Vec::new();
-    for c in 0..CLIENTS {
-        let (http, url, token) = (http.clone(), f.url.clone(), f.bob.clone());
-        tasks.push(tokio::spawn(async move {
-            for i in 0..per_client {
-                let resp = http
-                    .post(format!("{url}/v1/requests"))
-                    .bearer_auth(&token)
-                    .json(&json!({"roles": ["production-access"], "reason": format!("load {c}-{i}, incident #47")}))
-                    .send()
-                    .await
-                    .expect("send");
-                assert_eq!(resp.status().as_u16(), 201);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.expect("client");
-    }
-    (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64()
+    support::creates(&f.url, &f.bob, CREATES, CLIENTS).await
 }
 
 /// Waits until nothing is pending; returns how many were sent and failed.
