@@ -6,7 +6,6 @@ use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{State, Time};
@@ -120,58 +119,17 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 
 impl AuditEvent {
     /// The event as canonical JSON: keys sorted at every level, no whitespace, and
-    /// without its own `hash`.
+    /// without its own `hash` (see `event_canonical`).
     pub fn canonical_json(&self) -> String {
-        let mut value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        if let serde_json::Value::Object(map) = &mut value {
-            map.remove("hash");
-        }
-        let mut out = String::new();
-        write_canonical(&value, &mut out);
-        out
-    }
-
-    /// The chain hash of this event given the previous event's hash.
-    pub fn chain_hash(&self, prev_hash: &str) -> String {
-        let mut hasher = Sha256::new();
-        hasher.update(prev_hash.as_bytes());
-        hasher.update(self.canonical_json().as_bytes());
-        hex::encode(hasher.finalize())
+        let mut out = Vec::new();
+        self.write_canonical_json(&mut out);
+        // serde_json writes only UTF-8; the fallback is never taken.
+        String::from_utf8(out)
+            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
     }
 
     pub fn field_str(&self, key: &str) -> Option<&str> {
         self.fields.get(key).and_then(|v| v.as_str())
-    }
-}
-
-fn write_canonical(value: &serde_json::Value, out: &mut String) {
-    use serde_json::Value;
-    match value {
-        Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            out.push('{');
-            for (i, key) in keys.into_iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                out.push_str(&Value::String(key.clone()).to_string());
-                out.push(':');
-                write_canonical(&map[key], out);
-            }
-            out.push('}');
-        }
-        Value::Array(items) => {
-            out.push('[');
-            for (i, item) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(',');
-                }
-                write_canonical(item, out);
-            }
-            out.push(']');
-        }
-        other => out.push_str(&other.to_string()),
     }
 }
 

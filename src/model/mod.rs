@@ -5,6 +5,7 @@ pub mod api;
 pub mod certificate;
 pub mod duration;
 pub mod event;
+mod event_canonical;
 mod event_json;
 pub mod finding;
 pub mod request;
