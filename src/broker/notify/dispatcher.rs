@@ -7,6 +7,7 @@ use std::time::Duration as StdDuration;
 use lettre::message::Mailbox;
 use tokio::sync::Semaphore;
 
+use super::load::{self, GiveWay};
 use super::message::Notice;
 use super::{Attempt, NotifyConfig, Sink, Sinks, Topic, email, slack, webhook};
 use crate::broker::Broker;
@@ -18,10 +19,9 @@ use crate::policy::RoleSet;
 const IN_FLIGHT: usize = 32;
 /// How often owed post-incident reviews are looked for.
 const REMINDER_EVERY: StdDuration = StdDuration::from_secs(60);
-/// While events commit faster than this (a burst of API writes), deliveries wait…
-const GIVE_WAY_ABOVE_PER_SEC: f64 = 200.0;
-/// …but never longer than this at a stretch, so notifications still flow in a flood.
-const GIVE_WAY_AT_MOST: StdDuration = StdDuration::from_secs(3);
+/// Rows claimed in one go at the least (when the slots allow): one writer
+/// transaction per batch of deliveries, not one per delivery.
+const CLAIM_AT_LEAST: usize = 8;
 /// Settled attempts recorded in one transaction.
 const SETTLE_BATCH: usize = 256;
 
@@ -60,8 +60,8 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
     let slots = Arc::new(Semaphore::new(IN_FLIGHT));
     let (settled_tx, settled_rx) = tokio::sync::mpsc::channel(IN_FLIGHT * 4);
     tokio::spawn(record_settled(broker.clone(), settled_rx));
-    let mut events = broker.bus.subscribe();
-    let mut load = Load::default();
+    let meter = load::meter(broker.bus.subscribe());
+    let mut give_way = GiveWay::default();
     let mut shutdown = broker.shutdown.clone();
     let mut last_reminders: Option<tokio::time::Instant> = None;
     loop {
@@ -74,15 +74,28 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
             let _ = tokio::task::spawn_blocking(move || shared.queue_reminders()).await;
         }
         // API writes come first: while they pour in, deliveries wait a moment.
-        if load.busy(&mut events) {
-            tokio::time::sleep(StdDuration::from_millis(100)).await;
+        if give_way.wait(meter.busy(), tokio::time::Instant::now()) {
+            tokio::select! {
+                _ = tokio::time::sleep(load::WINDOW) => {}
+                _ = shutdown.changed() => {}
+            }
             continue;
         }
-        // Wait for a free slot before claiming: a claimed row is owed an attempt now.
-        let Ok(first) = slots.clone().acquire_owned().await else {
+        // Wait for free slots before claiming: a claimed row is owed an attempt now.
+        let Ok(mut permits) = slots
+            .clone()
+            .acquire_many_owned(CLAIM_AT_LEAST as u32)
+            .await
+        else {
             return;
         };
-        let free = 1 + slots.available_permits();
+        if let Ok(more) = slots
+            .clone()
+            .try_acquire_many_owned(slots.available_permits() as u32)
+        {
+            permits.merge(more);
+        }
+        let free = permits.num_permits();
         let store = broker.store.clone();
         let now = broker.now();
         let claimed =
@@ -97,12 +110,15 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
                 Err(_) => Vec::new(),
             };
         if claimed.is_empty() {
-            drop(first);
-            // Woken by the next committed event, or by the clock for retries.
+            drop(permits);
+            // Woken by a commit, or by the clock for retries. After a commit, a
+            // window passes first: what commits meanwhile is claimed in the same
+            // batch, and a burst that starts is seen as one before anything is claimed.
             tokio::select! {
-                received = events.recv() => {
-                    if matches!(received, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
-                        return;
+                _ = meter.committed.notified() => {
+                    tokio::select! {
+                        _ = tokio::time::sleep(load::WINDOW) => {}
+                        _ = shutdown.changed() => {}
                     }
                 }
                 _ = tokio::time::sleep(StdDuration::from_secs(1)) => {}
@@ -110,14 +126,10 @@ pub async fn run(broker: Arc<Broker>, sinks: Sinks) {
             }
             continue;
         }
-        let mut first = Some(first);
         for notification in claimed {
-            let permit = match first.take() {
-                Some(permit) => permit,
-                None => match slots.clone().acquire_owned().await {
-                    Ok(permit) => permit,
-                    Err(_) => return,
-                },
+            // `free` permits were taken for at most `free` rows.
+            let Some(permit) = permits.split(1) else {
+                break;
             };
             let shared = shared.clone();
             let settled = settled_tx.clone();
@@ -147,51 +159,6 @@ async fn record_settled(
             Ok(Err(e)) => tracing::warn!("notifications: cannot record attempts: {e}"),
             Err(e) => tracing::warn!("notifications: {e}"),
         }
-    }
-}
-
-/// How fast events are committing, from the event bus.
-#[derive(Default)]
-struct Load {
-    since: Option<tokio::time::Instant>,
-    /// When deliveries started waiting for the current burst.
-    waiting_since: Option<tokio::time::Instant>,
-}
-
-impl Load {
-    /// Whether API writes are pouring in (and deliveries have not waited too long).
-    fn busy(
-        &mut self,
-        events: &mut tokio::sync::broadcast::Receiver<Arc<crate::broker::stream::Outgoing>>,
-    ) -> bool {
-        use tokio::sync::broadcast::error::TryRecvError;
-        let now = tokio::time::Instant::now();
-        let mut seen = 0u64;
-        loop {
-            match events.try_recv() {
-                Ok(_) => seen += 1,
-                Err(TryRecvError::Lagged(n)) => seen += n,
-                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-            }
-        }
-        let elapsed = self.since.map_or(StdDuration::ZERO, |t| now - t);
-        self.since = Some(now);
-        let rate = if elapsed.is_zero() {
-            0.0
-        } else {
-            seen as f64 / elapsed.as_secs_f64()
-        };
-        if rate <= GIVE_WAY_ABOVE_PER_SEC {
-            self.waiting_since = None;
-            return false;
-        }
-        let waiting_since = *self.waiting_since.get_or_insert(now);
-        if now - waiting_since >= GIVE_WAY_AT_MOST {
-            // Let one round through, then wait again.
-            self.waiting_since = None;
-            return false;
-        }
-        true
     }
 }
 

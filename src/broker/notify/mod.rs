@@ -6,6 +6,7 @@
 pub mod config;
 mod dispatcher;
 pub mod email;
+mod load;
 pub mod message;
 pub mod slack;
 mod topic;
