@@ -195,3 +195,61 @@ async fn a_revoked_token_gets_nothing_more_from_an_open_stream() {
         "the stream was not ended"
     );
 }
+
+#[tokio::test]
+async fn a_role_file_change_reaches_an_open_stream() {
+    let files = tempfile::tempdir().unwrap();
+    let roles = files.path().join("roles.yaml");
+    let fixture = std::fs::read_to_string(common::fixture("roles.yaml")).unwrap();
+    std::fs::write(&roles, &fixture).unwrap();
+    let b = TestBroker::start_with(&[], &["--roles", roles.to_str().unwrap()]);
+    let mut stream = open_stream(&b, "carrot").await;
+    assert_eq!(stream.status().as_u16(), 200);
+    let before = b.create("bob", &["production-access"], "incident #1").await;
+    let got = read_sse(&mut stream, 1, Duration::from_secs(5)).await;
+    assert_eq!(got.len(), 1, "carrot saw nothing before the change");
+    assert_eq!(got[0].2["request"]["id"], before.as_str());
+
+    // Reviewers lose production-access: carrot may no longer see those requests.
+    let reviewer = "name: reviewer\nspec:\n  allow:\n    review_requests:\n      roles: [production-access, production-db-access]";
+    assert!(
+        fixture.contains(reviewer),
+        "the fixture's reviewer role moved"
+    );
+    let narrowed = fixture.replace(
+        reviewer,
+        "name: reviewer\nspec:\n  allow:\n    review_requests:\n      roles: [production-db-access]",
+    );
+    std::fs::write(&roles, narrowed).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let (status, me) = b.get("carrot", "/v1/whoami").await;
+        assert_eq!(status, 200, "{me}");
+        let reviewable = me["reviewable_roles"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !reviewable.iter().any(|r| r == "production-access") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the role file was not applied");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // On the stream opened before the change: the hidden request never arrives,
+    // the one carrot may still review does (so the stream is alive, not just quiet).
+    let hidden = b.create("bob", &["production-access"], "incident #2").await;
+    let visible = b
+        .create("alice", &["production-db-access"], "incident #3")
+        .await;
+    let after = read_sse(&mut stream, 1, Duration::from_secs(10)).await;
+    let ids: Vec<&str> = after
+        .iter()
+        .filter_map(|m| m.2["request"]["id"].as_str())
+        .collect();
+    assert!(
+        !ids.contains(&hidden.as_str()),
+        "{hidden} reached carrot after the change"
+    );
+    assert_eq!(ids, [visible.as_str()], "the stream stopped delivering");
+}
