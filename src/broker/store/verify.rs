@@ -428,29 +428,90 @@ fn differ<T: PartialEq + std::fmt::Debug>(out: &mut Vec<String>, field: &str, ta
     }
 }
 
-/// Runs `check` over `items` on every core, keeping their order.
-fn in_parallel<I: Sync, O: Send>(items: &[I], check: impl Fn(&I) -> O + Sync) -> Vec<O> {
+/// Reads, checks and consumes at once: `produce` reads chunks of rows on the
+/// calling thread (the connection stays there) and hands each to `send`; `check`
+/// runs over them on every core; `consume` takes the results on one thread, in the
+/// order the rows were read (the chain and the replay must go in order).
+fn pipeline<I: Send, O: Send>(
+    produce: impl FnOnce(&mut dyn FnMut(Vec<I>) -> bool) -> Result<(), StoreError>,
+    check: impl Fn(&I) -> O + Sync,
+    mut consume: impl FnMut(Vec<I>, Vec<O>) + Send,
+) -> Result<(), StoreError> {
+    use std::sync::mpsc::sync_channel;
+    use std::sync::{Arc, Mutex};
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    if workers == 1 || items.len() < 256 {
-        return items.iter().map(&check).collect();
-    }
-    let per = items.len().div_ceil(workers);
+    let (work_tx, work_rx) = sync_channel::<(usize, Vec<I>)>(workers * 2);
+    let (done_tx, done_rx) = sync_channel::<(usize, Vec<I>, Vec<O>)>(workers * 2);
+    // Owned by the workers alone: should they all die, sending fails, not blocks.
+    let work_rx = Arc::new(Mutex::new(work_rx));
     std::thread::scope(|scope| {
-        let parts: Vec<_> = items
-            .chunks(per)
-            .map(|part| {
-                let check = &check;
-                scope.spawn(move || part.iter().map(check).collect::<Vec<O>>())
-            })
-            .collect();
-        parts
-            .into_iter()
-            .flat_map(|part| part.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
+        let check = &check;
+        for _ in 0..workers {
+            let (work_rx, done_tx) = (work_rx.clone(), done_tx.clone());
+            scope.spawn(move || {
+                loop {
+                    let job = match work_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok((n, items)) = job else {
+                        return;
+                    };
+                    let out = items.iter().map(check).collect();
+                    if done_tx.send((n, items, out)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        drop((work_rx, done_tx));
+        let consumer = scope.spawn(move || {
+            let mut waiting = std::collections::BTreeMap::new();
+            let mut next = 0;
+            for (n, items, out) in done_rx {
+                waiting.insert(n, (items, out));
+                while let Some((items, out)) = waiting.remove(&next) {
+                    consume(items, out);
+                    next += 1;
+                }
+            }
+        });
+        let mut sent = 0;
+        let produced = produce(&mut |items| {
+            let ok = work_tx.send((sent, items)).is_ok();
+            sent += 1;
+            ok
+        });
+        drop(work_tx);
+        if let Err(panic) = consumer.join() {
+            std::panic::resume_unwind(panic);
+        }
+        produced
     })
+}
+
+/// Reads `stmt`'s rows in chunks of `CHUNK`, each made by `read`, into `send`.
+fn read_chunks<T>(
+    rows: &mut rusqlite::Rows<'_>,
+    mut read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    send: &mut dyn FnMut(Vec<T>) -> bool,
+) -> Result<(), StoreError> {
+    loop {
+        let mut chunk = Vec::with_capacity(CHUNK);
+        while chunk.len() < CHUNK {
+            let Some(row) = rows.next()? else {
+                break;
+            };
+            chunk.push(read(row)?);
+        }
+        let last = chunk.len() < CHUNK;
+        if (!chunk.is_empty() && !send(chunk)) || last {
+            return Ok(());
+        }
+    }
 }
 
 /// Verifies everything `conn` holds; `expect` is a head recorded earlier.
@@ -475,35 +536,14 @@ pub fn verify(
         "SELECT seq, time_ms, type, user, request_id, body, hash FROM events ORDER BY seq",
     )?;
     let mut rows = stmt.query([])?;
-    let mut done = false;
-    while !done {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            let Some(row) = rows.next()? else {
-                done = true;
-                break;
-            };
-            let hash: String = row.get(6)?;
-            let prev = std::mem::replace(&mut prev_hash, hash.clone());
-            chunk.push(Row {
-                seq: row.get(0)?,
-                time_ms: row.get(1)?,
-                kind: row.get(2)?,
-                user: row.get(3)?,
-                request_id: row.get(4)?,
-                body: row.get(5)?,
-                hash,
-                prev_hash: prev,
-            });
-        }
-        let checked = in_parallel(&chunk, check_row);
-        for (row, step) in chunk.iter().zip(checked) {
+    let replay = |chunk: Vec<Row>, checked: Vec<Result<Step, String>>| {
+        for (row, step) in chunk.into_iter().zip(checked) {
             report.events += 1;
             report.head_seq = row.seq as u64;
-            report.head_hash = row.hash.clone();
             if expect.is_some_and(|e| e.seq == row.seq as u64) {
                 expected_hash_seen = Some(row.hash.clone());
             }
+            report.head_hash = row.hash;
             if row.seq as u64 != expected_seq && report.broken_at.is_none() {
                 report.broken_at = Some(row.seq as u64);
                 report.problem(format!(
@@ -524,7 +564,28 @@ pub fn verify(
                 }
             }
         }
-    }
+    };
+    let read = |send: &mut dyn FnMut(Vec<Row>) -> bool| {
+        read_chunks(
+            &mut rows,
+            |row| {
+                let hash: String = row.get(6)?;
+                let prev = std::mem::replace(&mut prev_hash, hash.clone());
+                Ok(Row {
+                    seq: row.get(0)?,
+                    time_ms: row.get(1)?,
+                    kind: row.get(2)?,
+                    user: row.get(3)?,
+                    request_id: row.get(4)?,
+                    body: row.get(5)?,
+                    hash,
+                    prev_hash: prev,
+                })
+            },
+            send,
+        )
+    };
+    pipeline(read, check_row, replay)?;
     drop(rows);
     if let Some(expect) = expect {
         match expected_hash_seen {
@@ -556,58 +617,55 @@ fn compare_requests(
 ) -> Result<(), StoreError> {
     let mut stmt = conn.prepare("SELECT id, body FROM requests")?;
     let mut rows = stmt.query([])?;
-    let mut done = false;
-    while !done {
-        let mut chunk: Vec<(String, String)> = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            let Some(row) = rows.next()? else {
-                done = true;
-                break;
-            };
-            chunk.push((row.get(0)?, row.get(1)?));
+    let table = &*replayed;
+    let compare = |(id, body): &(String, String)| -> (Option<Uuid>, Vec<String>) {
+        let Ok(uuid) = Uuid::parse_str(id) else {
+            return (None, vec![format!("request row {id:?}: not a request id")]);
+        };
+        let stored: Request = match serde_json::from_str(body) {
+            Ok(request) => request,
+            Err(e) => {
+                return (
+                    Some(uuid),
+                    vec![format!("request {id}: body does not decode: {e}")],
+                );
+            }
+        };
+        let mut problems = Vec::new();
+        if stored.id != uuid {
+            problems.push(format!("request {id}: its body says it is {}", stored.id));
         }
-        let table = &*replayed;
-        let found = in_parallel(&chunk, |(id, body)| -> (Option<Uuid>, Vec<String>) {
-            let Ok(uuid) = Uuid::parse_str(id) else {
-                return (None, vec![format!("request row {id:?}: not a request id")]);
-            };
-            let stored: Request = match serde_json::from_str(body) {
-                Ok(request) => request,
-                Err(e) => {
-                    return (
-                        Some(uuid),
-                        vec![format!("request {id}: body does not decode: {e}")],
-                    );
+        match table.get(&uuid) {
+            Some(replay) if replay.created => {
+                for difference in replay.differences(&stored) {
+                    problems.push(format!("request {id}: {difference}"));
                 }
-            };
-            let mut problems = Vec::new();
-            if stored.id != uuid {
-                problems.push(format!("request {id}: its body says it is {}", stored.id));
             }
-            match table.get(&uuid) {
-                Some(replay) if replay.created => {
-                    for difference in replay.differences(&stored) {
-                        problems.push(format!("request {id}: {difference}"));
-                    }
-                }
-                _ => problems.push(format!(
-                    "request {id} is in the table but the log never created it"
-                )),
-            }
-            (Some(uuid), problems)
-        });
+            _ => problems.push(format!(
+                "request {id} is in the table but the log never created it"
+            )),
+        }
+        (Some(uuid), problems)
+    };
+    let mut seen = Vec::new();
+    let note = |_: Vec<(String, String)>, found: Vec<(Option<Uuid>, Vec<String>)>| {
         for (id, problems) in found {
             report.requests += 1;
-            if let Some(id) = id
-                && let Some(replay) = replayed.get_mut(&id)
-            {
-                // Seen: what is left afterwards is in the log only.
-                replay.created = false;
-                replay.user.clear();
-            }
+            seen.extend(id);
             for problem in problems {
                 report.problem(problem);
             }
+        }
+    };
+    let read = |send: &mut dyn FnMut(Vec<(String, String)>) -> bool| {
+        read_chunks(&mut rows, |row| Ok((row.get(0)?, row.get(1)?)), send)
+    };
+    pipeline(read, compare, note)?;
+    for id in seen {
+        if let Some(replay) = replayed.get_mut(&id) {
+            // Seen: what is left afterwards is in the log only.
+            replay.created = false;
+            replay.user.clear();
         }
     }
     let mut missing: Vec<_> = replayed
