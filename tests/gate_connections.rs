@@ -163,3 +163,65 @@ async fn method_uri_and_header_limits_answer_in_the_json_error_shape() {
     let (status, _) = b.get("bob", "/v1/whoami").await;
     assert_eq!(status, 200);
 }
+
+/// Sends `head` on a fresh connection and reads the answer to its end:
+/// (status, the JSON body).
+async fn raw_answer(b: &TestBroker, head: &[u8]) -> (u16, serde_json::Value, String) {
+    let mut conn = TcpStream::connect(b.addr()).await.unwrap();
+    // The broker may answer and close before it has read everything.
+    let _ = conn.write_all(head).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), conn.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer).to_string();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        serde_json::from_str(body).unwrap_or_default(),
+        head.to_string(),
+    )
+}
+
+#[tokio::test]
+async fn heads_beyond_hypers_own_buffer_are_answered_in_the_json_error_shape_too() {
+    let b = TestBroker::start();
+    // Far beyond twice the header limit: hyper gives up reading before our
+    // middleware could see a request.
+    let huge = format!(
+        "GET /v1/whoami HTTP/1.1\r\nhost: x\r\nx-padding: {}\r\n\r\n",
+        "p".repeat(200_000)
+    );
+    let (status, body, head) = raw_answer(&b, huge.as_bytes()).await;
+    assert_error_shape(status, &body, 431, "headers_too_large");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("content-type: application/json"),
+        "{head}"
+    );
+
+    let mut many = String::from("GET /v1/whoami HTTP/1.1\r\nhost: x\r\n");
+    for i in 0..300 {
+        many.push_str(&format!("x-h{i}: 1\r\n"));
+    }
+    many.push_str("\r\n");
+    let (status, body, _) = raw_answer(&b, many.as_bytes()).await;
+    assert_error_shape(status, &body, 431, "headers_too_large");
+
+    let (status, body, _) =
+        raw_answer(&b, b"GET /v1/whoami HTTP/1.1\r\nbad header line\r\n\r\n").await;
+    assert_error_shape(status, &body, 400, "invalid_request");
+
+    // An ordinary empty answer on the same kind of connection is left as it is.
+    let (status, _, head) = raw_answer(
+        &b,
+        b"GET /healthz HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(status, 200, "{head}");
+    let (status, _) = b.get("bob", "/v1/whoami").await;
+    assert_eq!(status, 200);
+}

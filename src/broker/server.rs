@@ -447,6 +447,7 @@ where
                 Held {
                     stream,
                     _permit: permit,
+                    unsent: None,
                 },
                 service,
             ))
@@ -476,10 +477,52 @@ impl<S> axum_server::accept::Accept<tokio::net::TcpStream, S> for SendBuffer {
     }
 }
 
-/// A connection holding its place under the cap until it closes.
+/// A connection holding its place under the cap until it closes. On its way out,
+/// hyper's bare answer to a head it could not take is given the JSON error shape
+/// (`heads::shaped_parse_error`); `unsent` holds that answer until it is written.
 struct Held<S> {
     stream: S,
     _permit: tokio::sync::OwnedSemaphorePermit,
+    unsent: Option<(Vec<u8>, usize)>,
+}
+
+impl<S: tokio::io::AsyncWrite + Unpin> Held<S> {
+    /// Writes out what `unsent` holds, if anything.
+    fn poll_unsent(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        while let Some((bytes, sent)) = &mut self.unsent {
+            if *sent >= bytes.len() {
+                self.unsent = None;
+                break;
+            }
+            let n = std::task::ready!(
+                std::pin::Pin::new(&mut self.stream).poll_write(cx, &bytes[*sent..])
+            )?;
+            if n == 0 {
+                return std::task::Poll::Ready(Err(std::io::ErrorKind::WriteZero.into()));
+            }
+            *sent += n;
+        }
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    /// Takes `buf` as written if it is hyper's bare error answer, sending the shaped
+    /// one in its place.
+    fn poll_shaped(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> Option<std::task::Poll<std::io::Result<usize>>> {
+        let shaped = super::heads::shaped_parse_error(buf)?;
+        self.unsent = Some((shaped, 0));
+        Some(match self.poll_unsent(cx) {
+            std::task::Poll::Ready(Err(e)) => std::task::Poll::Ready(Err(e)),
+            // Taken: the rest goes out with the next write, flush or shutdown.
+            _ => std::task::Poll::Ready(Ok(buf.len())),
+        })
+    }
 }
 
 impl<S: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Held<S> {
@@ -498,6 +541,10 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Held<S> {
         cx: &mut std::task::Context<'_>,
         buf: &[u8],
     ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_unsent(cx))?;
+        if let Some(taken) = self.poll_shaped(cx, buf) {
+            return taken;
+        }
         std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
     }
 
@@ -505,6 +552,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Held<S> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_unsent(cx))?;
         std::pin::Pin::new(&mut self.stream).poll_flush(cx)
     }
 
@@ -512,6 +560,7 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Held<S> {
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_unsent(cx))?;
         std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
     }
 
@@ -520,6 +569,12 @@ impl<S: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for Held<S> {
         cx: &mut std::task::Context<'_>,
         bufs: &[std::io::IoSlice<'_>],
     ) -> std::task::Poll<std::io::Result<usize>> {
+        std::task::ready!(self.poll_unsent(cx))?;
+        if let Some(first) = bufs.iter().find(|b| !b.is_empty())
+            && let Some(taken) = self.poll_shaped(cx, first)
+        {
+            return taken;
+        }
         std::pin::Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
     }
 
