@@ -59,8 +59,13 @@ impl AuditEvent {
         }
     }
 
-    /// The chain hash of this event given the previous event's hash.
+    /// The chain hash of this event given the previous event's hash, in hex.
     pub fn chain_hash(&self, prev_hash: &str) -> String {
+        hex::encode(self.chain_digest(prev_hash))
+    }
+
+    /// sha256(prev_hash ‖ canonical JSON), as bytes.
+    pub fn chain_digest(&self, prev_hash: &str) -> [u8; 32] {
         BUFFER.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buffer) => {
                 buffer.clear();
@@ -179,11 +184,11 @@ fn entry(i: usize, key: &str, value: &Value, out: &mut Vec<u8>) -> serde_json::R
     write_value(value, out)
 }
 
-fn digest(prev_hash: &str, canonical: &[u8]) -> String {
+fn digest(prev_hash: &str, canonical: &[u8]) -> [u8; 32] {
     let mut hasher = Sha256::new();
     hasher.update(prev_hash.as_bytes());
     hasher.update(canonical);
-    hex::encode(hasher.finalize())
+    hasher.finalize().into()
 }
 
 #[cfg(test)]

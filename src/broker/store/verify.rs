@@ -126,16 +126,78 @@ pub fn open_read_only(data_dir: &Path) -> Result<Connection, StoreError> {
     Ok(conn)
 }
 
-/// One row of the events table as stored.
-struct Row {
+/// One row of the events table as stored, borrowed from its chunk.
+struct Row<'a> {
     seq: i64,
     time_ms: i64,
-    kind: String,
-    user: String,
-    request_id: Option<String>,
-    body: String,
-    hash: String,
-    prev_hash: String,
+    kind: &'a str,
+    user: &'a str,
+    request_id: Option<&'a str>,
+    body: &'a str,
+    hash: &'a str,
+    prev_hash: &'a str,
+}
+
+type Span = std::ops::Range<usize>;
+
+/// Where a row's text sits in its chunk's buffer.
+struct RowAt {
+    seq: i64,
+    time_ms: i64,
+    kind: Span,
+    user: Span,
+    request_id: Option<Span>,
+    body: Span,
+    hash: Span,
+    prev_hash: Span,
+}
+
+/// Rows read together: their text in one buffer, and what checking them found.
+/// Chunks go round between the threads and are reused, so a million rows cost a
+/// few buffers, not six allocations each.
+#[derive(Default)]
+struct EventChunk {
+    text: String,
+    rows: Vec<RowAt>,
+    checked: Vec<Result<Step, String>>,
+}
+
+impl EventChunk {
+    fn put(&mut self, text: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
+
+    fn row<'a>(text: &'a str, at: &RowAt) -> Row<'a> {
+        Row {
+            seq: at.seq,
+            time_ms: at.time_ms,
+            kind: &text[at.kind.clone()],
+            user: &text[at.user.clone()],
+            request_id: at.request_id.clone().map(|r| &text[r]),
+            body: &text[at.body.clone()],
+            hash: &text[at.hash.clone()],
+            prev_hash: &text[at.prev_hash.clone()],
+        }
+    }
+}
+
+/// Request rows read together, as `EventChunk`: (id, body) spans and what
+/// comparing them with the replay found (id, problems, further ones counted).
+#[derive(Default)]
+struct RequestChunk {
+    text: String,
+    rows: Vec<(Span, Span)>,
+    found: Vec<(Option<Uuid>, Vec<String>, u64)>,
+}
+
+impl RequestChunk {
+    fn put(&mut self, text: &str) -> Span {
+        let start = self.text.len();
+        self.text.push_str(text);
+        start..self.text.len()
+    }
 }
 
 /// What replay needs of an event, once its row has been checked.
@@ -158,7 +220,7 @@ struct Step {
 /// The row's own checks: its body decodes, its columns agree with the body, and
 /// its hash links to the stored hash before it.
 fn check_row(row: &Row) -> Result<Step, String> {
-    let event: AuditEvent = serde_json::from_str(&row.body)
+    let mut event: AuditEvent = serde_json::from_str(row.body)
         .map_err(|e| format!("event {}: the stored body does not decode: {e}", row.seq))?;
     let mut wrong = Vec::new();
     if event.seq as i64 != row.seq {
@@ -177,7 +239,10 @@ fn check_row(row: &Row) -> Result<Step, String> {
     if event.user != row.user {
         wrong.push(format!("user {:?} (body {:?})", row.user, event.user));
     }
-    let body_request = event.request_id.map(|id| id.to_string());
+    let mut uuid_text = Uuid::encode_buffer();
+    let body_request = event
+        .request_id
+        .map(|id| &*id.hyphenated().encode_lower(&mut uuid_text));
     if body_request != row.request_id {
         wrong.push(format!(
             "request_id {:?} (body {:?})",
@@ -187,7 +252,7 @@ fn check_row(row: &Row) -> Result<Step, String> {
     if event.hash != row.hash {
         wrong.push(format!(
             "hash {} (body {})",
-            short(&row.hash),
+            short(row.hash),
             short(&event.hash)
         ));
     }
@@ -198,33 +263,39 @@ fn check_row(row: &Row) -> Result<Step, String> {
             wrong.join(", ")
         ));
     }
-    let expected = event.chain_hash(&row.prev_hash);
-    if expected != row.hash {
+    let mut expected = [0u8; 64];
+    // Cannot fail: 32 bytes are 64 hex digits.
+    let _ = hex::encode_to_slice(event.chain_digest(row.prev_hash), &mut expected);
+    if expected != row.hash.as_bytes() {
         return Err(format!(
             "event {}: stored hash {} does not match recomputed {}",
             row.seq,
-            short(&row.hash),
-            short(&expected)
+            short(row.hash),
+            short(std::str::from_utf8(&expected).unwrap_or(""))
         ));
     }
-    let text = |key: &str| event.field_str(key).map(str::to_string);
+    // The extras replay needs are moved out of the event, not copied.
+    let mut text = |key: &str| match event.fields.remove(key) {
+        Some(serde_json::Value::String(text)) => Some(text),
+        _ => None,
+    };
+    let (action, decision, outcome) = (text("action"), text("decision"), text("outcome"));
+    let access_ends_at = text("access_ends_at").and_then(|t| crate::model::time::parse(&t));
     Ok(Step {
         kind: event.kind,
         time: event.time,
         request_id: event.request_id,
         state: event.state,
-        action: text("action"),
-        decision: text("decision"),
-        outcome: text("outcome"),
+        action,
+        decision,
+        outcome,
+        access_ends_at,
         review_roles: event
             .fields
-            .get("review_roles")
-            .and_then(|v| serde_json::from_value(v.clone()).ok())
+            .remove("review_roles")
+            .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default(),
         emergency: event.fields.get("emergency").and_then(|v| v.as_bool()),
-        access_ends_at: event
-            .field_str("access_ends_at")
-            .and_then(crate::model::time::parse),
         user: event.user,
         roles: event.roles,
         reason: event.reason,
@@ -260,32 +331,6 @@ struct Replayed {
 impl Replayed {
     fn apply(&mut self, step: Step) {
         let before = self.state;
-        match step.kind {
-            EventType::Create => {
-                self.created = true;
-                self.user = step.user.clone();
-                self.roles = step.roles.clone();
-                self.reason = step.reason.clone().unwrap_or_default();
-                self.emergency = step.emergency.unwrap_or(false);
-                self.created_at = Some(step.time);
-            }
-            EventType::Review => self.reviews.push((
-                step.user.clone(),
-                step.decision.clone().unwrap_or_default(),
-                step.reason.clone().unwrap_or_default(),
-                step.review_roles.clone(),
-                step.time,
-            )),
-            EventType::PostIncidentReview => {
-                self.post_incident = Some((
-                    step.user.clone(),
-                    step.outcome.clone().unwrap_or_default(),
-                    step.reason.clone().unwrap_or_default(),
-                    step.time,
-                ))
-            }
-            _ => {}
-        }
         // A refused attempt records the state it left unchanged; everything else
         // records the state after it.
         if let Some(state) = step.state {
@@ -311,11 +356,43 @@ impl Replayed {
         if step.access_ends_at.is_some() {
             self.access_ends_at = step.access_ends_at;
         }
+        // Last, so the step's text is moved in rather than copied.
+        match step.kind {
+            EventType::Create => {
+                self.created = true;
+                self.user = step.user;
+                self.roles = step.roles;
+                self.reason = step.reason.unwrap_or_default();
+                self.emergency = step.emergency.unwrap_or(false);
+                self.created_at = Some(step.time);
+            }
+            EventType::Review => self.reviews.push((
+                step.user,
+                step.decision.unwrap_or_default(),
+                step.reason.unwrap_or_default(),
+                step.review_roles,
+                step.time,
+            )),
+            EventType::PostIncidentReview => {
+                self.post_incident = Some((
+                    step.user,
+                    step.outcome.unwrap_or_default(),
+                    step.reason.unwrap_or_default(),
+                    step.time,
+                ))
+            }
+            _ => {}
+        }
     }
 
-    /// The fields of `stored` that disagree with the log.
-    fn differences(&self, stored: &Request) -> Vec<String> {
-        let mut out = Vec::new();
+    /// The fields of `stored` that disagree with the log (described only when
+    /// `describe`; counted always).
+    fn differences(&self, stored: &Request, describe: bool) -> Differences {
+        let mut out = Differences {
+            described: Vec::new(),
+            count: 0,
+            describe,
+        };
         differ(&mut out, "user", &stored.user.as_str(), &self.user.as_str());
         differ(&mut out, "roles", &stored.roles, &self.roles);
         differ(
@@ -419,32 +496,45 @@ impl Replayed {
     }
 }
 
+/// Disagreements between a request row and its replay.
+struct Differences {
+    described: Vec<String>,
+    count: u64,
+    /// Once the report has all the problems it lists, the rest are only counted.
+    describe: bool,
+}
+
 /// Notes `field` when the table and the log disagree (formatted only then).
-fn differ<T: PartialEq + std::fmt::Debug>(out: &mut Vec<String>, field: &str, table: &T, log: &T) {
+fn differ<T: PartialEq + std::fmt::Debug>(out: &mut Differences, field: &str, table: &T, log: &T) {
     if table != log {
-        out.push(format!(
-            "{field} is {table:?} in the table but {log:?} in the log"
-        ));
+        out.count += 1;
+        if out.describe {
+            out.described.push(format!(
+                "{field} is {table:?} in the table but {log:?} in the log"
+            ));
+        }
     }
 }
 
-/// Reads, checks and consumes at once: `produce` reads chunks of rows on the
-/// calling thread (the connection stays there) and hands each to `send`; `check`
-/// runs over them on every core; `consume` takes the results on one thread, in the
-/// order the rows were read (the chain and the replay must go in order).
-fn pipeline<I: Send, O: Send>(
-    produce: impl FnOnce(&mut dyn FnMut(Vec<I>) -> bool) -> Result<(), StoreError>,
-    check: impl Fn(&I) -> O + Sync,
-    mut consume: impl FnMut(Vec<I>, Vec<O>) + Send,
+/// Reads, checks and consumes at once: `produce` fills a job with rows on the
+/// calling thread (the connection stays there) and says whether it put any in;
+/// `check` works through jobs on every core; `consume` takes them on one thread,
+/// in the order they were read (the chain and the replay must go in order), and
+/// the emptied jobs go back to be filled again.
+fn pipeline<J: Default + Send>(
+    mut produce: impl FnMut(&mut J) -> Result<bool, StoreError>,
+    check: impl Fn(&mut J) + Sync,
+    mut consume: impl FnMut(&mut J) + Send,
 ) -> Result<(), StoreError> {
-    use std::sync::mpsc::sync_channel;
+    use std::sync::mpsc::{channel, sync_channel};
     use std::sync::{Arc, Mutex};
     let workers = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 8);
-    let (work_tx, work_rx) = sync_channel::<(usize, Vec<I>)>(workers * 2);
-    let (done_tx, done_rx) = sync_channel::<(usize, Vec<I>, Vec<O>)>(workers * 2);
+    let (work_tx, work_rx) = sync_channel::<(usize, J)>(workers * 2);
+    let (done_tx, done_rx) = sync_channel::<(usize, J)>(workers * 2);
+    let (spare_tx, spare_rx) = channel::<J>();
     // Owned by the workers alone: should they all die, sending fails, not blocks.
     let work_rx = Arc::new(Mutex::new(work_rx));
     std::thread::scope(|scope| {
@@ -457,11 +547,11 @@ fn pipeline<I: Send, O: Send>(
                         Ok(rx) => rx.recv(),
                         Err(_) => return,
                     };
-                    let Ok((n, items)) = job else {
+                    let Ok((n, mut job)) = job else {
                         return;
                     };
-                    let out = items.iter().map(check).collect();
-                    if done_tx.send((n, items, out)).is_err() {
+                    check(&mut job);
+                    if done_tx.send((n, job)).is_err() {
                         return;
                     }
                 }
@@ -471,47 +561,30 @@ fn pipeline<I: Send, O: Send>(
         let consumer = scope.spawn(move || {
             let mut waiting = std::collections::BTreeMap::new();
             let mut next = 0;
-            for (n, items, out) in done_rx {
-                waiting.insert(n, (items, out));
-                while let Some((items, out)) = waiting.remove(&next) {
-                    consume(items, out);
+            for (n, job) in done_rx {
+                waiting.insert(n, job);
+                while let Some(mut job) = waiting.remove(&next) {
+                    consume(&mut job);
+                    let _ = spare_tx.send(job);
                     next += 1;
                 }
             }
         });
-        let mut sent = 0;
-        let produced = produce(&mut |items| {
-            let ok = work_tx.send((sent, items)).is_ok();
-            sent += 1;
-            ok
-        });
+        let produced = (|| {
+            for n in 0.. {
+                let mut job = spare_rx.try_recv().unwrap_or_default();
+                if !produce(&mut job)? || work_tx.send((n, job)).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        })();
         drop(work_tx);
         if let Err(panic) = consumer.join() {
             std::panic::resume_unwind(panic);
         }
         produced
     })
-}
-
-/// Reads `stmt`'s rows in chunks of `CHUNK`, each made by `read`, into `send`.
-fn read_chunks<T>(
-    rows: &mut rusqlite::Rows<'_>,
-    mut read: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    send: &mut dyn FnMut(Vec<T>) -> bool,
-) -> Result<(), StoreError> {
-    loop {
-        let mut chunk = Vec::with_capacity(CHUNK);
-        while chunk.len() < CHUNK {
-            let Some(row) = rows.next()? else {
-                break;
-            };
-            chunk.push(read(row)?);
-        }
-        let last = chunk.len() < CHUNK;
-        if (!chunk.is_empty() && !send(chunk)) || last {
-            return Ok(());
-        }
-    }
 }
 
 /// Verifies everything `conn` holds; `expect` is a head recorded earlier.
@@ -536,22 +609,58 @@ pub fn verify(
         "SELECT seq, time_ms, type, user, request_id, body, hash FROM events ORDER BY seq",
     )?;
     let mut rows = stmt.query([])?;
-    let replay = |chunk: Vec<Row>, checked: Vec<Result<Step, String>>| {
-        for (row, step) in chunk.into_iter().zip(checked) {
+    let read = |chunk: &mut EventChunk| -> Result<bool, StoreError> {
+        chunk.text.clear();
+        chunk.rows.clear();
+        while chunk.rows.len() < CHUNK {
+            let Some(row) = rows.next()? else {
+                break;
+            };
+            let text = |i: usize| row.get_ref(i).and_then(|v| Ok(v.as_str()?));
+            let at = RowAt {
+                seq: row.get(0)?,
+                time_ms: row.get(1)?,
+                kind: chunk.put(text(2)?),
+                user: chunk.put(text(3)?),
+                request_id: row
+                    .get_ref(4)
+                    .and_then(|v| Ok(v.as_str_or_null()?))?
+                    .map(|id| chunk.put(id)),
+                body: chunk.put(text(5)?),
+                prev_hash: chunk.put(&prev_hash),
+                hash: chunk.put(text(6)?),
+            };
+            prev_hash.clear();
+            prev_hash.push_str(&chunk.text[at.hash.clone()]);
+            chunk.rows.push(at);
+        }
+        Ok(!chunk.rows.is_empty())
+    };
+    let check = |chunk: &mut EventChunk| {
+        let EventChunk {
+            text,
+            rows,
+            checked,
+        } = chunk;
+        checked.clear();
+        checked.extend(rows.iter().map(|at| check_row(&EventChunk::row(text, at))));
+    };
+    let replay = |chunk: &mut EventChunk| {
+        for (at, step) in chunk.rows.iter().zip(chunk.checked.drain(..)) {
+            let row = EventChunk::row(&chunk.text, at);
+            let seq = row.seq as u64;
             report.events += 1;
-            report.head_seq = row.seq as u64;
-            if expect.is_some_and(|e| e.seq == row.seq as u64) {
-                expected_hash_seen = Some(row.hash.clone());
+            report.head_seq = seq;
+            if expect.is_some_and(|e| e.seq == seq) {
+                expected_hash_seen = Some(row.hash.to_string());
             }
-            report.head_hash = row.hash;
-            if row.seq as u64 != expected_seq && report.broken_at.is_none() {
-                report.broken_at = Some(row.seq as u64);
+            if seq != expected_seq && report.broken_at.is_none() {
+                report.broken_at = Some(seq);
                 report.problem(format!(
-                    "expected event {expected_seq} but found {}: events are missing",
-                    row.seq
+                    "expected event {expected_seq} but found {seq}: events are missing"
                 ));
             }
-            expected_seq = row.seq as u64 + 1;
+            expected_seq = seq + 1;
             match step {
                 Ok(step) => {
                     if let Some(id) = step.request_id {
@@ -559,33 +668,17 @@ pub fn verify(
                     }
                 }
                 Err(problem) => {
-                    report.broken_at.get_or_insert(row.seq as u64);
+                    report.broken_at.get_or_insert(seq);
                     report.problem(problem);
                 }
             }
         }
+        if let Some(last) = chunk.rows.last() {
+            report.head_hash.clear();
+            report.head_hash.push_str(&chunk.text[last.hash.clone()]);
+        }
     };
-    let read = |send: &mut dyn FnMut(Vec<Row>) -> bool| {
-        read_chunks(
-            &mut rows,
-            |row| {
-                let hash: String = row.get(6)?;
-                let prev = std::mem::replace(&mut prev_hash, hash.clone());
-                Ok(Row {
-                    seq: row.get(0)?,
-                    time_ms: row.get(1)?,
-                    kind: row.get(2)?,
-                    user: row.get(3)?,
-                    request_id: row.get(4)?,
-                    body: row.get(5)?,
-                    hash,
-                    prev_hash: prev,
-                })
-            },
-            send,
-        )
-    };
-    pipeline(read, check_row, replay)?;
+    pipeline(read, check, replay)?;
     drop(rows);
     if let Some(expect) = expect {
         match expected_hash_seen {
@@ -618,9 +711,15 @@ fn compare_requests(
     let mut stmt = conn.prepare("SELECT id, body FROM requests")?;
     let mut rows = stmt.query([])?;
     let table = &*replayed;
-    let compare = |(id, body): &(String, String)| -> (Option<Uuid>, Vec<String>) {
+    // Set once the report lists all it will: later differences are only counted.
+    let listed_all = std::sync::atomic::AtomicBool::new(report.problems.len() >= MAX_PROBLEMS);
+    let compare = |id: &str, body: &str| -> (Option<Uuid>, Vec<String>, u64) {
         let Ok(uuid) = Uuid::parse_str(id) else {
-            return (None, vec![format!("request row {id:?}: not a request id")]);
+            return (
+                None,
+                vec![format!("request row {id:?}: not a request id")],
+                0,
+            );
         };
         let stored: Request = match serde_json::from_str(body) {
             Ok(request) => request,
@@ -628,6 +727,7 @@ fn compare_requests(
                 return (
                     Some(uuid),
                     vec![format!("request {id}: body does not decode: {e}")],
+                    0,
                 );
             }
         };
@@ -635,32 +735,61 @@ fn compare_requests(
         if stored.id != uuid {
             problems.push(format!("request {id}: its body says it is {}", stored.id));
         }
+        let mut uncounted = 0;
         match table.get(&uuid) {
             Some(replay) if replay.created => {
-                for difference in replay.differences(&stored) {
+                let describe = !listed_all.load(std::sync::atomic::Ordering::Relaxed);
+                let found = replay.differences(&stored, describe);
+                for difference in found.described {
                     problems.push(format!("request {id}: {difference}"));
+                }
+                if !describe {
+                    uncounted = found.count;
                 }
             }
             _ => problems.push(format!(
                 "request {id} is in the table but the log never created it"
             )),
         }
-        (Some(uuid), problems)
+        (Some(uuid), problems, uncounted)
+    };
+    let read = |chunk: &mut RequestChunk| -> Result<bool, StoreError> {
+        chunk.text.clear();
+        chunk.rows.clear();
+        while chunk.rows.len() < CHUNK {
+            let Some(row) = rows.next()? else {
+                break;
+            };
+            let text = |i: usize| row.get_ref(i).and_then(|v| Ok(v.as_str()?));
+            let id = chunk.put(text(0)?);
+            let body = chunk.put(text(1)?);
+            chunk.rows.push((id, body));
+        }
+        Ok(!chunk.rows.is_empty())
+    };
+    let check = |chunk: &mut RequestChunk| {
+        let RequestChunk { text, rows, found } = chunk;
+        found.clear();
+        found.extend(
+            rows.iter()
+                .map(|(id, body)| compare(&text[id.clone()], &text[body.clone()])),
+        );
     };
     let mut seen = Vec::new();
-    let note = |_: Vec<(String, String)>, found: Vec<(Option<Uuid>, Vec<String>)>| {
-        for (id, problems) in found {
+    let note = |chunk: &mut RequestChunk| {
+        for (id, problems, uncounted) in chunk.found.drain(..) {
             report.requests += 1;
             seen.extend(id);
             for problem in problems {
                 report.problem(problem);
             }
+            report.more += uncounted;
+        }
+        if report.problems.len() >= MAX_PROBLEMS {
+            listed_all.store(true, std::sync::atomic::Ordering::Relaxed);
         }
     };
-    let read = |send: &mut dyn FnMut(Vec<(String, String)>) -> bool| {
-        read_chunks(&mut rows, |row| Ok((row.get(0)?, row.get(1)?)), send)
-    };
-    pipeline(read, compare, note)?;
+    pipeline(read, check, note)?;
     for id in seen {
         if let Some(replay) = replayed.get_mut(&id) {
             // Seen: what is left afterwards is in the log only.
