@@ -17,8 +17,9 @@
 //! the host, or over a network that is itself guarded), a bearer token from an
 //! environment variable for a scraper elsewhere, anyone, or nobody.
 
+use std::collections::HashSet;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Instant;
 
 use axum::extract::connect_info::ConnectInfo;
@@ -86,13 +87,13 @@ enum Reader {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Route {
     method: &'static str,
-    route: String,
+    route: &'static str,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct Answered {
     method: &'static str,
-    route: String,
+    route: &'static str,
     status: u16,
 }
 
@@ -220,13 +221,9 @@ impl Metrics {
     }
 
     /// One answered API call.
-    fn observe(&self, method: &'static str, route: &str, status: u16, seconds: f64) {
-        let route = route.to_string();
+    fn observe(&self, method: &'static str, route: &'static str, status: u16, seconds: f64) {
         self.latency
-            .get_or_create(&Route {
-                method,
-                route: route.clone(),
-            })
+            .get_or_create(&Route { method, route })
             .observe(seconds);
         self.responses
             .get_or_create(&Answered {
@@ -329,6 +326,28 @@ impl Drop for InFlight<'_> {
     }
 }
 
+/// A route template as a `'static` label, so recording one allocates nothing. The
+/// templates come from the router's fixed table (never from a raw path), so the
+/// few strings kept here are bounded by it.
+fn intern(route: &str) -> &'static str {
+    static ROUTES: OnceLock<RwLock<HashSet<&'static str>>> = OnceLock::new();
+    let routes = ROUTES.get_or_init(Default::default);
+    if let Ok(known) = routes.read()
+        && let Some(found) = known.get(route)
+    {
+        return found;
+    }
+    let Ok(mut known) = routes.write() else {
+        return "unmatched";
+    };
+    if let Some(found) = known.get(route) {
+        return found;
+    }
+    let kept: &'static str = Box::leak(route.to_string().into_boxed_str());
+    known.insert(kept);
+    kept
+}
+
 /// A bounded label for the method: anything unusual is `other`.
 fn method_label(method: &axum::http::Method) -> &'static str {
     use axum::http::Method;
@@ -350,7 +369,8 @@ pub async fn track(State(broker): State<Arc<Broker>>, request: Request, next: Ne
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map(|path| path.as_str().to_string());
+        .map(|path| intern(path.as_str()))
+        .unwrap_or("unmatched");
     let method = method_label(request.method());
     let _write = (!request.method().is_safe()).then(|| {
         metrics.writes_in_flight.inc();
@@ -358,7 +378,6 @@ pub async fn track(State(broker): State<Arc<Broker>>, request: Request, next: Ne
     });
     let started = Instant::now();
     let response = next.run(request).await;
-    let route = route.as_deref().unwrap_or("unmatched");
     metrics.observe(
         method,
         route,

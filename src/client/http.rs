@@ -62,6 +62,13 @@ enum Replay {
     OnlyUnsent,
 }
 
+/// Whether a write that got no answer may have reached the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    No,
+    Maybe,
+}
+
 impl Replay {
     fn of(method: &reqwest::Method) -> Replay {
         if method.is_safe() {
@@ -176,7 +183,7 @@ impl Client {
                     if err.is_connect() || replay == Replay::Safe {
                         continue;
                     }
-                    return Err(self.unreachable(failures, replay));
+                    return Err(self.unreachable(failures, Arrived::Maybe));
                 }
             };
             // It answered: later calls start here.
@@ -189,7 +196,7 @@ impl Client {
                     if replay == Replay::Safe {
                         continue;
                     }
-                    return Err(self.unreachable(failures, replay));
+                    return Err(self.unreachable(failures, Arrived::Maybe));
                 }
             };
             if !(200..300).contains(&status) {
@@ -197,13 +204,13 @@ impl Client {
             }
             return Ok((status, bytes.to_vec()));
         }
-        Err(self.unreachable(failures, replay))
+        Err(self.unreachable(failures, Arrived::No))
     }
 
     /// The error for a call no broker answered: the last failure, naming every
-    /// broker tried, and saying so when a write was not sent on because it may
-    /// have arrived.
-    fn unreachable(&self, mut failures: Vec<ClientError>, replay: Replay) -> ClientError {
+    /// broker tried, and saying so when a write may have arrived (and so was not
+    /// sent on).
+    fn unreachable(&self, mut failures: Vec<ClientError>, arrived: Arrived) -> ClientError {
         let tried = failures.len();
         let Some(last) = failures.pop() else {
             return ClientError::Unreachable {
@@ -215,11 +222,15 @@ impl Client {
             return last;
         };
         let untried = self.inner.bases.len() - tried;
-        if untried > 0 && replay == Replay::OnlyUnsent {
-            detail.push_str(
+        match arrived {
+            Arrived::Maybe if untried > 0 => detail.push_str(
                 " (it may have received the request, so it was not sent to another broker: \
                  look before trying again)",
-            );
+            ),
+            Arrived::Maybe => {
+                detail.push_str(" (it may have received the request: look before trying again)")
+            }
+            Arrived::No => {}
         }
         let url = if tried > 1 {
             format!("any of {}", self.inner.bases[..].join(", "))
@@ -477,6 +488,6 @@ impl Client {
             let bytes = response.bytes().await.unwrap_or_default();
             return Err(ClientError::from_response(status, &bytes));
         }
-        Err(self.unreachable(failures, Replay::Safe))
+        Err(self.unreachable(failures, Arrived::No))
     }
 }
