@@ -453,11 +453,13 @@ impl Client {
     }
 
     /// Opens `GET /v1/events`, resuming after `after` when given, on the first broker
-    /// of the rotation that answers. Returns the response once headers arrive; the
+    /// of the rotation that answers within `patience` (a hung broker may accept the
+    /// connection and never answer). Returns the response once headers arrive; the
     /// caller reads the body as it streams.
     pub(crate) async fn open_event_stream(
         &self,
         after: Option<u64>,
+        patience: StdDuration,
     ) -> Result<reqwest::Response, ClientError> {
         let mut failures = Vec::new();
         for (index, base) in self.rotation() {
@@ -473,10 +475,17 @@ impl Client {
                     .header("Last-Event-ID", after.to_string())
                     .query(&[("after", after)]);
             }
-            let response = match builder.send().await {
-                Ok(response) => response,
-                Err(err) => {
+            let response = match tokio::time::timeout(patience, builder.send()).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(err)) => {
                     failures.push(ClientError::from_reqwest(base, &err));
+                    continue;
+                }
+                Err(_) => {
+                    failures.push(ClientError::Unreachable {
+                        url: base.to_string(),
+                        detail: format!("no answer within {}s", patience.as_secs_f32()),
+                    });
                     continue;
                 }
             };
