@@ -11,6 +11,10 @@
 //!   request head each) and 100 stalled subscribers (never reading) held open,
 //!   in the same run, and the ratio to the quiet figures (DESIGN §12).
 //!
+//! - the cost of the metrics middleware: one broker with `[metrics]` on, one with it
+//!   off, the same reads against each in alternating rounds (`COUNTERSIGN_BENCH=metrics`
+//!   runs only this part).
+//!
 //! With `COUNTERSIGN_VERIFY_DIR=DIR` it instead times `audit verify`'s full check
 //! (chain, indexed columns, replay against the requests table) over the store in
 //! DIR, e.g. the million-event store `cargo bench --bench findings` keeps in
@@ -76,6 +80,10 @@ struct Fixture {
 const WATCHERS: usize = 13;
 
 async fn start_broker() -> Fixture {
+    start_broker_with(Default::default()).await
+}
+
+async fn start_broker_with(metrics: countersign::broker::metrics::MetricsConfig) -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut tokens_by_user = std::collections::HashMap::new();
     {
@@ -112,6 +120,7 @@ async fn start_broker() -> Fixture {
             header_read_timeout: countersign::model::Duration::from_secs(3600),
             ..Default::default()
         },
+        metrics,
         ..BrokerConfig::default()
     };
     let running = countersign::broker::start(config)
@@ -295,6 +304,102 @@ fn rss_mib() -> f64 {
         .map_or(f64::NAN, |kib| kib / 1024.0)
 }
 
+/// Milliseconds of each of `n` sequential reads of one request, and of `n` reads
+/// by 32 clients at once as a rate.
+async fn reads(f: &Fixture, id: &str, n: usize) -> (Vec<f64>, f64) {
+    let http = reqwest::Client::new();
+    let url = format!("{}/v1/requests/{id}", f.url);
+    let mut times = Vec::with_capacity(n);
+    for _ in 0..n {
+        let started = Instant::now();
+        let response = http
+            .get(&url)
+            .bearer_auth(&f.bob)
+            .send()
+            .await
+            .expect("read");
+        assert!(response.status().is_success());
+        response.bytes().await.expect("body");
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+    }
+    let started = Instant::now();
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let (http, url, token) = (http.clone(), url.clone(), f.bob.clone());
+        clients.push(tokio::spawn(async move {
+            for _ in 0..n / 32 {
+                let response = http
+                    .get(&url)
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                    .expect("read");
+                response.bytes().await.expect("body");
+            }
+        }));
+    }
+    for client in clients {
+        client.await.expect("client");
+    }
+    let rate = (n / 32 * 32) as f64 / started.elapsed().as_secs_f64();
+    (times, rate)
+}
+
+/// The metrics middleware's cost: the same reads on a broker with metrics and one
+/// without, alternating so drift on a shared machine hits both alike.
+async fn metrics_cost() {
+    use countersign::broker::metrics::{Access, MetricsConfig};
+    let on = start_broker_with(MetricsConfig::default()).await;
+    let off = start_broker_with(MetricsConfig {
+        access: Access::Off,
+        token_env: None,
+    })
+    .await;
+    let make = |f: &Fixture| {
+        let (url, token) = (f.url.clone(), f.bob.clone());
+        async move {
+            let http = reqwest::Client::new();
+            let body = json!({"roles": ["production-access"], "reason": "bench #1"});
+            let created: serde_json::Value = http
+                .post(format!("{url}/v1/requests"))
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .expect("create")
+                .json()
+                .await
+                .expect("json");
+            created["id"].as_str().expect("id").to_string()
+        }
+    };
+    let (on_id, off_id) = (make(&on).await, make(&off).await);
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    let (mut with_rate, mut without_rate) = (0.0, 0.0);
+    const ROUNDS: usize = 4;
+    for _ in 0..ROUNDS {
+        let (times, rate) = reads(&off, &off_id, 2000).await;
+        without.extend(times);
+        without_rate += rate / ROUNDS as f64;
+        let (times, rate) = reads(&on, &on_id, 2000).await;
+        with.extend(times);
+        with_rate += rate / ROUNDS as f64;
+    }
+    with.sort_by(|a, b| a.total_cmp(b));
+    without.sort_by(|a, b| a.total_cmp(b));
+    println!(
+        "metrics middleware, GET /v1/requests/{{id}}, {} sequential reads each: p50 {:.3} ms on / {:.3} ms off, p99 {:.3} / {:.3} ms; 32 clients: {with_rate:.0} / {without_rate:.0} reads/s (ratio {:.3})",
+        with.len(),
+        percentile(&with, 50.0),
+        percentile(&without, 50.0),
+        percentile(&with, 99.0),
+        percentile(&without, 99.0),
+        with_rate / without_rate,
+    );
+    on.running.stop().await.expect("stop");
+    off.running.stop().await.expect("stop");
+}
+
 fn main() {
     // `cargo bench` passes --bench; `cargo test --benches` would pass nothing useful.
     if std::env::args().any(|a| a == "--list") {
@@ -325,6 +430,10 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    if std::env::var("COUNTERSIGN_BENCH").as_deref() == Ok("metrics") {
+        runtime.block_on(metrics_cost());
+        return;
+    }
     println!(
         "raw SQLite, one commit per 1.5 KB row (WAL, synchronous=FULL): {:.0} rows/s",
         raw_sqlite_inserts(2000)
@@ -381,5 +490,6 @@ fn main() {
             latencies.len(), percentile(&latencies, 50.0), percentile(&latencies, 99.0), latencies.last().copied().unwrap_or(f64::NAN)
         );
         f.running.stop().await.expect("stop");
+        metrics_cost().await;
     });
 }

@@ -31,6 +31,8 @@ pub struct BrokerConfig {
     pub ssh: SshConfig,
     /// Limits that keep the broker standing under hostile clients (`[limits]`).
     pub limits: Limits,
+    /// Who may read `GET /metrics` (`[metrics]`).
+    pub metrics: super::metrics::MetricsConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -110,6 +112,7 @@ impl Default for BrokerConfig {
             ssh: SshConfig::default(),
             limits: Limits::default(),
             notify: super::notify::NotifyConfig::default(),
+            metrics: super::metrics::MetricsConfig::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod findings;
 pub mod gate;
 mod heads;
 pub mod lifecycle;
+pub mod metrics;
 pub mod notify;
 mod openapi;
 pub mod roles;

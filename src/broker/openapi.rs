@@ -98,7 +98,7 @@ pub fn spec() -> Value {
         "info": {
             "title": "countersign broker API",
             "version": env!("CARGO_PKG_VERSION"),
-            "description": "Just-in-time access requests: create with a reason, countersign, return. Every call but /healthz, /v1/ssh/ca, /v1/ssh/krl and this document needs Authorization: Bearer <token>."
+            "description": "Just-in-time access requests: create with a reason, countersign, return. Every call but /healthz, /metrics, /v1/ssh/ca, /v1/ssh/krl and this document needs Authorization: Bearer <token>."
         },
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
@@ -197,6 +197,7 @@ pub fn spec() -> Value {
         "security": [{ "bearer": [] }],
         "paths": {
             "/healthz": { "get": { "summary": "Liveness", "security": [], "responses": { "200": { "description": "ok" } } } },
+            "/metrics": { "get": { "summary": "Prometheus metrics (OpenMetrics text): latency by route, open requests, streams, writes in flight, the outbox. Readable as [metrics] access in broker.toml says: loopback peers (default), a bearer token, anyone, or nobody", "security": [], "responses": { "200": { "description": "application/openmetrics-text" }, "401": { "description": "error" }, "403": { "description": "error" }, "404": { "description": "error" } } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/v1/roles": { "get": { "summary": "Session lengths and request prompts of the roles the caller holds, may request or may review", "responses": { "200": { "description": "[{name, max_session_ttl, request_prompt}]" }, "401": { "description": "error" } } } },
             "/v1/notifications": { "get": { "summary": "How the notification outbox stands (counts by state)", "responses": responses(("200", ok("NotificationSummary")), &[401]) } },

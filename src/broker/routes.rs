@@ -25,8 +25,9 @@ use crate::model::{Duration, EventType, FindingReview, Request as AccessRequest,
 use crate::policy::{Resource, RoleSet, Verb};
 
 pub fn router(broker: Arc<Broker>) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(super::metrics::scrape))
         .route("/v1/openapi.json", get(super::openapi::document))
         .route("/v1/whoami", get(whoami))
         .route("/v1/roles", get(role_summaries))
@@ -55,7 +56,16 @@ pub fn router(broker: Arc<Broker>) -> Router {
         .route("/v1/audit/findings", get(audit_findings))
         .route("/v1/audit/findings/reviewed", post(mark_finding_reviewed))
         .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .method_not_allowed_fallback(method_not_allowed);
+    let router = if broker.metrics.enabled() {
+        router.layer(axum::middleware::from_fn_with_state(
+            broker.clone(),
+            super::metrics::track,
+        ))
+    } else {
+        router
+    };
+    router
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(broker)
 }

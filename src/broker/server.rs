@@ -32,6 +32,8 @@ pub struct Broker {
     pub shutdown: watch::Receiver<bool>,
     /// The SSH user CA that signs certificates for approved requests.
     pub ssh_ca: Arc<super::ssh::UserCa>,
+    /// What `GET /metrics` serves.
+    pub metrics: Arc<super::metrics::Metrics>,
 }
 
 impl Broker {
@@ -107,6 +109,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         .audit
         .compile()
         .map_err(|why| anyhow::anyhow!("[audit] in the broker config: {why}"))?;
+    let metrics = super::metrics::Metrics::new(&config.metrics, &|name| std::env::var(name).ok())?;
     let sinks = super::notify::Sinks::from_config(&config.notify, &|name| std::env::var(name).ok())
         .map_err(|problem| anyhow::anyhow!("[notify] in the broker config: {}", problem.message))?;
     let data_dir = config.data_dir.clone().ok_or_else(|| {
@@ -161,6 +164,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         audit,
         shutdown: shutdown_rx.clone(),
         ssh_ca: Arc::new(ssh_ca),
+        metrics: Arc::new(metrics),
     });
     let mut background = Vec::new();
     if let Some(path) = config.roles.clone() {
@@ -190,6 +194,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     background.push(tokio::spawn(log_head(broker.clone())));
     background.push(tokio::spawn(record_dropped_refusals(broker.clone())));
     background.push(tokio::spawn(super::notify::run(broker.clone(), sinks)));
+    background.push(tokio::spawn(super::metrics::count_events(broker.clone())));
 
     let app = super::routes::router(broker.clone())
         .layer(axum::middleware::from_fn_with_state(
@@ -227,7 +232,8 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     ));
     let limits = config.limits.clone();
     let failed = store.clone();
-    let app = app.into_make_service();
+    // The peer address, for `[metrics] access = "loopback"`.
+    let app = app.into_make_service_with_connect_info::<SocketAddr>();
     let server = match config.tls.clone() {
         None => {
             // http1_only after the acceptor: setting an acceptor forgets it.

@@ -64,6 +64,7 @@ pub async fn events(
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(|t| super::tokens::hash(t.trim()))
         .unwrap_or_default();
+    let open = broker.metrics.stream_opened();
     let (tx, rx) = mpsc::channel(256);
     let budget = Arc::new(Budget {
         queued: AtomicUsize::new(0),
@@ -80,7 +81,7 @@ pub async fn events(
         after,
         live,
         sink,
-        slot,
+        (slot, open),
     ));
     // What hyper takes off the queue no longer counts against the budget.
     let events = ReceiverStream::new(rx).map(move |(event, bytes)| {
@@ -134,6 +135,11 @@ impl Outgoing {
         }
     }
 
+    /// The audit event being sent.
+    pub fn event(&self) -> &crate::model::AuditEvent {
+        &self.published.event
+    }
+
     fn data(&self) -> Option<&str> {
         self.data
             .get_or_init(|| {
@@ -154,7 +160,8 @@ async fn feed(
     last: u64,
     live: broadcast::Receiver<Arc<Outgoing>>,
     sink: Sink,
-    _slot: StreamSlot,
+    // Held for as long as the stream is fed: its per-user slot and the gauge.
+    _held: (StreamSlot, super::metrics::OpenStream),
 ) {
     // Everything, backlog and sends included, gives way to shutdown.
     let stop = super::server::stopped(broker.shutdown.clone());

@@ -31,7 +31,7 @@ pub enum AuditCommand {
         #[arg(long, value_name = "SEQ:HASH", requires = "data_dir")]
         expect_head: Option<ExpectedHead>,
         #[command(flatten)]
-        client: super::ClientArgs,
+        client: crate::client::ClientArgs,
     },
     /// Print the audit log's head as SEQ:HASH, to keep somewhere else and give
     /// back to `audit verify --expect-head` later.
@@ -47,7 +47,7 @@ pub enum AuditCommand {
         #[arg(long, default_value = "table")]
         format: Format,
         #[command(flatten)]
-        client: super::ClientArgs,
+        client: crate::client::ClientArgs,
     },
     /// Audit events, oldest first (like `tctl audit-query`).
     Events {
@@ -68,7 +68,7 @@ pub enum AuditCommand {
         #[arg(long, default_value = "table")]
         format: Format,
         #[command(flatten)]
-        client: super::ClientArgs,
+        client: crate::client::ClientArgs,
     },
     /// Mark a finding as reviewed, with a note, so next week starts where this ended.
     Mark {
@@ -77,7 +77,7 @@ pub enum AuditCommand {
         #[arg(long)]
         note: String,
         #[command(flatten)]
-        client: super::ClientArgs,
+        client: crate::client::ClientArgs,
     },
 }
 
@@ -211,7 +211,7 @@ async fn verify_offline(
     Ok(ExitCode::FAILURE)
 }
 
-async fn verify_online(client: super::ClientArgs) -> anyhow::Result<ExitCode> {
+async fn verify_online(client: crate::client::ClientArgs) -> anyhow::Result<ExitCode> {
     let report = client.connect()?.audit_verify().await?;
     if report.ok {
         println!(

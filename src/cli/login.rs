@@ -11,8 +11,8 @@ use clap::Args;
 use ssh_key::{Algorithm, LineEnding, PrivateKey, PublicKey, rand_core::OsRng};
 use uuid::Uuid;
 
-use super::ClientArgs;
 use crate::client::Client;
+use crate::client::ClientArgs;
 use crate::client::sanitize_inline;
 use crate::model::Certificate;
 

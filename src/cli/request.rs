@@ -16,7 +16,7 @@ use clap::builder::TypedValueParser as _;
 use clap::{ArgGroup, Args, Subcommand, ValueEnum};
 use uuid::Uuid;
 
-use super::ClientArgs;
+use crate::client::ClientArgs;
 use crate::client::{Client, ClientError};
 use crate::model::api::{
     CreateRequest, ErrorCode, ListRequests, MAX_REASON_BYTES, Resolve, Scope,
@@ -353,12 +353,7 @@ pub async fn whoami(args: WhoamiArgs) -> anyhow::Result<ExitCode> {
 
 /// Builds a client from the subcommand's flags, then the outer ones, then the file.
 fn connect(inner: &ClientArgs, outer: &ClientArgs) -> anyhow::Result<Client> {
-    ClientArgs {
-        broker: inner.broker.clone().or_else(|| outer.broker.clone()),
-        token: inner.token.clone().or_else(|| outer.token.clone()),
-        config: inner.config.clone().or_else(|| outer.config.clone()),
-    }
-    .connect()
+    inner.or(outer).connect()
 }
 
 /// A reason or note: refused locally when blank or too long, before anything is sent.
@@ -588,18 +583,16 @@ pub(crate) fn explain_create_error(err: ClientError) -> anyhow::Error {
 
 #[cfg(test)]
 mod tests {
-    use clap::Parser;
+    use clap::{Args, FromArgMatches};
 
     use super::*;
-    use crate::cli::{Cli, Command};
 
     fn parse(args: &[&str]) -> Result<RequestCommand, clap::Error> {
-        let mut argv = vec!["countersign", "request"];
+        let mut argv = vec!["request"];
         argv.extend_from_slice(args);
-        match Cli::try_parse_from(argv)?.command {
-            Some(Command::Request(r)) => Ok(*r.command),
-            other => panic!("not a request command: {other:?}"),
-        }
+        let matches =
+            RequestArgs::augment_args(clap::Command::new("request")).try_get_matches_from(argv)?;
+        Ok(*RequestArgs::from_arg_matches(&matches)?.command)
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The client config file, `console.toml`: where the broker is, the token, and the
 //! console's theme, key bindings and notifications. A flag or the environment
-//! (`COUNTERSIGN_BROKER`, `COUNTERSIGN_TOKEN`) wins over the file.
+//! (`COUNTERSIGN_BROKER`, `COUNTERSIGN_TOKEN`) wins over the file. The broker may be
+//! a list (`url1,url2`, or a TOML array in the file): the client fails over along it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +14,12 @@ pub const FILE_NAME: &str = "console.toml";
 /// still loads.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Config {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// One broker URL or several, comma-separated; the file may also give an array.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "broker_list"
+    )]
     pub broker: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -92,6 +98,25 @@ fn yes() -> bool {
     true
 }
 
+/// `broker = "http://a:7800"`, `broker = "http://a:7800,http://b:7800"` or
+/// `broker = ["http://a:7800", "http://b:7800"]`: all become the comma-separated form.
+fn broker_list<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Brokers {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match Option::<Brokers>::deserialize(de)? {
+        None => None,
+        Some(Brokers::One(list)) => Some(list),
+        Some(Brokers::Many(urls)) => Some(urls.join(",")),
+    })
+}
+
+/// Most brokers one list may name.
+pub const MAX_BROKERS: usize = 16;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read the config file {path}: {source}")]
@@ -119,11 +144,22 @@ pub enum ConfigError {
 /// Where the client goes, after flags, environment and file are combined.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Connection {
-    /// The broker's base URL without a trailing slash.
+    /// The broker's base URL without a trailing slash, or several such URLs separated
+    /// by commas, in the order the client tries them.
     pub broker: String,
     pub token: String,
     /// Extra trusted certificates, PEM.
     pub ca_pem: Option<Vec<u8>>,
+}
+
+impl Connection {
+    /// Each broker of the list, in order.
+    pub fn brokers(&self) -> impl Iterator<Item = &str> {
+        self.broker
+            .split(',')
+            .map(|url| url.trim().trim_end_matches('/'))
+            .filter(|url| !url.is_empty())
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -230,7 +266,7 @@ impl Config {
             None => None,
         };
         Ok(Connection {
-            broker: check_broker(broker)?,
+            broker: check_brokers(broker)?,
             token: check_token(&token)?,
             ca_pem,
         })
@@ -301,6 +337,31 @@ fn missing_message(no_broker: bool, no_token: bool, path: Option<&Path>) -> Stri
          \"token\"   # or: token = \"...\"\n\nor run `countersign demo` to try countersign \
          against a built-in broker."
     )
+}
+
+/// Checks every URL of a comma-separated list and returns the list normalised.
+fn check_brokers(list: &str) -> Result<String, ConfigError> {
+    let urls: Vec<&str> = list.split(',').map(str::trim).collect();
+    if urls.len() > MAX_BROKERS {
+        return Err(ConfigError::BadBroker {
+            url: list.to_string(),
+            why: format!("at most {MAX_BROKERS} brokers may be listed"),
+        });
+    }
+    let mut checked: Vec<String> = Vec::with_capacity(urls.len());
+    for url in urls {
+        if url.is_empty() {
+            return Err(ConfigError::BadBroker {
+                url: list.to_string(),
+                why: "the list has an empty entry (two commas, or one at an end)".into(),
+            });
+        }
+        let url = check_broker(url)?;
+        if !checked.contains(&url) {
+            checked.push(url);
+        }
+    }
+    Ok(checked.join(","))
 }
 
 fn check_broker(url: &str) -> Result<String, ConfigError> {
@@ -480,6 +541,52 @@ anything = true
             config.connection(Some("http://x"), Some("a b"), None, None),
             Err(ConfigError::BadToken(_))
         ));
+    }
+
+    #[test]
+    fn a_broker_list_is_checked_and_normalised() {
+        let config = Config::default();
+        let conn = config
+            .connection(
+                Some(" http://a:1/ , http://b:2,http://a:1"),
+                Some("t"),
+                None,
+                None,
+            )
+            .unwrap();
+        assert_eq!(conn.broker, "http://a:1,http://b:2");
+        assert_eq!(
+            conn.brokers().collect::<Vec<_>>(),
+            ["http://a:1", "http://b:2"]
+        );
+        for list in [
+            "http://a:1,,http://b:2",
+            "http://a:1,",
+            "http://a:1,ftp://b",
+        ] {
+            assert!(
+                matches!(
+                    config.connection(Some(list), Some("t"), None, None),
+                    Err(ConfigError::BadBroker { .. })
+                ),
+                "{list}"
+            );
+        }
+        let long = vec!["http://a:1"; MAX_BROKERS + 1].join(",");
+        let err = config.connection(Some(&long), Some("t"), None, None);
+        assert!(matches!(err, Err(ConfigError::BadBroker { .. })));
+    }
+
+    #[test]
+    fn the_file_gives_brokers_as_a_string_or_an_array() {
+        let config = parse("broker = [\"http://a:1\", \"http://b:2/\"]\ntoken = \"t\"");
+        assert_eq!(config.broker.as_deref(), Some("http://a:1,http://b:2/"));
+        let conn = config.connection(None, None, None, None).unwrap();
+        assert_eq!(conn.broker, "http://a:1,http://b:2");
+        let config = parse("broker = \"http://a:1,http://b:2\"\ntoken = \"t\"");
+        let conn = config.connection(None, None, None, None).unwrap();
+        assert_eq!(conn.brokers().count(), 2);
+        assert!(Config::parse("broker = 7", Path::new("c.toml")).is_err());
     }
 
     #[test]

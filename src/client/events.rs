@@ -148,7 +148,7 @@ async fn connect_once(
     server_retry: &mut Option<Duration>,
 ) -> End {
     let opened = tokio::select! {
-        opened = client.open_event_stream(*last_seq) => opened,
+        opened = client.open_event_stream(*last_seq, timing.silence_limit) => opened,
         _ = sender.closed() => return End::Closed,
     };
     let response = match opened {
@@ -465,6 +465,39 @@ mod tests {
                 SubscriptionEvent::StreamUnavailable { .. }
             ));
             assert!(sub.next().await.is_none());
+        }
+
+        #[tokio::test]
+        async fn a_broker_that_never_answers_is_passed_over() {
+            // The first accepts connections and says nothing; the second answers.
+            let hung = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let (listener, _) = listen().await;
+            let client = Client::new(&Connection {
+                broker: format!(
+                    "http://{},http://{}",
+                    hung.local_addr().unwrap(),
+                    listener.local_addr().unwrap()
+                ),
+                token: "t".into(),
+                ca_pem: None,
+            })
+            .unwrap();
+            let mut sub = Subscriber::spawn_with(client.clone(), Some(4), quick());
+            let (held, _) = hung.accept().await.unwrap();
+            let (mut socket, head) = accept(&listener).await;
+            assert!(head.contains("last-event-id: 4"), "{head}");
+            socket.write_all(OK_HEAD.as_bytes()).await.unwrap();
+            socket.write_all(frame(5).as_bytes()).await.unwrap();
+            assert_eq!(
+                next(&mut sub).await,
+                SubscriptionEvent::Connected { after: Some(4) }
+            );
+            assert_eq!(seq_of(&next(&mut sub).await), Some(5));
+            assert_eq!(
+                client.broker(),
+                format!("http://{}", listener.local_addr().unwrap())
+            );
+            drop(held);
         }
 
         #[tokio::test]

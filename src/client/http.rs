@@ -1,6 +1,11 @@
-//! `Client`: one method per route of the broker's HTTP API (DESIGN §4).
+//! `Client`: one method per route of the broker's HTTP API (DESIGN §4), over one
+//! broker or a list of them. A call moves to the next broker of the list when the
+//! one it is on stops answering (refused, reset, timed out) — never because of an
+//! answer, and for a POST only when the connection failed before anything was sent,
+//! so a request is never made twice (DESIGN §11).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration as StdDuration;
 
 use serde::Serialize;
@@ -41,14 +46,43 @@ struct Inner {
     http: reqwest::Client,
     /// For the event stream: no overall timeout (the subscriber watches silence).
     stream: reqwest::Client,
-    base: String,
+    /// Base URLs without a trailing slash, in the order they were given; never empty.
+    bases: Vec<String>,
+    /// The broker that answered last: calls start there.
+    current: AtomicUsize,
     token: String,
+}
+
+/// Whether a call may go to another broker once it may have reached the first one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Replay {
+    /// A read: sending it twice changes nothing.
+    Safe,
+    /// A write: only when the connection failed before the request was sent.
+    OnlyUnsent,
+}
+
+/// Whether a write that got no answer may have reached the broker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arrived {
+    No,
+    Maybe,
+}
+
+impl Replay {
+    fn of(method: &reqwest::Method) -> Replay {
+        if method.is_safe() {
+            Replay::Safe
+        } else {
+            Replay::OnlyUnsent
+        }
+    }
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Client")
-            .field("broker", &self.inner.base)
+            .field("brokers", &self.inner.bases)
             .finish_non_exhaustive()
     }
 }
@@ -78,56 +112,140 @@ impl Client {
                 detail: format!("cannot build the HTTP client: {err}"),
             })
         };
+        let bases: Vec<String> = connection.brokers().map(str::to_string).collect();
+        if bases.is_empty() {
+            return Err(ClientError::Protocol {
+                status: None,
+                detail: "no broker URL was given".into(),
+            });
+        }
         Ok(Client {
             inner: Arc::new(Inner {
                 http: build(Some(REQUEST_TIMEOUT))?,
                 stream: build(None)?,
-                base: connection.broker.trim_end_matches('/').to_string(),
+                bases,
+                current: AtomicUsize::new(0),
                 token: connection.token.clone(),
             }),
         })
     }
 
-    /// The broker's base URL.
+    /// The base URL of the broker calls go to now: the one that answered last.
     pub fn broker(&self) -> &str {
-        &self.inner.base
+        let index = self.inner.current.load(Ordering::Relaxed);
+        &self.inner.bases[index % self.inner.bases.len()]
     }
 
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.inner.base)
+    /// Every broker this client may use, in the order given.
+    pub fn brokers(&self) -> &[String] {
+        &self.inner.bases
     }
 
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+    /// The brokers to try for one call: the current one first, then the others in
+    /// list order, wrapping around.
+    fn rotation(&self) -> impl Iterator<Item = (usize, &str)> {
+        let count = self.inner.bases.len();
+        let start = self.inner.current.load(Ordering::Relaxed) % count;
+        (0..count).map(move |step| {
+            let index = (start + step) % count;
+            (index, self.inner.bases[index].as_str())
+        })
+    }
+
+    fn settle_on(&self, index: usize) {
+        self.inner.current.store(index, Ordering::Relaxed);
+    }
+
+    fn request(&self, base: &str, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         self.inner
             .http
-            .request(method, self.url(path))
+            .request(method, format!("{base}{path}"))
             .bearer_auth(&self.inner.token)
             .header(reqwest::header::ACCEPT, "application/json")
     }
 
-    /// Sends one call; a success's body comes back as bytes, anything else as the
-    /// error it describes.
-    async fn send(&self, builder: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), ClientError> {
-        let response = builder
-            .send()
-            .await
-            .map_err(|err| ClientError::from_reqwest(&self.inner.base, &err))?;
-        let status = response.status().as_u16();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|err| ClientError::from_reqwest(&self.inner.base, &err))?;
-        if !(200..300).contains(&status) {
-            return Err(ClientError::from_response(status, &bytes));
+    /// Sends one call, built by `build` for a broker's base URL, moving along the
+    /// list while brokers do not answer; a success's body comes back as bytes,
+    /// anything else as the error it describes.
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), ClientError> {
+        let replay = Replay::of(&method);
+        let mut failures = Vec::new();
+        for (index, base) in self.rotation() {
+            let response = match build(base).send().await {
+                Ok(response) => response,
+                Err(err) => {
+                    failures.push(ClientError::from_reqwest(base, &err));
+                    // Refused or never connected: nothing reached this broker.
+                    if err.is_connect() || replay == Replay::Safe {
+                        continue;
+                    }
+                    return Err(self.unreachable(failures, Arrived::Maybe));
+                }
+            };
+            // It answered: later calls start here.
+            self.settle_on(index);
+            let status = response.status().as_u16();
+            let bytes = match response.bytes().await {
+                Ok(bytes) => bytes,
+                Err(err) => {
+                    failures.push(ClientError::from_reqwest(base, &err));
+                    if replay == Replay::Safe {
+                        continue;
+                    }
+                    return Err(self.unreachable(failures, Arrived::Maybe));
+                }
+            };
+            if !(200..300).contains(&status) {
+                return Err(ClientError::from_response(status, &bytes));
+            }
+            return Ok((status, bytes.to_vec()));
         }
-        Ok((status, bytes.to_vec()))
+        Err(self.unreachable(failures, Arrived::No))
+    }
+
+    /// The error for a call no broker answered: the last failure, naming every
+    /// broker tried, and saying so when a write may have arrived (and so was not
+    /// sent on).
+    fn unreachable(&self, mut failures: Vec<ClientError>, arrived: Arrived) -> ClientError {
+        let tried = failures.len();
+        let Some(last) = failures.pop() else {
+            return ClientError::Unreachable {
+                url: self.broker().to_string(),
+                detail: "no broker was tried".into(),
+            };
+        };
+        let ClientError::Unreachable { url, mut detail } = last else {
+            return last;
+        };
+        let untried = self.inner.bases.len() - tried;
+        match arrived {
+            Arrived::Maybe if untried > 0 => detail.push_str(
+                " (it may have received the request, so it was not sent to another broker: \
+                 look before trying again)",
+            ),
+            Arrived::Maybe => {
+                detail.push_str(" (it may have received the request: look before trying again)")
+            }
+            Arrived::No => {}
+        }
+        let url = if tried > 1 {
+            format!("any of {}", self.inner.bases[..].join(", "))
+        } else {
+            url
+        };
+        ClientError::Unreachable { url, detail }
     }
 
     async fn send_json<T: DeserializeOwned>(
         &self,
-        builder: reqwest::RequestBuilder,
+        method: reqwest::Method,
+        build: impl Fn(&str) -> reqwest::RequestBuilder,
     ) -> Result<T, ClientError> {
-        let (status, bytes) = self.send(builder).await?;
+        let (status, bytes) = self.send(method, build).await?;
         serde_json::from_slice(&bytes).map_err(|err| ClientError::Protocol {
             status: Some(status),
             detail: format!("cannot read the answer: {err}"),
@@ -139,8 +257,11 @@ impl Client {
         path: &str,
         query: &Q,
     ) -> Result<T, ClientError> {
-        self.send_json(self.request(reqwest::Method::GET, path).query(query))
-            .await
+        let method = reqwest::Method::GET;
+        self.send_json(method.clone(), |base| {
+            self.request(base, method.clone(), path).query(query)
+        })
+        .await
     }
 
     async fn post<T: DeserializeOwned, B: Serialize + ?Sized>(
@@ -148,8 +269,18 @@ impl Client {
         path: &str,
         body: &B,
     ) -> Result<T, ClientError> {
-        self.send_json(self.request(reqwest::Method::POST, path).json(body))
-            .await
+        let method = reqwest::Method::POST;
+        self.send_json(method.clone(), |base| {
+            self.request(base, method.clone(), path).json(body)
+        })
+        .await
+    }
+
+    async fn get_bytes(&self, path: &str) -> Result<(u16, Vec<u8>), ClientError> {
+        self.send(reqwest::Method::GET, |base| {
+            self.request(base, reqwest::Method::GET, path)
+        })
+        .await
     }
 
     /// `GET path?query` as untyped JSON, kept in the broker's key order: for
@@ -173,9 +304,7 @@ impl Client {
 
     /// `GET /healthz`: whether the broker answers at all.
     pub async fn health(&self) -> Result<(), ClientError> {
-        self.send(self.request(reqwest::Method::GET, "/healthz"))
-            .await
-            .map(|_| ())
+        self.get_bytes("/healthz").await.map(|_| ())
     }
 
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
@@ -274,17 +403,13 @@ impl Client {
 
     /// `GET /v1/ssh/krl`: the KRL as the broker serves it.
     pub async fn ssh_krl(&self) -> Result<Vec<u8>, ClientError> {
-        let (_, bytes) = self
-            .send(self.request(reqwest::Method::GET, "/v1/ssh/krl"))
-            .await?;
+        let (_, bytes) = self.get_bytes("/v1/ssh/krl").await?;
         Ok(bytes)
     }
 
     /// `GET /v1/ssh/ca`: the user CA's `authorized_keys` line.
     pub async fn ssh_ca(&self) -> Result<String, ClientError> {
-        let (status, bytes) = self
-            .send(self.request(reqwest::Method::GET, "/v1/ssh/ca"))
-            .await?;
+        let (status, bytes) = self.get_bytes("/v1/ssh/ca").await?;
         String::from_utf8(bytes).map_err(|_| ClientError::Protocol {
             status: Some(status),
             detail: "the CA key is not text".into(),
@@ -327,33 +452,51 @@ impl Client {
         self.get("/v1/audit/verify", &NO_QUERY).await
     }
 
-    /// Opens `GET /v1/events`, resuming after `after` when given. Returns the
-    /// response once headers arrive; the caller reads the body as it streams.
+    /// Opens `GET /v1/events`, resuming after `after` when given, on the first broker
+    /// of the rotation that answers within `patience` (a hung broker may accept the
+    /// connection and never answer). Returns the response once headers arrive; the
+    /// caller reads the body as it streams.
     pub(crate) async fn open_event_stream(
         &self,
         after: Option<u64>,
+        patience: StdDuration,
     ) -> Result<reqwest::Response, ClientError> {
-        let mut builder = self
-            .inner
-            .stream
-            .get(self.url("/v1/events"))
-            .bearer_auth(&self.inner.token)
-            .header(reqwest::header::ACCEPT, "text/event-stream")
-            .header(reqwest::header::CACHE_CONTROL, "no-cache");
-        if let Some(after) = after {
-            builder = builder
-                .header("Last-Event-ID", after.to_string())
-                .query(&[("after", after)]);
+        let mut failures = Vec::new();
+        for (index, base) in self.rotation() {
+            let mut builder = self
+                .inner
+                .stream
+                .get(format!("{base}/v1/events"))
+                .bearer_auth(&self.inner.token)
+                .header(reqwest::header::ACCEPT, "text/event-stream")
+                .header(reqwest::header::CACHE_CONTROL, "no-cache");
+            if let Some(after) = after {
+                builder = builder
+                    .header("Last-Event-ID", after.to_string())
+                    .query(&[("after", after)]);
+            }
+            let response = match tokio::time::timeout(patience, builder.send()).await {
+                Ok(Ok(response)) => response,
+                Ok(Err(err)) => {
+                    failures.push(ClientError::from_reqwest(base, &err));
+                    continue;
+                }
+                Err(_) => {
+                    failures.push(ClientError::Unreachable {
+                        url: base.to_string(),
+                        detail: format!("no answer within {}s", patience.as_secs_f32()),
+                    });
+                    continue;
+                }
+            };
+            self.settle_on(index);
+            let status = response.status().as_u16();
+            if (200..300).contains(&status) {
+                return Ok(response);
+            }
+            let bytes = response.bytes().await.unwrap_or_default();
+            return Err(ClientError::from_response(status, &bytes));
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|err| ClientError::from_reqwest(&self.inner.base, &err))?;
-        let status = response.status().as_u16();
-        if (200..300).contains(&status) {
-            return Ok(response);
-        }
-        let bytes = response.bytes().await.unwrap_or_default();
-        Err(ClientError::from_response(status, &bytes))
+        Err(self.unreachable(failures, Arrived::No))
     }
 }

@@ -2,6 +2,7 @@
 //! every front end needs to show broker data safely: the config file and the
 //! terminal sanitiser.
 
+pub mod args;
 pub mod config;
 pub mod error;
 pub mod events;
@@ -9,6 +10,7 @@ pub mod http;
 pub mod sanitize;
 pub mod sse;
 
+pub use args::ClientArgs;
 pub use config::{Config, ConfigError, Connection, Resolved};
 pub use error::ClientError;
 pub use events::{Subscriber, SubscriptionEvent};

@@ -51,6 +51,8 @@ pub enum Action {
     /// The broker's notification outbox, fetched now and then.
     Notifications(crate::model::api::NotificationSummary),
     Connection(Connection),
+    /// The console now talks to this broker of its list (it failed over).
+    Broker(String),
     /// Something went wrong talking to the broker that the user should read.
     Trouble(String),
     /// The weekly review's findings and the broker's ticket patterns, or why they

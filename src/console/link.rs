@@ -158,6 +158,8 @@ async fn follow(client: Client, actions: &UnboundedSender<Action>) {
     // Whether the console may lack something only a listing can give.
     let mut behind = true;
     let mut connected = false;
+    // The broker the status bar names; the client moves along its list on failures.
+    let mut shown = String::new();
     loop {
         let event = if behind && connected {
             // The listing failed on an open stream: try again now and then.
@@ -178,6 +180,12 @@ async fn follow(client: Client, actions: &UnboundedSender<Action>) {
         let sent = match event {
             SubscriptionEvent::Connected { after } => {
                 connected = true;
+                if client.broker() != shown {
+                    shown = client.broker().to_string();
+                    if actions.send(Action::Broker(shown.clone())).is_err() {
+                        return;
+                    }
+                }
                 // Without a last id the stream starts from now: list what came before.
                 behind |= after.is_none();
                 if behind {

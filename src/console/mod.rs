@@ -42,7 +42,7 @@ pub use update::update;
 #[derive(Debug, Clone, Args, Default)]
 pub struct ConsoleArgs {
     #[command(flatten)]
-    pub client: crate::cli::ClientArgs,
+    pub client: crate::client::ClientArgs,
 }
 
 #[derive(Debug, Clone, Args, Default)]
@@ -66,11 +66,7 @@ pub struct DemoArgs {
 }
 
 pub async fn run(args: ConsoleArgs) -> anyhow::Result<ExitCode> {
-    let resolved = crate::client::Config::resolve(
-        args.client.broker.as_deref(),
-        args.client.token.as_deref(),
-        args.client.config.as_deref(),
-    )?;
+    let resolved = args.client.resolve()?;
     let config = &resolved.config;
     let keymap = keymap::Keymap::with_overrides(&config.key_overrides())?;
     let theme = theme::Theme::from_env(std::env::var("NO_COLOR").ok().as_deref())

@@ -57,6 +57,7 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
             }
         }
         Action::Connection(connection) => state.connection = connection,
+        Action::Broker(url) => state.broker = url,
         Action::Trouble(text) => state.set_notice(text, now, true),
         Action::Reviewed { id, result } => review::reviewed(state, id, result, now),
         Action::Findings(result) => findings::loaded(state, result, now),
