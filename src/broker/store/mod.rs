@@ -2,14 +2,17 @@
 //! touching handlers. Requests are never deleted; the audit log is append-only.
 
 mod chain;
+mod location;
 mod lock;
 mod outbox;
+mod postgres;
 mod sqlite;
 pub mod verify;
 
 use std::path::PathBuf;
 
-pub use chain::{EventDraft, Published};
+pub use chain::{EventDraft, Head, Published};
+pub use location::{Location, Served, head, open, serve, verify};
 pub use lock::DataDirLock;
 pub use outbox::{Notification, NotificationState, Settle};
 pub use sqlite::SqliteStore;
@@ -20,8 +23,9 @@ use crate::model::{AuditEvent, Certificate, EventType, Request, State, Time, Use
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend's own error, as text: nothing above the store names a driver.
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -94,6 +98,9 @@ impl From<Refusal> for Verdict {
         }
     }
 }
+
+/// Told about committed events, in `seq` order (see [`Store::on_commit`]).
+pub type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
 
 pub type Mutation = Box<dyn FnOnce(&mut Request) -> Verdict + Send>;
 
@@ -252,6 +259,13 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Sets the function told about every committed event, in `seq` order, once.
+    /// On a database several brokers share, their events too: this is what feeds
+    /// the event bus.
+    fn on_commit(&self, publish: Publisher);
+    /// Finishes the writes already queued and stops background work; later
+    /// writes fail with [`StoreError::Closed`].
+    fn close(&self) {}
     /// The event with sequence number `seq`.
     fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError>;
 
