@@ -118,7 +118,10 @@ pub fn serve(location: &Location) -> Result<Served, StoreError> {
                 _lock: Some(lock),
             })
         }
-        Location::Postgres(url) => match super::postgres::PgStore::open(url)? {},
+        Location::Postgres(url) => Ok(Served {
+            store: Arc::new(super::postgres::PgStore::open(url)?),
+            _lock: None,
+        }),
     }
 }
 
@@ -126,7 +129,7 @@ pub fn serve(location: &Location) -> Result<Served, StoreError> {
 pub fn open(location: &Location) -> Result<Arc<dyn Store>, StoreError> {
     Ok(match location {
         Location::Sqlite(dir) => Arc::new(SqliteStore::open(dir)?),
-        Location::Postgres(url) => match super::postgres::PgStore::open(url)? {},
+        Location::Postgres(url) => Arc::new(super::postgres::PgStore::open(url)?),
     })
 }
 

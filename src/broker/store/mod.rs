@@ -6,6 +6,7 @@ mod location;
 mod lock;
 mod outbox;
 mod postgres;
+mod rows;
 mod sqlite;
 pub mod verify;
 

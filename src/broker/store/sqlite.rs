@@ -15,6 +15,7 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::chain::Head;
+use super::rows::{decode, encode, excerpt, from_millis, millis, touched};
 use super::{
     EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Notification,
     NotificationState, Published, Publisher, RequestQuery, RequestRow, Settle, Store, StoreError,
@@ -580,40 +581,6 @@ fn decode_rows_in_parallel<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn millis(time: Time) -> i64 {
-    time.timestamp_millis()
-}
-
-fn from_millis(ms: i64) -> Result<Time, StoreError> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// The latest moment anything happened to a request, for window scans.
-fn touched(request: &Request) -> Time {
-    let mut t = request.created_at;
-    for candidate in [
-        request.resolved_at,
-        request.access.as_ref().map(|a| a.ends_at),
-        request.access.as_ref().and_then(|a| a.returned_at),
-        request.post_incident_review.as_ref().map(|p| p.created_at),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        t = t.max(candidate);
-    }
-    t
-}
-
 fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(), StoreError> {
     let body = encode(request)?;
     let access_ends = request.access.as_ref().map(|a| millis(a.ends_at));
@@ -727,26 +694,6 @@ fn visible_values(visible: &super::Visibility) -> Vec<String> {
     std::iter::once(visible.user.clone())
         .chain(visible.reviewable_roles.iter().cloned())
         .collect()
-}
-
-/// Bytes of a refused attempt's reason kept in the log: enough to read what was
-/// tried, not enough to fill the log with a flood of long texts.
-pub const REFUSAL_EXCERPT_BYTES: usize = 256;
-
-/// Cuts a refusal's reason to an excerpt, noting how long the original was.
-fn excerpt(mut draft: EventDraft) -> EventDraft {
-    if let Some(reason) = &draft.reason
-        && reason.len() > REFUSAL_EXCERPT_BYTES
-    {
-        let mut end = REFUSAL_EXCERPT_BYTES;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        let full = reason.len();
-        draft.reason = Some(format!("{}…", &reason[..end]));
-        draft.fields.insert("reason_bytes".into(), full.into());
-    }
-    draft
 }
 
 /// The newest event's seq and hash (0 and the genesis hash for an empty log).
