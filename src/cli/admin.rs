@@ -45,6 +45,9 @@ pub enum AdminCommand {
     /// The SSH user CA.
     #[command(subcommand)]
     Ssh(SshCommand),
+    /// Copy this SQLite data directory's whole history into an empty PostgreSQL
+    /// database (`--data-dir DIR --to postgres://…`), and verify the copy.
+    Migrate(super::migrate::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -90,16 +93,23 @@ pub enum TokensCommand {
 }
 
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    // Migrating reads the data directory without opening (or creating) a store there.
+    let command = match args.command {
+        AdminCommand::Migrate(migrate) => {
+            return super::migrate::run(args.data_dir.as_deref(), migrate);
+        }
+        command => command,
+    };
     // Printing the CA needs no database: answer before opening (or creating) one.
     let location = Location::choose(args.database.as_deref(), args.data_dir.as_deref())?;
-    if let AdminCommand::Ssh(SshCommand::Ca { ca_key }) = &args.command {
+    if let AdminCommand::Ssh(SshCommand::Ca { ca_key }) = &command {
         let dir = args.data_dir.clone().unwrap_or_default();
         return print_ca(&dir, ca_key.as_deref());
     }
     let store = store::open(&location)?;
     let store = store.as_ref();
     let now = chrono::Utc::now();
-    match args.command {
+    match command {
         AdminCommand::Roles(RolesCommand::Apply { file }) => {
             let (version, set) = roles::apply_file(store, &file, now)?;
             let names: Vec<&str> = set.roles().map(|r| r.name.as_str()).collect();
@@ -188,6 +198,9 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             return print_ca(&args.data_dir.unwrap_or_default(), ca_key.as_deref());
         }
         AdminCommand::Notifications(command) => super::notifications::run(store, command)?,
+        AdminCommand::Migrate(_) => {
+            anyhow::bail!("migrate was answered above")
+        }
         AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
             let token = tokens::generate();
             if !store.set_token(&name, &tokens::hash(&token))? {

@@ -4,6 +4,7 @@
 mod chain;
 mod location;
 mod lock;
+pub mod migrate;
 mod outbox;
 mod postgres;
 mod rows;
