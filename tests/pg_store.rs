@@ -46,3 +46,18 @@ fn postgres() -> Option<Postgres> {
 }
 
 conformance!(postgres());
+
+#[test]
+fn a_database_that_cannot_be_reached_is_unavailable_not_an_internal_error() {
+    // Nothing listens on port 1: a broker there answers 503 and clients move on.
+    let opened = countersign::broker::store::open(&Location::Postgres(
+        "postgres://cs@127.0.0.1:1/cs".into(),
+    ));
+    match opened {
+        Err(countersign::broker::store::StoreError::Unavailable(why)) => {
+            assert!(!why.is_empty())
+        }
+        Err(other) => panic!("expected Unavailable, got {other:?}"),
+        Ok(_) => panic!("a store opened on a port where nothing listens"),
+    }
+}

@@ -38,6 +38,10 @@ pub enum StoreError {
     Closed,
     #[error("the store can no longer write: {0}")]
     Failed(String),
+    /// The database server cannot be reached for now (another broker, or a
+    /// later attempt, may do better).
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
 }
 
 /// Picks events for a scan by type and, for types whose `action` field says what

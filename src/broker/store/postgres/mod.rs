@@ -36,9 +36,18 @@ const POOL_SIZE: usize = 16;
 
 impl From<tokio_postgres::Error> for StoreError {
     fn from(err: tokio_postgres::Error) -> Self {
-        match err.as_db_error() {
-            Some(db) => StoreError::Database(format!("{}: {}", db.code().code(), db.message())),
-            None => StoreError::Database(err.to_string()),
+        use std::error::Error as _;
+        if let Some(db) = err.as_db_error() {
+            return StoreError::Database(format!("{}: {}", db.code().code(), db.message()));
+        }
+        let lost = err.is_closed()
+            || err
+                .source()
+                .is_some_and(|s| s.downcast_ref::<std::io::Error>().is_some());
+        if lost {
+            StoreError::Unavailable(err.to_string())
+        } else {
+            StoreError::Database(err.to_string())
         }
     }
 }
@@ -47,7 +56,7 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     fn from(err: deadpool_postgres::PoolError) -> Self {
         match err {
             deadpool_postgres::PoolError::Backend(err) => err.into(),
-            other => StoreError::Database(format!("no connection to PostgreSQL: {other}")),
+            other => StoreError::Unavailable(format!("no connection to PostgreSQL: {other}")),
         }
     }
 }
