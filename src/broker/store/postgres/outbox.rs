@@ -1,39 +1,17 @@
 //! The notification outbox on PostgreSQL: rows added in the event's transaction;
 //! claims skip rows another broker's dispatcher holds, so each is sent by one.
 
-use tokio_postgres::{Row, Transaction};
+use tokio_postgres::Row;
 use uuid::Uuid;
 
 use super::super::rows::millis;
 use super::super::{Notification, NotificationState, Settle, StoreError};
 use super::Shared;
 use crate::broker::notify::Topic;
-use crate::model::{AuditEvent, Time};
+use crate::model::Time;
 
 const COLUMNS: &str =
     "id, seq, request_id, topic, sink, state, attempts, created_ms, next_ms, done_ms, last_error";
-
-pub(super) async fn queue_for_event(
-    tx: &Transaction<'_>,
-    event: &AuditEvent,
-) -> Result<(), StoreError> {
-    let (Some(topic), Some(request_id)) = (Topic::of(event), event.request_id) else {
-        return Ok(());
-    };
-    tx.execute(
-        "INSERT INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
-         SELECT $1, $2, $3, name, $4, $4 FROM notify_sinks
-         ON CONFLICT DO NOTHING",
-        &[
-            &(event.seq as i64),
-            &request_id.to_string(),
-            &topic.as_str(),
-            &millis(event.time),
-        ],
-    )
-    .await?;
-    Ok(())
-}
 
 pub(super) async fn set_sinks(db: &Shared, names: &[String]) -> Result<(), StoreError> {
     let mut client = db.client().await?;

@@ -3,7 +3,7 @@
 //! and never deadlock; the head lock is held until commit, so seqs commit in order
 //! and the chain has one author at a time.
 
-use tokio_postgres::Transaction;
+use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::super::rows::{decode, encode, excerpt, millis, touched};
@@ -40,8 +40,8 @@ async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StoreError> {
     })
 }
 
-/// Links `draft` onto the chain, stores it with the notifications it raises, and
-/// tells the other brokers at commit.
+/// Links `draft` onto the chain and, in one statement, stores it with the
+/// notifications it raises (one per sink) and tells the other brokers at commit.
 async fn append(
     tx: &Transaction<'_>,
     head: &mut Head,
@@ -51,9 +51,22 @@ async fn append(
     let body = encode(&event)?;
     let seq = event.seq as i64;
     let request_id = event.request_id.map(|id| id.to_string());
+    let topic = crate::broker::notify::Topic::of(&event).map(|t| t.as_str());
+    let insert = tx
+        .prepare_cached(&format!(
+            "WITH event AS (
+                 INSERT INTO events (seq, time_ms, type, user_name, request_id, action, body, hash)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
+             owed AS (
+                 INSERT INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
+                 SELECT $1, $5, $9, name, $2, $2 FROM notify_sinks
+                  WHERE $9::text IS NOT NULL AND $5::text IS NOT NULL
+                 ON CONFLICT DO NOTHING)
+             SELECT pg_notify('{CHANNEL}', '')"
+        ))
+        .await?;
     tx.execute(
-        "INSERT INTO events (seq, time_ms, type, user_name, request_id, action, body, hash)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        &insert,
         &[
             &seq,
             &millis(event.time),
@@ -63,13 +76,8 @@ async fn append(
             &event.field_str("action"),
             &body,
             &event.hash,
+            &topic,
         ],
-    )
-    .await?;
-    super::outbox::queue_for_event(tx, &event).await?;
-    tx.execute(
-        "SELECT pg_notify($1, $2)",
-        &[&CHANNEL, &event.seq.to_string()],
     )
     .await?;
     Ok(event)
@@ -85,9 +93,18 @@ async fn save_request(
     let access_ends = request.access.as_ref().map(|a| millis(a.ends_at));
     let owed = request.post_incident_review_owed();
     if insert {
+        let statement = tx
+            .prepare_cached(
+                "WITH request AS (
+                     INSERT INTO requests (id, user_name, state, created_ms, pending_expires_ms,
+                                           access_ends_ms, touched_ms, body, review_owed)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9))
+                 INSERT INTO request_roles (role, request_id) SELECT unnest($10::text[]), $1
+                 ON CONFLICT DO NOTHING",
+            )
+            .await?;
         tx.execute(
-            "INSERT INTO requests (id, user_name, state, created_ms, pending_expires_ms, access_ends_ms, touched_ms, body, review_owed)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &statement,
             &[
                 &id,
                 &request.user,
@@ -98,18 +115,18 @@ async fn save_request(
                 &millis(touched(request)),
                 &body,
                 &owed,
+                &request.roles,
             ],
         )
         .await?;
-        tx.execute(
-            "INSERT INTO request_roles (role, request_id) SELECT unnest($1::text[]), $2
-             ON CONFLICT DO NOTHING",
-            &[&request.roles, &id],
-        )
-        .await?;
     } else {
+        let statement = tx
+            .prepare_cached(
+                "UPDATE requests SET state = $2, access_ends_ms = $3, touched_ms = $4, body = $5, review_owed = $6 WHERE id = $1",
+            )
+            .await?;
         tx.execute(
-            "UPDATE requests SET state = $2, access_ends_ms = $3, touched_ms = $4, body = $5, review_owed = $6 WHERE id = $1",
+            &statement,
             &[
                 &id,
                 &request.state.as_str(),
@@ -126,12 +143,10 @@ async fn save_request(
 
 /// The request, its row locked until commit.
 async fn lock_request(tx: &Transaction<'_>, id: Uuid) -> Result<Option<Request>, StoreError> {
-    let row = tx
-        .query_opt(
-            "SELECT body FROM requests WHERE id = $1 FOR UPDATE",
-            &[&id.to_string()],
-        )
+    let statement = tx
+        .prepare_cached("SELECT body FROM requests WHERE id = $1 FOR UPDATE")
         .await?;
+    let row = tx.query_opt(&statement, &[&id.to_string()]).await?;
     row.map(|row| decode(row.try_get(0)?)).transpose()
 }
 
