@@ -13,6 +13,8 @@ use crate::model::Duration;
 pub struct BrokerConfig {
     pub listen: SocketAddr,
     pub data_dir: Option<PathBuf>,
+    /// Where the store lives, when not SQLite in `data_dir` (`[store]`).
+    pub store: StoreConfig,
     /// A role file applied at start and re-applied when it changes on disk.
     pub roles: Option<PathBuf>,
     pub pending_ttl: Duration,
@@ -33,6 +35,14 @@ pub struct BrokerConfig {
     pub limits: Limits,
     /// Who may read `GET /metrics` (`[metrics]`).
     pub metrics: super::metrics::MetricsConfig,
+}
+
+/// `[store] url = "postgres://…"`: several brokers on one PostgreSQL database
+/// (DESIGN §11); `sqlite:DIR` or no url for the embedded default.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    pub url: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -101,6 +111,7 @@ impl Default for BrokerConfig {
         BrokerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 7800)),
             data_dir: None,
+            store: StoreConfig::default(),
             roles: None,
             pending_ttl: Duration::from_hours(24),
             max_pending_ttl: Duration::from_hours(24 * 7),

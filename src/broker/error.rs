@@ -49,6 +49,10 @@ impl From<StoreError> for ApiError {
                 ErrorCode::Unavailable,
                 format!("the broker can no longer write ({why}); it is stopping"),
             ),
+            StoreError::Unavailable(_) => ApiError::new(
+                ErrorCode::Unavailable,
+                "the broker cannot reach its database just now; try again, or another broker",
+            ),
             _ => ApiError::new(
                 ErrorCode::Internal,
                 "the broker could not complete this; see its log",

@@ -12,7 +12,7 @@ use super::config::BrokerConfig;
 use super::error::ApiError;
 use super::gate::{RefusalLimiter, StreamSlots};
 use super::roles::RolesCache;
-use super::store::{DataDirLock, EventDraft, SqliteStore, Store};
+use super::store::{EventDraft, Location, Served, Store};
 use crate::model::api::ErrorCode;
 
 /// Everything a handler needs.
@@ -58,10 +58,14 @@ impl Broker {
 pub struct RunningBroker {
     pub addr: SocketAddr,
     pub url: String,
-    pub data_dir: PathBuf,
-    pub store: Arc<SqliteStore>,
-    /// Held for as long as this broker serves the data directory.
-    _lock: DataDirLock,
+    /// The SQLite data directory, or for PostgreSQL the one given for the SSH CA.
+    pub data_dir: Option<PathBuf>,
+    /// Where the store lives, for banners (no password).
+    pub database: String,
+    pub store: Arc<dyn Store>,
+    /// Held for as long as this broker serves the store (an SQLite data
+    /// directory's lock).
+    _served: Served,
     shutdown: watch::Sender<bool>,
     server: JoinHandle<anyhow::Result<()>>,
     background: Vec<JoinHandle<()>>,
@@ -112,27 +116,38 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     let metrics = super::metrics::Metrics::new(&config.metrics, &|name| std::env::var(name).ok())?;
     let sinks = super::notify::Sinks::from_config(&config.notify, &|name| std::env::var(name).ok())
         .map_err(|problem| anyhow::anyhow!("[notify] in the broker config: {}", problem.message))?;
-    let data_dir = config.data_dir.clone().ok_or_else(|| {
-        anyhow::anyhow!("no data directory: give --data-dir or data_dir in the config")
-    })?;
-    let (store, lock) = {
-        let dir = data_dir.clone();
-        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
-            // The lock first: a second broker must not even migrate the database.
-            let lock = DataDirLock::acquire(&dir)?;
-            let store = SqliteStore::open(&dir).map_err(|e| {
-                anyhow::anyhow!("cannot open the database in {}: {e}", dir.display())
-            })?;
-            store.quick_check()?;
-            Ok((store, lock))
+    let location = Location::choose(config.store.url.as_deref(), config.data_dir.as_deref())
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "no database: give --data-dir DIR (SQLite), --database URL, or data_dir / [store] url in the config"
+            )
+        })?;
+    let data_dir = location
+        .data_dir()
+        .map(PathBuf::from)
+        .or_else(|| config.data_dir.clone());
+    if data_dir.is_none() && config.ssh.ca_key.is_none() {
+        anyhow::bail!(
+            "with {} the SSH user CA needs a home: give --ssh-ca-key (every broker on one database must sign with the same key) or --data-dir",
+            location.describe()
+        );
+    }
+    let database = location.describe();
+    let served = {
+        let location = location.clone();
+        tokio::task::spawn_blocking(move || {
+            super::store::serve(&location).map_err(|e| {
+                anyhow::anyhow!("cannot open the database in {}: {e}", location.describe())
+            })
         })
         .await??
     };
-    let store = Arc::new(store);
+    let store = served.store.clone();
     let ssh_ca = {
-        let (dir, configured) = (data_dir.clone(), config.ssh.ca_key.clone());
+        let (dir, configured) = (
+            data_dir.clone().unwrap_or_default(),
+            config.ssh.ca_key.clone(),
+        );
         tokio::task::spawn_blocking(move || super::ssh::UserCa::open(&dir, configured.as_deref()))
             .await??
     };
@@ -144,12 +159,12 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
     let (bus, _) = broadcast::channel::<Arc<super::stream::Outgoing>>(4096);
     {
         let bus = bus.clone();
-        store.on_commit(move |published| {
+        store.on_commit(Box::new(move |published| {
             for item in published {
                 // No subscribers is fine.
                 let _ = bus.send(Arc::new(super::stream::Outgoing::new(item.clone())));
             }
-        });
+        }));
     }
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let (authority_tx, authority_rx) = watch::channel(0u64);
@@ -243,7 +258,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
             configure(server.http_builder(), &limits);
             tokio::spawn(async move {
                 let served = server.handle(handle).serve(app).await;
-                finish(served, &failed)
+                finish(served, failed.as_ref())
             })
         }
         Some(tls) => {
@@ -277,7 +292,7 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
             configure(server.http_builder(), &limits);
             tokio::spawn(async move {
                 let served = server.handle(handle).serve(app).await;
-                finish(served, &failed)
+                finish(served, failed.as_ref())
             })
         }
     };
@@ -285,8 +300,9 @@ pub async fn start(config: BrokerConfig) -> anyhow::Result<RunningBroker> {
         addr,
         url,
         data_dir,
+        database,
         store,
-        _lock: lock,
+        _served: served,
         shutdown: shutdown_tx,
         server,
         background,
@@ -312,7 +328,7 @@ fn configure(
         .max_buf_size((limits.max_header_bytes + limits.max_uri_bytes).max(16 * 1024) * 2);
 }
 
-fn finish(served: std::io::Result<()>, store: &SqliteStore) -> anyhow::Result<()> {
+fn finish(served: std::io::Result<()>, store: &dyn Store) -> anyhow::Result<()> {
     if let Some(why) = store.failure() {
         anyhow::bail!("the store can no longer write: {why}");
     }
@@ -321,7 +337,7 @@ fn finish(served: std::io::Result<()>, store: &SqliteStore) -> anyhow::Result<()
 
 /// Once the writer has failed, `/healthz` says so for a moment (for whoever is
 /// watching), then the server stops and the process exits non-zero.
-async fn stop_on_store_failure(store: Arc<SqliteStore>, handle: axum_server::Handle<SocketAddr>) {
+async fn stop_on_store_failure(store: Arc<dyn Store>, handle: axum_server::Handle<SocketAddr>) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(250));
     loop {
         tick.tick().await;

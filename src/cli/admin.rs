@@ -8,15 +8,22 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::broker::store::{SqliteStore, Store};
+use crate::broker::store::{self, Location};
 use crate::broker::{roles, tokens};
 use crate::model::User;
 
 #[derive(Debug, Args)]
 pub struct AdminArgs {
-    /// The broker's data directory.
-    #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
-    pub data_dir: PathBuf,
+    /// The broker's data directory (SQLite; also where `ssh ca` finds the key).
+    #[arg(
+        long,
+        env = "COUNTERSIGN_DATA_DIR",
+        required_unless_present = "database"
+    )]
+    pub data_dir: Option<PathBuf>,
+    /// The store as a URL instead: postgres://… or sqlite:DIR.
+    #[arg(long, env = "COUNTERSIGN_DATABASE")]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: AdminCommand,
 }
@@ -38,6 +45,9 @@ pub enum AdminCommand {
     /// The SSH user CA.
     #[command(subcommand)]
     Ssh(SshCommand),
+    /// Copy this SQLite data directory's whole history into an empty PostgreSQL
+    /// database (`--data-dir DIR --to postgres://…`), and verify the copy.
+    Migrate(super::migrate::MigrateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -83,15 +93,25 @@ pub enum TokensCommand {
 }
 
 pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
+    // Migrating reads the data directory without opening (or creating) a store there.
+    let command = match args.command {
+        AdminCommand::Migrate(migrate) => {
+            return super::migrate::run(args.data_dir.as_deref(), migrate);
+        }
+        command => command,
+    };
     // Printing the CA needs no database: answer before opening (or creating) one.
-    if let AdminCommand::Ssh(SshCommand::Ca { ca_key }) = &args.command {
-        return print_ca(&args.data_dir, ca_key.as_deref());
+    let location = Location::choose(args.database.as_deref(), args.data_dir.as_deref())?;
+    if let AdminCommand::Ssh(SshCommand::Ca { ca_key }) = &command {
+        let dir = args.data_dir.clone().unwrap_or_default();
+        return print_ca(&dir, ca_key.as_deref());
     }
-    let store = SqliteStore::open(&args.data_dir)?;
+    let store = store::open(&location)?;
+    let store = store.as_ref();
     let now = chrono::Utc::now();
-    match args.command {
+    match command {
         AdminCommand::Roles(RolesCommand::Apply { file }) => {
-            let (version, set) = roles::apply_file(&store, &file, now)?;
+            let (version, set) = roles::apply_file(store, &file, now)?;
             let names: Vec<&str> = set.roles().map(|r| r.name.as_str()).collect();
             println!(
                 "applied {} roles from {} (version {version}): {}",
@@ -175,9 +195,12 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
             println!("removed {name}; their requests stay in the history");
         }
         AdminCommand::Ssh(SshCommand::Ca { ca_key }) => {
-            return print_ca(&args.data_dir, ca_key.as_deref());
+            return print_ca(&args.data_dir.unwrap_or_default(), ca_key.as_deref());
         }
-        AdminCommand::Notifications(command) => super::notifications::run(&store, command)?,
+        AdminCommand::Notifications(command) => super::notifications::run(store, command)?,
+        AdminCommand::Migrate(_) => {
+            anyhow::bail!("migrate was answered above")
+        }
         AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
             let token = tokens::generate();
             if !store.set_token(&name, &tokens::hash(&token))? {

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 
 use crate::audit::Format;
-use crate::broker::store::verify::{self, ExpectedHead};
+use crate::broker::store::verify::ExpectedHead;
+use crate::broker::store::{self, Location};
 use crate::model::Duration;
 use crate::model::api::{ListEvents, MAX_PAGE, MarkFindingReviewed};
 
@@ -26,9 +27,12 @@ pub enum AuditCommand {
         /// the broker down); without it, ask the broker.
         #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
         data_dir: Option<PathBuf>,
+        /// Verify this database directly instead (postgres://… or sqlite:DIR).
+        #[arg(long, env = "COUNTERSIGN_DATABASE")]
+        database: Option<String>,
         /// A head recorded earlier (`audit head`, or the broker's log), SEQ:HASH:
         /// the log must still hold that event unchanged, so a cut tail shows.
-        #[arg(long, value_name = "SEQ:HASH", requires = "data_dir")]
+        #[arg(long, value_name = "SEQ:HASH")]
         expect_head: Option<ExpectedHead>,
         #[command(flatten)]
         client: crate::client::ClientArgs,
@@ -36,8 +40,15 @@ pub enum AuditCommand {
     /// Print the audit log's head as SEQ:HASH, to keep somewhere else and give
     /// back to `audit verify --expect-head` later.
     Head {
-        #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
-        data_dir: PathBuf,
+        #[arg(
+            long,
+            env = "COUNTERSIGN_DATA_DIR",
+            required_unless_present = "database"
+        )]
+        data_dir: Option<PathBuf>,
+        /// The database as a URL instead (postgres://… or sqlite:DIR).
+        #[arg(long, env = "COUNTERSIGN_DATABASE")]
+        database: Option<String>,
     },
     /// The weekly review: what looks wrong in the window, grouped by kind, with the
     /// approver-side summary. `--format markdown` pastes into a review ticket.
@@ -84,36 +95,26 @@ pub enum AuditCommand {
 pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         AuditCommand::Verify {
-            data_dir: Some(dir),
+            data_dir,
+            database,
             expect_head,
-            ..
-        } => verify_offline(dir, expect_head).await,
-        AuditCommand::Verify {
-            data_dir: None,
             client,
-            ..
-        } => verify_online(client).await,
-        AuditCommand::Head { data_dir } => {
-            let head = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                let conn = verify::open_read_only(&data_dir)?;
-                let head: Option<(i64, String)> = conn
-                    .query_row(
-                        "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1",
-                        [],
-                        |row| Ok((row.get(0)?, row.get(1)?)),
-                    )
-                    .map(Some)
-                    .or_else(|e| match e {
-                        rusqlite::Error::QueryReturnedNoRows => Ok(None),
-                        other => Err(other),
-                    })?;
-                Ok(head)
-            })
-            .await??;
-            match head {
-                Some((seq, hash)) => println!("{seq}:{hash}"),
-                None => println!("0:{}", crate::model::event::GENESIS_HASH),
+        } => {
+            if data_dir.is_none() && database.is_none() {
+                if expect_head.is_some() {
+                    anyhow::bail!(
+                        "--expect-head checks the database itself: give --data-dir or --database too"
+                    );
+                }
+                return verify_online(client).await;
             }
+            let location = Location::choose(database.as_deref(), data_dir.as_deref())?;
+            verify_offline(location, expect_head).await
+        }
+        AuditCommand::Head { data_dir, database } => {
+            let location = Location::choose(database.as_deref(), data_dir.as_deref())?;
+            let (seq, hash) = tokio::task::spawn_blocking(move || store::head(&location)).await??;
+            println!("{seq}:{hash}");
             Ok(ExitCode::SUCCESS)
         }
         AuditCommand::Findings {
@@ -177,14 +178,12 @@ pub async fn run(args: AuditArgs) -> anyhow::Result<ExitCode> {
 }
 
 async fn verify_offline(
-    dir: PathBuf,
+    location: Location,
     expect_head: Option<ExpectedHead>,
 ) -> anyhow::Result<ExitCode> {
-    let report = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let conn = verify::open_read_only(&dir)?;
-        Ok(verify::verify(&conn, expect_head.as_ref())?)
-    })
-    .await??;
+    let report =
+        tokio::task::spawn_blocking(move || store::verify(&location, expect_head.as_ref()))
+            .await??;
     if report.ok() {
         println!(
             "audit log intact: {} events, head {}:{}; {} requests agree with the log",

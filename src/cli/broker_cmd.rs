@@ -14,6 +14,11 @@ pub struct BrokerArgs {
     /// Where the database lives (created if missing).
     #[arg(long, env = "COUNTERSIGN_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
+    /// The store as a URL: postgres://… for several brokers on one database, or
+    /// sqlite:DIR (overrides [store] url; with PostgreSQL, --data-dir only keeps
+    /// the SSH CA key).
+    #[arg(long, env = "COUNTERSIGN_DATABASE")]
+    pub database: Option<String>,
     /// Address to listen on, e.g. 127.0.0.1:7800.
     #[arg(long)]
     pub listen: Option<SocketAddr>,
@@ -45,6 +50,9 @@ impl BrokerArgs {
         };
         if let Some(dir) = &self.data_dir {
             config.data_dir = Some(dir.clone());
+        }
+        if let Some(url) = &self.database {
+            config.store.url = Some(url.clone());
         }
         if let Some(listen) = self.listen {
             config.listen = listen;
@@ -91,8 +99,7 @@ pub async fn run(args: BrokerArgs) -> anyhow::Result<ExitCode> {
         let _ = writeln!(
             out,
             "countersign broker listening on {} (data in {})",
-            running.url,
-            running.data_dir.display()
+            running.url, running.database
         );
         let _ = out.flush();
     }

@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod broker_cmd;
 pub mod login;
+pub mod migrate;
 pub mod notifications;
 pub mod request;
 pub mod ssh;

@@ -1,8 +1,7 @@
-//! Appending to the hash-chained audit log inside a write transaction.
+//! The hash-chained audit log's links, whichever backend stores them.
 
 use std::collections::BTreeMap;
 
-use rusqlite::{Transaction, params};
 use uuid::Uuid;
 
 use crate::model::event::GENESIS_HASH;
@@ -77,30 +76,26 @@ pub struct Published {
     pub request: Option<Request>,
 }
 
-/// The newest link of the chain as seen inside the current transaction.
-pub(super) struct Head {
+/// The newest link of the chain as seen inside the current write transaction.
+/// Backends read it under their own serialisation (one writer thread, or a lock on
+/// the head) and store what [`Head::link`] returns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
     pub seq: u64,
     pub hash: String,
 }
 
 impl Head {
-    pub fn read(tx: &Transaction) -> rusqlite::Result<Head> {
-        let mut stmt =
-            tx.prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?;
-        let mut rows = stmt.query([])?;
-        Ok(match rows.next()? {
-            Some(row) => Head {
-                seq: row.get::<_, i64>(0)? as u64,
-                hash: row.get(1)?,
-            },
-            None => Head {
-                seq: 0,
-                hash: GENESIS_HASH.to_string(),
-            },
-        })
+    /// The head of an empty log.
+    pub fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: GENESIS_HASH.to_string(),
+        }
     }
 
-    pub fn append(&mut self, tx: &Transaction, draft: EventDraft) -> rusqlite::Result<AuditEvent> {
+    /// The event `draft` becomes as the next link, and the head moved onto it.
+    pub fn link(&mut self, draft: EventDraft) -> AuditEvent {
         let mut event = AuditEvent {
             seq: self.seq + 1,
             id: Uuid::now_v7(),
@@ -116,24 +111,8 @@ impl Head {
             hash: String::new(),
         };
         event.hash = event.chain_hash(&self.hash);
-        let body = serde_json::to_string(&event)
-            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
-        tx.prepare_cached(
-            "INSERT INTO events (seq, time_ms, type, user, request_id, body, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )?
-        .execute(params![
-            event.seq as i64,
-            event.time.timestamp_millis(),
-            event.kind.as_str(),
-            event.user,
-            event.request_id.map(|id| id.to_string()),
-            body,
-            event.hash,
-        ])?;
-        super::outbox::queue_for_event(tx, &event)?;
         self.seq = event.seq;
         self.hash = event.hash.clone();
-        Ok(event)
+        event
     }
 }

@@ -2,14 +2,19 @@
 //! touching handlers. Requests are never deleted; the audit log is append-only.
 
 mod chain;
+mod location;
 mod lock;
+pub mod migrate;
 mod outbox;
+mod postgres;
+mod rows;
 mod sqlite;
 pub mod verify;
 
 use std::path::PathBuf;
 
-pub use chain::{EventDraft, Published};
+pub use chain::{EventDraft, Head, Published};
+pub use location::{Location, Served, head, open, serve, verify};
 pub use lock::DataDirLock;
 pub use outbox::{Notification, NotificationState, Settle};
 pub use sqlite::SqliteStore;
@@ -20,8 +25,9 @@ use crate::model::{AuditEvent, Certificate, EventType, Request, State, Time, Use
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// The backend's own error, as text: nothing above the store names a driver.
     #[error("database: {0}")]
-    Database(#[from] rusqlite::Error),
+    Database(String),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
     #[error("{0}")]
@@ -32,6 +38,10 @@ pub enum StoreError {
     Closed,
     #[error("the store can no longer write: {0}")]
     Failed(String),
+    /// The database server cannot be reached for now (another broker, or a
+    /// later attempt, may do better).
+    #[error("the database cannot be reached: {0}")]
+    Unavailable(String),
 }
 
 /// Picks events for a scan by type and, for types whose `action` field says what
@@ -94,6 +104,9 @@ impl From<Refusal> for Verdict {
         }
     }
 }
+
+/// Told about committed events, in `seq` order (see [`Store::on_commit`]).
+pub type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
 
 pub type Mutation = Box<dyn FnOnce(&mut Request) -> Verdict + Send>;
 
@@ -252,6 +265,13 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Sets the function told about every committed event, in `seq` order, once.
+    /// On a database several brokers share, their events too: this is what feeds
+    /// the event bus.
+    fn on_commit(&self, publish: Publisher);
+    /// Finishes the writes already queued and stops background work; later
+    /// writes fail with [`StoreError::Closed`].
+    fn close(&self) {}
     /// The event with sequence number `seq`.
     fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError>;
 

@@ -15,10 +15,11 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::chain::Head;
+use super::rows::{decode, encode, excerpt, from_millis, millis, touched};
 use super::{
     EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Notification,
-    NotificationState, Published, RequestQuery, RequestRow, Settle, Store, StoreError, StoredRoles,
-    UserRecord, Verdict, outbox,
+    NotificationState, Published, Publisher, RequestQuery, RequestRow, Settle, Store, StoreError,
+    StoredRoles, UserRecord, Verdict, outbox,
 };
 use crate::model::event::ChainReport;
 use crate::model::{AuditEvent, Certificate, Request, Time, User};
@@ -118,8 +119,6 @@ BEGIN SELECT RAISE(ABORT, 'certificates are never deleted'); END;
 "#,
     super::outbox::MIGRATION,
 ];
-
-type Publisher = Box<dyn Fn(&[Published]) + Send + Sync>;
 
 trait Job: Send {
     fn run(&mut self, tx: &Transaction, head: &mut Head) -> Result<Vec<Published>, String>;
@@ -247,17 +246,12 @@ impl SqliteStore {
         })
     }
 
-    /// Sets the function told about every committed event, in commit order. Once.
-    pub fn on_commit(&self, publish: impl Fn(&[Published]) + Send + Sync + 'static) {
-        let _ = self.publisher.set(Box::new(publish));
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
 
     /// Stops the writer after the jobs already queued; later writes fail with `Closed`.
-    pub fn close(&self) {
+    fn stop_writer(&self) {
         if let Ok(mut jobs) = self.jobs.lock() {
             jobs.take();
         }
@@ -324,7 +318,7 @@ impl SqliteStore {
 
 impl Drop for SqliteStore {
     fn drop(&mut self) {
-        self.close();
+        self.stop_writer();
     }
 }
 
@@ -453,7 +447,7 @@ fn run_batch(
     batch: &mut [Box<dyn Job>],
 ) -> Result<Vec<Published>, BatchError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut head = Head::read(&tx)?;
+    let mut head = read_head(&tx)?;
     let mut published = Vec::new();
     for job in batch.iter_mut() {
         tx.execute_batch("SAVEPOINT job")?;
@@ -587,40 +581,6 @@ fn decode_rows_in_parallel<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn millis(time: Time) -> i64 {
-    time.timestamp_millis()
-}
-
-fn from_millis(ms: i64) -> Result<Time, StoreError> {
-    chrono::DateTime::from_timestamp_millis(ms)
-        .ok_or_else(|| StoreError::Corrupt(format!("time {ms} out of range")))
-}
-
-fn decode<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, StoreError> {
-    serde_json::from_str(body).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-/// The latest moment anything happened to a request, for window scans.
-fn touched(request: &Request) -> Time {
-    let mut t = request.created_at;
-    for candidate in [
-        request.resolved_at,
-        request.access.as_ref().map(|a| a.ends_at),
-        request.access.as_ref().and_then(|a| a.returned_at),
-        request.post_incident_review.as_ref().map(|p| p.created_at),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        t = t.max(candidate);
-    }
-    t
-}
-
 fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(), StoreError> {
     let body = encode(request)?;
     let access_ends = request.access.as_ref().map(|a| millis(a.ends_at));
@@ -662,6 +622,54 @@ fn save_request(tx: &Transaction, request: &Request, insert: bool) -> Result<(),
     Ok(())
 }
 
+impl From<rusqlite::Error> for StoreError {
+    fn from(err: rusqlite::Error) -> Self {
+        StoreError::Database(err.to_string())
+    }
+}
+
+/// The chain's head as the writer's transaction sees it.
+fn read_head(tx: &Transaction) -> rusqlite::Result<Head> {
+    let mut stmt = tx.prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?;
+    let mut rows = stmt.query([])?;
+    Ok(match rows.next()? {
+        Some(row) => Head {
+            seq: row.get::<_, i64>(0)? as u64,
+            hash: row.get(1)?,
+        },
+        None => Head::genesis(),
+    })
+}
+
+/// Links `draft` onto the chain and stores it with the notifications it raises.
+fn append(tx: &Transaction, head: &mut Head, draft: EventDraft) -> Result<AuditEvent, StoreError> {
+    let before = head.clone();
+    let event = head.link(draft);
+    let stored = (|| {
+        let body = encode(&event)?;
+        tx.prepare_cached(
+            "INSERT INTO events (seq, time_ms, type, user, request_id, body, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            event.seq as i64,
+            event.time.timestamp_millis(),
+            event.kind.as_str(),
+            event.user,
+            event.request_id.map(|id| id.to_string()),
+            body,
+            event.hash,
+        ])?;
+        outbox::queue_for_event(tx, &event)?;
+        Ok::<(), StoreError>(())
+    })();
+    if let Err(err) = stored {
+        *head = before;
+        return Err(err);
+    }
+    Ok(event)
+}
+
 /// Up to this many candidate requests, a filtered event page is read through the
 /// request index; beyond, by walking the log.
 const FEW_CANDIDATES: i64 = 2000;
@@ -688,24 +696,16 @@ fn visible_values(visible: &super::Visibility) -> Vec<String> {
         .collect()
 }
 
-/// Bytes of a refused attempt's reason kept in the log: enough to read what was
-/// tried, not enough to fill the log with a flood of long texts.
-pub const REFUSAL_EXCERPT_BYTES: usize = 256;
-
-/// Cuts a refusal's reason to an excerpt, noting how long the original was.
-fn excerpt(mut draft: EventDraft) -> EventDraft {
-    if let Some(reason) = &draft.reason
-        && reason.len() > REFUSAL_EXCERPT_BYTES
-    {
-        let mut end = REFUSAL_EXCERPT_BYTES;
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        let full = reason.len();
-        draft.reason = Some(format!("{}…", &reason[..end]));
-        draft.fields.insert("reason_bytes".into(), full.into());
-    }
-    draft
+/// The newest event's seq and hash (0 and the genesis hash for an empty log).
+pub(super) fn head(conn: &Connection) -> Result<(u64, String), StoreError> {
+    let head: Option<(i64, String)> = conn
+        .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
+        .optional()?;
+    Ok(match head {
+        Some((seq, hash)) => (seq as u64, hash),
+        None => (0, crate::model::event::GENESIS_HASH.to_string()),
+    })
 }
 
 fn load_request(conn: &Connection, id: Uuid) -> Result<Option<Request>, StoreError> {
@@ -845,7 +845,7 @@ impl Store for SqliteStore {
     ) -> Result<AuditEvent, StoreError> {
         self.write(move |tx, head| {
             save_request(tx, &request, true)?;
-            let event = head.append(tx, event.about(&request))?;
+            let event = append(tx, head, event.about(&request))?;
             Ok((
                 event.clone(),
                 vec![Published {
@@ -871,7 +871,7 @@ impl Store for SqliteStore {
             match mutation(&mut request) {
                 Verdict::Commit(draft) => {
                     save_request(tx, &request, false)?;
-                    let event = head.append(tx, draft.about(&request))?;
+                    let event = append(tx, head, draft.about(&request))?;
                     Ok((
                         Ok((request.clone(), event.clone())),
                         vec![Published {
@@ -887,7 +887,7 @@ impl Store for SqliteStore {
                         draft
                             .fields
                             .insert("error".into(), refusal.code.as_str().into());
-                        let event = head.append(tx, draft)?;
+                        let event = append(tx, head, draft)?;
                         published.push(Published {
                             event,
                             request: Some(original),
@@ -936,7 +936,7 @@ impl Store for SqliteStore {
                     encode(&certificate)?
                 ],
             )?;
-            let event = head.append(tx, draft.about(&request))?;
+            let event = append(tx, head, draft.about(&request))?;
             Ok((
                 Ok(certificate),
                 vec![Published {
@@ -1081,7 +1081,7 @@ impl Store for SqliteStore {
 
     fn append_event(&self, event: EventDraft) -> Result<AuditEvent, StoreError> {
         self.write(move |tx, head| {
-            let event = head.append(tx, event)?;
+            let event = append(tx, head, event)?;
             Ok((
                 event.clone(),
                 vec![Published {
@@ -1225,16 +1225,7 @@ impl Store for SqliteStore {
     }
 
     fn head(&self) -> Result<(u64, String), StoreError> {
-        self.read(|conn| {
-            let head: Option<(i64, String)> = conn
-                .prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?
-                .query_row([], |row| Ok((row.get(0)?, row.get(1)?)))
-                .optional()?;
-            Ok(match head {
-                Some((seq, hash)) => (seq as u64, hash),
-                None => (0, crate::model::event::GENESIS_HASH.to_string()),
-            })
-        })
+        self.read(head)
     }
 
     fn authority_stamp(&self) -> Result<u64, StoreError> {
@@ -1259,6 +1250,14 @@ impl Store for SqliteStore {
             }
             Ok(hasher.finish())
         })
+    }
+
+    fn on_commit(&self, publish: Publisher) {
+        let _ = self.publisher.set(publish);
+    }
+
+    fn close(&self) {
+        self.stop_writer();
     }
 
     fn failure(&self) -> Option<String> {

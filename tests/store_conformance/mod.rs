@@ -1,0 +1,917 @@
+//! The store's contract, written against `dyn Store` only, so every backend runs
+//! the same cases: `conformance!(backend)` makes one `#[test]` of each.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::TimeDelta;
+use uuid::Uuid;
+
+use countersign::broker::lifecycle::created_event;
+use countersign::broker::store::{
+    EventDraft, EventQuery, EventSelector, NotificationState, Published, Refusal, RequestQuery,
+    Settle, Store, StoreError, Verdict, Visibility,
+};
+use countersign::model::api::ErrorCode;
+use countersign::model::{
+    Access, AuditEvent, Certificate, EventType, Request, State, Threshold, Time, User,
+};
+
+/// A backend under test: each call makes a fresh, empty store.
+pub trait Backend {
+    fn fresh(&self) -> Box<dyn Fixture>;
+}
+
+/// One store under test and its database.
+pub trait Fixture {
+    fn store(&self) -> Arc<dyn Store>;
+    /// Closes the store and opens the same database again.
+    fn reopen(&mut self) -> Arc<dyn Store>;
+    /// Runs SQL on the database behind the store's back (the column names are
+    /// the same in every backend for what the cases touch).
+    fn raw(&self, sql: &str) -> Result<(), String>;
+}
+
+/// One `#[test]` per case, each on a fresh store of `$backend` (an expression
+/// giving `Option<impl Backend>`: `None` skips, having said why).
+#[macro_export]
+macro_rules! conformance {
+    ($backend:expr) => {
+        $crate::conformance!(@cases $backend;
+            requests_round_trip_and_page_newest_first,
+            mutations_commit_or_refuse_and_refusals_can_be_recorded,
+            due_finds_expired_pending_and_ended_access,
+            events_filter_and_scans_respect_windows,
+            event_scans_pick_by_type_and_action,
+            scans_cover_many_rows_and_stop_at_a_corrupt_row,
+            users_tokens_and_roles,
+            requests_cannot_be_deleted_nor_events_edited,
+            reopening_keeps_everything,
+            owed_post_incident_reviews_are_found_however_old,
+            a_refused_attempt_keeps_only_an_excerpt_of_its_reason,
+            events_can_be_narrowed_to_what_a_caller_might_see_before_decoding,
+            committed_events_reach_the_publisher_in_order,
+            the_outbox_queues_claims_settles_and_retries,
+            certificates_get_increasing_serials_and_revocations_show,
+            concurrent_writers_keep_one_linear_chain,
+            a_sweep_and_a_review_racing_resolve_once,
+        );
+    };
+    (@cases $backend:expr; $($case:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $case() {
+                let Some(backend) = $backend else { return };
+                store_conformance::$case(&backend);
+            }
+        )*
+    };
+}
+
+pub fn t(secs: i64) -> Time {
+    chrono::DateTime::from_timestamp(1_800_000_000 + secs, 0).unwrap()
+}
+
+pub fn request(user: &str, created: Time) -> Request {
+    Request {
+        id: Uuid::now_v7(),
+        user: user.into(),
+        roles: vec!["production-access".into()],
+        granted_roles: vec!["production-access".into()],
+        state: State::Pending,
+        reason: "incident #47".into(),
+        emergency: false,
+        created_at: created,
+        pending_expires_at: created + TimeDelta::hours(24),
+        max_duration: None,
+        estimate: None,
+        access: None,
+        thresholds: vec![Threshold::default()],
+        role_thresholds: BTreeMap::from([("production-access".into(), vec![vec![0]])]),
+        reviews: Vec::new(),
+        resolved_at: None,
+        resolve_reason: None,
+        resolved_by: None,
+        suggested_reviewers: Vec::new(),
+        annotations: BTreeMap::new(),
+        requester_annotations: BTreeMap::new(),
+        request_prompt: None,
+        post_incident_review: None,
+    }
+}
+
+fn create(store: &dyn Store, r: &Request) -> AuditEvent {
+    store.create_request(r.clone(), created_event(r)).unwrap()
+}
+
+fn all_events(store: &dyn Store) -> Vec<AuditEvent> {
+    store
+        .events(&EventQuery {
+            limit: 100_000,
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+pub fn requests_round_trip_and_page_newest_first(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let r = request(if i % 2 == 0 { "bob" } else { "alice" }, t(i));
+        create(store.as_ref(), &r);
+        assert_eq!(store.get_request(r.id).unwrap().unwrap(), r);
+        ids.push(r.id);
+    }
+    let page = store
+        .list_requests(&RequestQuery {
+            limit: 3,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[6], ids[5], ids[4]]
+    );
+    let next = store
+        .list_requests(&RequestQuery {
+            limit: 3,
+            before: Some(ids[4]),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(next[0].id, ids[3]);
+    let query = |q: RequestQuery| store.list_requests(&q).unwrap().len();
+    assert_eq!(
+        query(RequestQuery {
+            user: Some("bob".into()),
+            limit: 100,
+            ..Default::default()
+        }),
+        4
+    );
+    assert_eq!(
+        query(RequestQuery {
+            role: Some("production-access".into()),
+            limit: 100,
+            ..Default::default()
+        }),
+        7
+    );
+    assert_eq!(
+        query(RequestQuery {
+            role: Some("admin".into()),
+            limit: 100,
+            ..Default::default()
+        }),
+        0
+    );
+    assert_eq!(
+        query(RequestQuery {
+            state: Some(State::Approved),
+            limit: 100,
+            ..Default::default()
+        }),
+        0
+    );
+    let fetched = store
+        .get_requests(&[ids[1], Uuid::now_v7(), ids[2]])
+        .unwrap();
+    assert_eq!(
+        fetched.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![ids[1], ids[2]]
+    );
+    assert_eq!(store.get_request(Uuid::now_v7()).unwrap(), None);
+}
+
+pub fn mutations_commit_or_refuse_and_refusals_can_be_recorded(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let r = request("bob", t(0));
+    create(store.as_ref(), &r);
+    let done = store
+        .mutate_request(
+            r.id,
+            Box::new(|req| {
+                req.state = State::Withdrawn;
+                req.resolved_at = Some(t(5));
+                Verdict::Commit(
+                    EventDraft::new(EventType::Update, "bob", t(5)).field("action", "withdraw"),
+                )
+            }),
+        )
+        .unwrap();
+    let (saved, event) = done.unwrap();
+    assert_eq!(saved.state, State::Withdrawn);
+    assert_eq!((event.seq, event.state), (2, Some(State::Withdrawn)));
+    let refused = store
+        .mutate_request(
+            r.id,
+            Box::new(|req| {
+                req.state = State::Approved; // must not be saved
+                Verdict::Refuse {
+                    refusal: Refusal::new(ErrorCode::NotPending, "already withdrawn"),
+                    record: Some(EventDraft::new(EventType::ReviewRefused, "carrot", t(6))),
+                }
+            }),
+        )
+        .unwrap();
+    assert_eq!(refused.unwrap_err().code, ErrorCode::NotPending);
+    assert_eq!(
+        store.get_request(r.id).unwrap().unwrap().state,
+        State::Withdrawn
+    );
+    let events = all_events(store.as_ref());
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[2].kind, EventType::ReviewRefused);
+    assert_eq!(events[2].field_str("error"), Some("not_pending"));
+    assert_eq!(events[2].state, Some(State::Withdrawn));
+    let silent = store
+        .mutate_request(
+            r.id,
+            Box::new(|_| Refusal::new(ErrorCode::NotPending, "nothing recorded").into()),
+        )
+        .unwrap();
+    assert!(silent.is_err());
+    assert_eq!(
+        store.head_seq().unwrap(),
+        3,
+        "a bare refusal records nothing"
+    );
+    let missing = store
+        .mutate_request(
+            Uuid::now_v7(),
+            Box::new(|_| unreachable!("no request to show")),
+        )
+        .unwrap();
+    assert_eq!(missing.unwrap_err().code, ErrorCode::NotFound);
+    let report = store.verify_chain().unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.events, 3);
+    let (seq, hash) = store.head().unwrap();
+    assert_eq!((seq, hash.as_str()), (3, events[2].hash.as_str()));
+    assert_eq!(store.event(2).unwrap().unwrap(), events[1]);
+    assert_eq!(store.event(99).unwrap(), None);
+}
+
+pub fn due_finds_expired_pending_and_ended_access(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let pending = request("bob", t(0));
+    let mut approved = request("alice", t(0));
+    approved.state = State::Approved;
+    approved.access = Some(Access {
+        starts_at: t(10),
+        ends_at: t(100),
+        returned_at: None,
+    });
+    create(store.as_ref(), &pending);
+    create(store.as_ref(), &approved);
+    assert!(store.due(t(50)).unwrap().is_empty());
+    assert_eq!(store.due(t(100)).unwrap(), vec![approved.id]);
+    let mut both = store.due(t(24 * 3600)).unwrap();
+    both.sort();
+    let mut expected = vec![pending.id, approved.id];
+    expected.sort();
+    assert_eq!(both, expected);
+}
+
+pub fn events_filter_and_scans_respect_windows(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let mut first = None;
+    for i in 0..5 {
+        let r = request("bob", t(i * 100));
+        first.get_or_insert(r.id);
+        create(store.as_ref(), &r);
+    }
+    store
+        .append_event(EventDraft::new(
+            EventType::FindingReviewed,
+            "carrot",
+            t(450),
+        ))
+        .unwrap();
+    let count = |q: EventQuery| store.events(&q).unwrap().len();
+    assert_eq!(
+        count(EventQuery {
+            since: Some(t(200)),
+            limit: 100,
+            ..Default::default()
+        }),
+        4
+    );
+    assert_eq!(
+        count(EventQuery {
+            since: Some(t(100)),
+            until: Some(t(300)),
+            limit: 100,
+            ..Default::default()
+        }),
+        2
+    );
+    assert_eq!(
+        count(EventQuery {
+            kind: Some(EventType::FindingReviewed),
+            limit: 100,
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        count(EventQuery {
+            user: Some("carrot".into()),
+            limit: 100,
+            ..Default::default()
+        }),
+        1
+    );
+    assert_eq!(
+        count(EventQuery {
+            request_id: first,
+            limit: 100,
+            ..Default::default()
+        }),
+        1
+    );
+    let after = store
+        .events(&EventQuery {
+            after_seq: Some(4),
+            limit: 1,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(after.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![5]);
+    let scanned = AtomicUsize::new(0);
+    store
+        .scan_requests_since(t(250), &|_| {
+            scanned.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    assert_eq!(scanned.into_inner(), 2);
+    let seen = AtomicUsize::new(0);
+    store
+        .scan_events_since(t(300), None, &|_| {
+            seen.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+    assert_eq!(seen.into_inner(), 3);
+    assert_eq!(store.head_seq().unwrap(), 6);
+}
+
+/// Collects what a scan hands out, from whichever threads it uses.
+fn collect_events(
+    store: &dyn Store,
+    since: Time,
+    select: Option<&[EventSelector]>,
+) -> Vec<AuditEvent> {
+    let out = Mutex::new(Vec::new());
+    store
+        .scan_events_since(since, select, &|e| out.lock().unwrap().push(e))
+        .unwrap();
+    let mut out = out.into_inner().unwrap();
+    out.sort_by_key(|e| e.seq);
+    out
+}
+
+pub fn event_scans_pick_by_type_and_action(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let store = store.as_ref();
+    let r = request("bob", t(0));
+    create(store, &r);
+    for (i, action) in ["return", "override", "withdraw", "override"]
+        .iter()
+        .enumerate()
+    {
+        let mut update =
+            EventDraft::new(EventType::Update, "carrot", t(10 + i as i64)).field("action", *action);
+        update.request_id = Some(r.id);
+        store.append_event(update).unwrap();
+    }
+    store
+        .append_event(
+            EventDraft::new(EventType::ReviewRefused, "bob", t(20)).field("error", "self_review"),
+        )
+        .unwrap();
+    let picked = collect_events(
+        store,
+        t(0),
+        Some(&[
+            EventSelector::kind(EventType::ReviewRefused),
+            EventSelector::action(EventType::Update, "override"),
+        ]),
+    );
+    let summary: Vec<(EventType, Option<&str>)> = picked
+        .iter()
+        .map(|e| (e.kind, e.field_str("action")))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (EventType::Update, Some("override")),
+            (EventType::Update, Some("override")),
+            (EventType::ReviewRefused, None),
+        ]
+    );
+    assert_eq!(
+        collect_events(
+            store,
+            t(12),
+            Some(&[EventSelector::kind(EventType::Update)])
+        )
+        .len(),
+        2
+    );
+    assert!(collect_events(store, t(0), Some(&[])).is_empty());
+    let overlapping = [
+        EventSelector::action(EventType::Update, "override"),
+        EventSelector::kind(EventType::Update),
+        EventSelector::kind(EventType::Update),
+    ];
+    assert_eq!(collect_events(store, t(0), Some(&overlapping)).len(), 4);
+    assert_eq!(collect_events(store, t(0), None).len(), 6);
+}
+
+pub fn scans_cover_many_rows_and_stop_at_a_corrupt_row(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let mut ids = std::collections::BTreeSet::new();
+    for i in 0..1500 {
+        let r = request(if i % 3 == 0 { "bob" } else { "alice" }, t(i));
+        ids.insert(r.id);
+        create(store.as_ref(), &r);
+    }
+    let seen = Mutex::new(Vec::new());
+    store
+        .scan_requests_since(t(0), &|r| seen.lock().unwrap().push(r.id))
+        .unwrap();
+    let seen = seen.into_inner().unwrap();
+    assert_eq!(seen.len(), ids.len(), "each request once");
+    assert_eq!(
+        seen.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        ids
+    );
+    // Damage one row behind the store's back: the scan says so instead of
+    // hanging or skipping it.
+    let victim = *ids.iter().nth(1200).unwrap();
+    fixture
+        .raw(&format!(
+            "UPDATE requests SET body = '{{\"id\": 7' WHERE id = '{victim}'"
+        ))
+        .unwrap();
+    let err = store.scan_requests_since(t(0), &|_| {}).unwrap_err();
+    assert!(matches!(err, StoreError::Corrupt(_)), "{err:?}");
+    assert!(matches!(
+        store.get_request(victim),
+        Err(StoreError::Corrupt(_))
+    ));
+}
+
+pub fn users_tokens_and_roles(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let user = User {
+        name: "carrot".into(),
+        roles: vec!["reviewer".into()],
+        traits: BTreeMap::from([("team".into(), vec!["watch".into()])]),
+    };
+    let stamp = store.authority_stamp().unwrap();
+    store.add_user(&user, "hash1", t(0)).unwrap();
+    assert_ne!(store.authority_stamp().unwrap(), stamp);
+    assert!(matches!(
+        store.add_user(&user, "hash2", t(0)),
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.user_by_token_hash("hash1").unwrap(),
+        Some(user.clone())
+    );
+    assert_eq!(store.user("carrot").unwrap(), Some(user.clone()));
+    assert_eq!(store.users().unwrap()[0].created_at, t(0));
+    let stamp = store.authority_stamp().unwrap();
+    assert!(store.set_token("carrot", "hash3").unwrap());
+    assert_ne!(store.authority_stamp().unwrap(), stamp);
+    assert_eq!(store.user_by_token_hash("hash1").unwrap(), None);
+    assert!(!store.set_token("nobody", "x").unwrap());
+    assert_eq!(store.roles_version().unwrap(), 0);
+    assert_eq!(store.roles().unwrap(), None);
+    let v1 = store.put_roles("a.yaml", "kind: role", t(1)).unwrap();
+    let v2 = store.put_roles("b.yaml", "kind: role\n", t(2)).unwrap();
+    assert!(v2 > v1);
+    let stored = store.roles().unwrap().unwrap();
+    assert_eq!(
+        (stored.version, stored.source_name.as_str()),
+        (v2, "b.yaml")
+    );
+    assert_eq!(store.roles_version().unwrap(), v2);
+    assert!(store.remove_user("carrot").unwrap());
+    assert!(!store.remove_user("carrot").unwrap());
+    assert!(store.users().unwrap().is_empty());
+}
+
+pub fn requests_cannot_be_deleted_nor_events_edited(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    create(store.as_ref(), &request("bob", t(0)));
+    assert!(fixture.raw("DELETE FROM requests").is_err());
+    assert!(fixture.raw("UPDATE events SET hash = 'x'").is_err());
+    assert!(fixture.raw("DELETE FROM events").is_err());
+    assert_eq!(store.head_seq().unwrap(), 1);
+    assert!(store.verify_chain().unwrap().ok);
+}
+
+pub fn reopening_keeps_everything(backend: &dyn Backend) {
+    let mut fixture = backend.fresh();
+    let r = request("bob", t(0));
+    create(fixture.store().as_ref(), &r);
+    let store = fixture.reopen();
+    assert_eq!(store.get_request(r.id).unwrap().unwrap(), r);
+    create(store.as_ref(), &request("bob", t(1)));
+    let report = store.verify_chain().unwrap();
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.events, 2);
+}
+
+pub fn owed_post_incident_reviews_are_found_however_old(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let mut emergency = request("angua", t(-90 * 86_400));
+    emergency.emergency = true;
+    emergency.state = State::Elapsed;
+    emergency.access = Some(Access {
+        starts_at: t(-90 * 86_400),
+        ends_at: t(-89 * 86_400),
+        returned_at: None,
+    });
+    create(store.as_ref(), &emergency);
+    create(store.as_ref(), &request("bob", t(0)));
+    let mut owed = Vec::new();
+    store
+        .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
+        .unwrap();
+    assert_eq!(owed, vec![emergency.id]);
+    store
+        .mutate_request(
+            emergency.id,
+            Box::new(|r| {
+                r.post_incident_review = Some(countersign::model::PostIncidentReview {
+                    author: "carrot".into(),
+                    outcome: countersign::model::IncidentOutcome::Justified,
+                    notes: "fine".into(),
+                    created_at: t(0),
+                });
+                Verdict::Commit(EventDraft::new(
+                    EventType::PostIncidentReview,
+                    "carrot",
+                    t(0),
+                ))
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    owed.clear();
+    store
+        .scan_owed_post_incident_reviews(&mut |r| owed.push(r.id))
+        .unwrap();
+    assert!(owed.is_empty());
+}
+
+pub fn a_refused_attempt_keeps_only_an_excerpt_of_its_reason(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let r = request("bob", t(0));
+    create(store.as_ref(), &r);
+    let long = "é".repeat(2000);
+    let reason = long.clone();
+    store
+        .mutate_request(
+            r.id,
+            Box::new(move |_| Verdict::Refuse {
+                refusal: Refusal::new(ErrorCode::SelfReview, "no"),
+                record: Some(EventDraft::new(EventType::ReviewRefused, "bob", t(1)).reason(reason)),
+            }),
+        )
+        .unwrap()
+        .unwrap_err();
+    let events = store
+        .events(&EventQuery {
+            kind: Some(EventType::ReviewRefused),
+            limit: 10,
+            ..Default::default()
+        })
+        .unwrap();
+    let kept = events[0].reason.as_deref().unwrap();
+    assert!(kept.len() <= 256 + "…".len(), "{}", kept.len());
+    assert!(long.starts_with(kept.trim_end_matches('…')));
+    assert_eq!(events[0].fields["reason_bytes"], long.len());
+    assert!(store.verify_chain().unwrap().ok);
+}
+
+pub fn events_can_be_narrowed_to_what_a_caller_might_see_before_decoding(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let bobs = request("bob", t(0));
+    let mut alices = request("alice", t(1));
+    alices.roles = vec!["production-db-access".into()];
+    create(store.as_ref(), &bobs);
+    create(store.as_ref(), &alices);
+    store
+        .append_event(EventDraft::new(EventType::FindingReviewed, "carrot", t(2)))
+        .unwrap();
+    let seen = |visible: Visibility| -> Vec<u64> {
+        store
+            .events(&EventQuery {
+                visible_to: Some(visible),
+                limit: 100,
+                ..Default::default()
+            })
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect()
+    };
+    let reviewer = Visibility {
+        user: "carrot".into(),
+        reviewable_roles: vec!["production-access".into()],
+        unattached: false,
+    };
+    assert_eq!(seen(reviewer.clone()), vec![1]);
+    assert_eq!(
+        seen(Visibility {
+            unattached: true,
+            ..reviewer
+        }),
+        vec![1, 3]
+    );
+    let requester = Visibility {
+        user: "alice".into(),
+        ..Visibility::default()
+    };
+    assert_eq!(seen(requester), vec![2]);
+}
+
+/// Waits (a few seconds at most) until `done` holds of what was published.
+fn wait_for(published: &Mutex<Vec<Published>>, done: impl Fn(&[Published]) -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if done(&published.lock().unwrap()) {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+pub fn committed_events_reach_the_publisher_in_order(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let published: Arc<Mutex<Vec<Published>>> = Arc::default();
+    {
+        let published = published.clone();
+        store.on_commit(Box::new(move |items| {
+            published.lock().unwrap().extend(items.iter().cloned())
+        }));
+    }
+    let r = request("bob", t(0));
+    create(store.as_ref(), &r);
+    store
+        .mutate_request(
+            r.id,
+            Box::new(|req| {
+                req.state = State::Withdrawn;
+                Verdict::Commit(
+                    EventDraft::new(EventType::Update, "bob", t(1)).field("action", "withdraw"),
+                )
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    store
+        .mutate_request(
+            r.id,
+            Box::new(|_| Refusal::new(ErrorCode::NotPending, "quietly").into()),
+        )
+        .unwrap()
+        .unwrap_err();
+    store
+        .append_event(EventDraft::new(EventType::FindingReviewed, "carrot", t(2)))
+        .unwrap();
+    wait_for(&published, |p| p.len() >= 3);
+    let published = published.lock().unwrap();
+    let seqs: Vec<u64> = published.iter().map(|p| p.event.seq).collect();
+    assert_eq!(seqs, vec![1, 2, 3], "each committed event once, in order");
+    assert_eq!(
+        published[1].request.as_ref().map(|r| r.state),
+        Some(State::Withdrawn),
+        "an event travels with its request as it stood after it"
+    );
+    assert!(published[2].request.is_none());
+}
+
+pub fn the_outbox_queues_claims_settles_and_retries(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    // No sinks: nothing is owed.
+    create(store.as_ref(), &request("bob", t(0)));
+    assert!(store.notifications(None, 10).unwrap().is_empty());
+    store
+        .set_notify_sinks(&["mail".to_string(), "slack".to_string()])
+        .unwrap();
+    let r = request("alice", t(10));
+    create(store.as_ref(), &r);
+    let owed = store.notifications(None, 10).unwrap();
+    assert_eq!(owed.len(), 2, "one per sink: {owed:?}");
+    assert!(owed.iter().all(|n| n.request_id == r.id && n.seq == 2));
+    let now = t(20);
+    let lease = std::time::Duration::from_secs(60);
+    let claimed = store.claim_notifications(now, lease, 10).unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert!(claimed.iter().all(|n| n.attempts == 1));
+    assert!(
+        store
+            .claim_notifications(now, lease, 10)
+            .unwrap()
+            .is_empty(),
+        "a claim is leased, not handed out twice"
+    );
+    store
+        .settle_notifications(vec![
+            (
+                claimed[0].id,
+                Settle::Sent {
+                    at: now,
+                    note: None,
+                },
+            ),
+            (
+                claimed[1].id,
+                Settle::Failed {
+                    at: now,
+                    error: "refused".into(),
+                },
+            ),
+        ])
+        .unwrap();
+    let counts: BTreeMap<NotificationState, u64> =
+        store.notification_counts().unwrap().into_iter().collect();
+    assert_eq!(counts[&NotificationState::Sent], 1);
+    assert_eq!(counts[&NotificationState::Failed], 1);
+    assert_eq!(counts[&NotificationState::Pending], 0);
+    let failed = store
+        .notifications(Some(NotificationState::Failed), 10)
+        .unwrap();
+    assert_eq!(failed[0].last_error.as_deref(), Some("refused"));
+    assert!(!store.retry_notification(claimed[0].id, now).unwrap());
+    assert!(store.retry_notification(claimed[1].id, now).unwrap());
+    assert!(!store.retry_notification(9_999, now).unwrap());
+    assert_eq!(store.claim_notifications(now, lease, 10).unwrap().len(), 1);
+    assert_eq!(store.queue_review_reminders(&[r.id], now).unwrap(), 2);
+    assert_eq!(
+        store.queue_review_reminders(&[r.id], now).unwrap(),
+        0,
+        "once per request and sink"
+    );
+}
+
+fn certificate(request: &Request, serial: u64, valid_before: Time) -> Certificate {
+    Certificate {
+        certificate: format!("ssh-ed25519-cert-v01@openssh.com AAAA{serial}"),
+        serial,
+        key_id: format!("countersign/{}/{}", request.user, request.id),
+        principals: vec!["deploy".into()],
+        valid_after: t(0),
+        valid_before,
+        request_id: request.id,
+        fingerprint: "SHA256:test".into(),
+        issued_at: t(0),
+    }
+}
+
+pub fn certificates_get_increasing_serials_and_revocations_show(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let mut r = request("bob", t(0));
+    r.state = State::Approved;
+    create(store.as_ref(), &r);
+    let mut serials = Vec::new();
+    for _ in 0..2 {
+        let issued = store
+            .issue_certificate(
+                r.id,
+                Box::new(|request, serial| {
+                    let cert = certificate(request, serial, t(3600));
+                    let draft =
+                        EventDraft::new(EventType::CertCreate, "bob", t(1)).field("serial", serial);
+                    Ok((cert, draft))
+                }),
+            )
+            .unwrap()
+            .unwrap();
+        serials.push(issued.serial);
+    }
+    assert_eq!(serials, vec![1, 2]);
+    let refused = store
+        .issue_certificate(
+            r.id,
+            Box::new(|_, _| Err(Refusal::new(ErrorCode::NoLogins, "no logins"))),
+        )
+        .unwrap();
+    assert_eq!(refused.unwrap_err().code, ErrorCode::NoLogins);
+    let missing = store
+        .issue_certificate(Uuid::now_v7(), Box::new(|_, _| unreachable!("no request")))
+        .unwrap();
+    assert_eq!(missing.unwrap_err().code, ErrorCode::NotFound);
+    let listed = store.certificates(r.id).unwrap();
+    assert_eq!(
+        listed.iter().map(|c| c.serial).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    assert!(store.revoked_serials(t(10)).unwrap().is_empty());
+    store
+        .mutate_request(
+            r.id,
+            Box::new(|req| {
+                req.state = State::Returned;
+                Verdict::Commit(
+                    EventDraft::new(EventType::Update, "bob", t(5)).field("action", "return"),
+                )
+            }),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.revoked_serials(t(10)).unwrap(), vec![1, 2]);
+    assert!(
+        store.revoked_serials(t(7200)).unwrap().is_empty(),
+        "expired certificates leave the KRL"
+    );
+    assert!(fixture.raw("DELETE FROM certificates").is_err());
+    assert_eq!(store.head_seq().unwrap(), 4);
+}
+
+/// Writers on several threads at once: every write lands, seqs have no gaps,
+/// and the chain verifies.
+pub fn concurrent_writers_keep_one_linear_chain(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    std::thread::scope(|scope| {
+        for w in 0..8 {
+            let store = store.clone();
+            scope.spawn(move || {
+                for i in 0..25 {
+                    let r = request(&format!("user{w}"), t(w * 100 + i));
+                    create(store.as_ref(), &r);
+                    store
+                        .append_event(EventDraft::new(EventType::FindingReviewed, "carrot", t(i)))
+                        .unwrap();
+                }
+            });
+        }
+    });
+    let events = all_events(store.as_ref());
+    assert_eq!(events.len(), 400);
+    assert!(
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, e)| e.seq == i as u64 + 1)
+    );
+    let report = store.verify_chain().unwrap();
+    assert!(report.ok, "{report:?}");
+}
+
+/// The sweeper on two brokers and a reviewer, all at once on one request:
+/// exactly one of them moves it.
+pub fn a_sweep_and_a_review_racing_resolve_once(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let r = request("bob", t(0));
+    create(store.as_ref(), &r);
+    let due = r.pending_expires_at;
+    let moved = AtomicUsize::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..6 {
+            let store = store.clone();
+            let moved = &moved;
+            scope.spawn(move || {
+                let outcome = store
+                    .mutate_request(
+                        r.id,
+                        Box::new(move |req| countersign::broker::lifecycle::sweep(due, req)),
+                    )
+                    .unwrap();
+                if outcome.is_ok() {
+                    moved.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    assert_eq!(moved.into_inner(), 1);
+    assert_eq!(
+        store.get_request(r.id).unwrap().unwrap().state,
+        State::Expired
+    );
+    assert_eq!(store.head_seq().unwrap(), 2);
+}
