@@ -9,6 +9,7 @@ use super::state::{Connection, RoleInfo};
 use crate::model::api::{
     ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
+use crate::model::certificate::CertificateSummary;
 use crate::model::{AuditEvent, FindingReview, Request};
 
 /// The only way the console's state changes.
@@ -76,6 +77,16 @@ pub enum Action {
         id: Uuid,
         result: Result<Request, String>,
     },
+    /// The broker answered a revocation the console submitted.
+    Revoked {
+        id: Uuid,
+        result: Result<Request, ReviewError>,
+    },
+    /// A request's SSH certificates, or why they could not be had.
+    Certificates {
+        id: Uuid,
+        result: Result<Vec<CertificateSummary>, String>,
+    },
     /// A request's audit events, oldest first.
     History {
         id: Uuid,
@@ -104,6 +115,13 @@ pub enum Effect {
         id: Uuid,
         review: SubmitPostIncidentReview,
     },
+    /// End a request's approved access now, with this reason.
+    Revoke {
+        id: Uuid,
+        reason: String,
+    },
+    /// Fetch one request's SSH certificates.
+    FetchCertificates(Uuid),
     /// Fetch one request (for a detail view the listing cannot serve).
     FetchRequest(Uuid),
     /// Fetch one request's audit events.

@@ -301,6 +301,29 @@ async fn carry_out(
                     let _ = actions.send(Action::PostIncidentReviewed { id, result });
                 });
             }
+            Effect::Revoke { id, reason } => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .revoke(id, &reason)
+                        .await
+                        .map_err(|error| refusal(&error, &actions));
+                    let _ = actions.send(Action::Revoked { id, result });
+                });
+            }
+            Effect::FetchCertificates(id) => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .certificates(id)
+                        .await
+                        .map(|list| list.certificates)
+                        .map_err(|error| format!("cannot list its certificates: {error}"));
+                    let _ = actions.send(Action::Certificates { id, result });
+                });
+            }
             Effect::FetchRequest(id) => {
                 let client = client.clone();
                 let actions = actions.clone();

@@ -6,6 +6,7 @@
 
 pub mod action;
 mod browse;
+mod certs;
 pub mod clipboard;
 pub mod command;
 mod confirm;
@@ -24,7 +25,9 @@ mod note;
 pub mod notify;
 mod panel;
 mod review;
+mod revoke;
 pub mod runtime;
+mod search;
 pub mod state;
 pub mod text;
 pub mod theme;

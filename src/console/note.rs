@@ -58,7 +58,7 @@ pub(super) fn run(state: &mut State, command: Command, _now: Time) -> Vec<Effect
     Vec::new()
 }
 
-fn open(state: &mut State, kind: NoteKind) {
+pub(super) fn open(state: &mut State, kind: NoteKind) {
     let draft = state.note_drafts.get(&kind.target());
     // A post-incident draft keeps its outcome too.
     let kind = match (kind, draft) {
@@ -248,6 +248,13 @@ fn submit(state: &mut State) -> Vec<Effect> {
             dialog.error = Some("choose the outcome with Tab: justified or unjustified".into());
             return Vec::new();
         }
+        NoteKind::Revoke { .. } if crate::policy::text::is_blank(&note) => {
+            dialog.error = Some(
+                "a reason is required: why must this access end now? It goes in the audit log"
+                    .into(),
+            );
+            return Vec::new();
+        }
         NoteKind::PostIncident { .. } if note.trim().is_empty() => {
             dialog.error = Some(
                 "notes are required: what happened, and was emergency access warranted?".into(),
@@ -275,6 +282,10 @@ fn submit(state: &mut State) -> Vec<Effect> {
                 notes: note,
             },
         },
+        NoteKind::Revoke { id } => Effect::Revoke {
+            id: *id,
+            reason: note,
+        },
     };
     dialog.error = None;
     dialog.in_flight = true;
@@ -283,7 +294,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
 
 /// Takes the answer into the open dialog when it is the one waiting for it; says
 /// whether it was.
-fn answer_dialog(state: &mut State, target: &NoteTarget, error: Option<String>) -> bool {
+pub(super) fn answer_dialog(state: &mut State, target: &NoteTarget, error: Option<String>) -> bool {
     let Some(dialog) = state.mode.note_mut() else {
         return false;
     };
