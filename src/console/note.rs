@@ -402,6 +402,8 @@ fn explain_mark(error: &ReviewError) -> String {
         None => "the broker cannot be reached; your note is kept, try again",
         Some(C::Forbidden) => "your roles do not allow marking findings (rule event: update)",
         Some(C::ReasonRequired) => "the broker wants a note",
+        Some(C::SelfReview) => "a finding about you is marked reviewed by someone else",
+        Some(C::NotFound) => "the broker no longer has this finding; refresh with r",
         Some(_) => "",
     };
     in_words(error, why)
