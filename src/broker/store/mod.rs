@@ -5,6 +5,7 @@ mod chain;
 mod lock;
 mod outbox;
 mod sqlite;
+mod user_admin;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ pub use chain::{EventDraft, Published};
 pub use lock::DataDirLock;
 pub use outbox::{Notification, NotificationState, Settle};
 pub use sqlite::SqliteStore;
+pub use user_admin::UserChange;
 
 use crate::model::api::ErrorCode;
 use crate::model::event::ChainReport;

@@ -310,7 +310,7 @@ impl SqliteStore {
 
     /// A direct write for admin data (users, roles), outside the request writer so
     /// the admin CLI can run beside a live broker.
-    fn admin_write<T>(
+    pub(super) fn admin_write<T>(
         &self,
         work: impl FnOnce(&Transaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
