@@ -4,7 +4,7 @@
 use ratatui_textarea::Input;
 use uuid::Uuid;
 
-use super::command::Command;
+pub use super::command::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::api::{
     ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
@@ -82,6 +82,10 @@ pub enum Action {
         id: Uuid,
         result: Result<Request, ReviewError>,
     },
+    /// The first page of the history came with the listing: where the next starts.
+    OlderFrom(Option<String>),
+    /// A page of older requests and where the next one starts, or why not.
+    Older(Result<(Vec<Request>, Option<String>), String>),
     /// A request's SSH certificates, or why they could not be had.
     Certificates {
         id: Uuid,
@@ -120,6 +124,8 @@ pub enum Effect {
         id: Uuid,
         reason: String,
     },
+    /// Fetch the page of the history after this cursor.
+    FetchOlder(String),
     /// Fetch one request's SSH certificates.
     FetchCertificates(Uuid),
     /// Fetch one request (for a detail view the listing cannot serve).

@@ -23,6 +23,7 @@ pub mod link;
 pub mod listing;
 mod note;
 pub mod notify;
+pub mod older;
 mod panel;
 mod review;
 mod revoke;

@@ -341,6 +341,8 @@ pub struct State {
     /// The SSH certificates of requests whose detail was shown, asked once each and
     /// again when the request changes.
     pub certificates: HashMap<Uuid, Certificates>,
+    /// The history the broker holds beyond what is loaded.
+    pub older: super::older::Older,
 }
 
 /// A request's certificates as far as the console knows them.
@@ -666,6 +668,7 @@ impl State {
             size: (0, 0),
             audit: Audit::default(),
             certificates: HashMap::new(),
+            older: Default::default(),
         }
     }
 

@@ -5,16 +5,19 @@ use super::action::{Action, Effect};
 use super::command::{Command, ModeKind};
 use super::state::{Held, State};
 use super::{
-    browse, certs, confirm, filter, findings, help, incoming, inspect, note, panel, review, revoke,
-    view,
+    browse, certs, confirm, filter, findings, help, incoming, inspect, note, older, panel, review,
+    revoke, view,
 };
 use crate::model::Time;
 
 pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
+    let moved = older::moves_down_hint(&action);
     let mut effects = apply(state, action, now);
     // Whatever moved the detail pane onto a request that was given access, its
     // certificates are asked for once.
     effects.extend(certs::wanted(state));
+    // Scrolled (or switched) near the end of the loaded history: the next page.
+    effects.extend(older::wanted(state, moved));
     effects
 }
 
@@ -79,6 +82,13 @@ fn apply(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         }
         Action::Revoked { id, result } => return revoke::revoked(state, id, result, now),
         Action::Certificates { id, result } => certs::loaded(state, id, result),
+        Action::OlderFrom(next) => {
+            state.older = older::Older {
+                next,
+                ..older::Older::default()
+            }
+        }
+        Action::Older(result) => older::arrived(state, result, now),
         Action::RequestFetched { id, result } => inspect::fetched(state, id, result),
         Action::History { id, result } => inspect::history(state, id, result),
     }
@@ -108,6 +118,7 @@ mod tests {
     mod audit;
     mod inspect;
     mod notes;
+    mod older;
     mod queue;
     mod review;
     mod revoke;
