@@ -96,6 +96,13 @@ pub(super) fn open_mark(state: &mut State, now: Time) {
         state.set_notice("no finding selected", now, true);
         return;
     };
+    // The broker refuses it too: one does not sign off what is about oneself.
+    if let Some(me) = state.me()
+        && let Some(why) = crate::audit::mark_refusal(finding, me)
+    {
+        state.set_notice(why, now, true);
+        return;
+    }
     let key = finding.key();
     open(state, NoteKind::Finding { key });
 }
