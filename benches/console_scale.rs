@@ -28,7 +28,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_countersign");
 const REQUESTS: usize = 1_000_000;
 const PENDING: usize = 1_000;
 const OPEN: usize = 500;
-const THREADS: usize = 32;
+const THREADS: usize = 128;
 const USERS: [&str; 8] = [
     "angua",
     "ponder",
