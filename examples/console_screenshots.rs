@@ -134,7 +134,46 @@ fn screens() -> Vec<(&'static str, u16, u16, State)> {
         fixtures::now(),
     );
     screens.push(("request-history", 160, 40, history));
+
+    screens.push(("active", 160, 44, active(160, 44)));
+    let mut revoking = active(140, 36);
+    command(&mut revoking, Command::Revoke);
+    type_text(
+        &mut revoking,
+        "Detritus's laptop was reported stolen this morning, INC-2240.",
+    );
+    screens.push(("revoke-dialog", 140, 36, revoking));
     screens
+}
+
+/// The Active tab as an administrator, with the selected request's certificates.
+fn active(width: u16, height: u16) -> State {
+    use countersign::model::certificate::CertificateSummary;
+    let mut active = state(width, height);
+    if let Some(me) = &mut active.whoami {
+        me.can_override = true;
+    }
+    command(&mut active, Command::Tab2);
+    let now = fixtures::now();
+    let certificate = |serial: u64, revoked: bool, hours: i64| CertificateSummary {
+        serial,
+        key_id: format!("countersign/detritus/{}", fixtures::id(4)),
+        principals: vec!["deploy".into(), "detritus".into()],
+        valid_after: now - chrono::TimeDelta::minutes(2),
+        valid_before: now + chrono::TimeDelta::hours(hours),
+        fingerprint: "SHA256:7Hq2…".into(),
+        issued_at: now - chrono::TimeDelta::minutes(1),
+        revoked,
+    };
+    update(
+        &mut active,
+        Action::Certificates {
+            id: fixtures::id(4),
+            result: Ok(vec![certificate(41, false, -1), certificate(42, false, 2)]),
+        },
+        now,
+    );
+    active
 }
 
 fn type_text(state: &mut State, text: &str) {

@@ -214,11 +214,19 @@ async fn read_alone_reads_by_id_but_does_not_list_or_stream() {
         .collect();
     assert_eq!(ids, vec![id.as_str()], "{body}");
 
-    // The stream: ponder receives the creation, rita nothing.
+    // The stream: ponder receives the creation, rita nothing. It is read from
+    // just before the creation (adding the users was logged before it).
+    let (_, created) = broker
+        .get("ponder", "/v1/audit/events?type=access_request.create")
+        .await;
+    let before = created["events"][0]["seq"]
+        .as_u64()
+        .expect("the creation's seq")
+        - 1;
     let stream = |user: &str| {
         broker
             .http
-            .get(format!("{}/v1/events?after=0", broker.url))
+            .get(format!("{}/v1/events?after={before}", broker.url))
             .bearer_auth(broker.token(user))
             .send()
     };

@@ -656,6 +656,19 @@ async fn after_a_restart_with_no_event_seen_the_link_lists_again_before_it_says_
         Action::Connection(Link::Live),
         chrono::Utc::now(),
     );
+    // What happened between the subscription and the listing may come on the
+    // stream just after "live"; it must come, and soon.
+    let caught_up = |state: &State| {
+        let shown = |id: &str| state.requests.values().find(|r| r.id.to_string() == id);
+        shown(&fresh).is_some() && shown(&waiting).map(|r| r.state) == Some(RequestState::Approved)
+    };
+    let soon = tokio::time::Instant::now() + Duration::from_secs(2);
+    while !caught_up(&state) {
+        let Ok(Some(action)) = tokio::time::timeout_at(soon, actions.recv()).await else {
+            break;
+        };
+        update(&mut state, action, chrono::Utc::now());
+    }
     let shown = |id: &str| state.requests.values().find(|r| r.id.to_string() == id);
     assert!(
         shown(&fresh).is_some(),

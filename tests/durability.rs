@@ -201,16 +201,27 @@ async fn tampering_is_detected_offline_naming_the_first_broken_link() {
     b.kill();
     let db = b.dir.path().join("countersign.db");
     let conn = rusqlite::Connection::open(&db).unwrap();
+    // The third creation (after the setup's user events).
+    let seq: i64 = conn
+        .query_row(
+            "SELECT seq FROM events WHERE body LIKE '%incident #2%'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
     // A determined attacker drops the append-only trigger first.
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "DROP TRIGGER events_append_only_update;
-         UPDATE events SET body = replace(body, 'incident #2', 'incident #99') WHERE seq = 3;",
-    )
+         UPDATE events SET body = replace(body, 'incident #2', 'incident #99') WHERE seq = {seq};"
+    ))
     .unwrap();
     drop(conn);
     let (intact, report) = b.verify_offline();
     assert!(!intact);
-    assert!(report.contains("BROKEN at event 3"), "{report}");
+    assert!(
+        report.contains(&format!("BROKEN at event {seq}")),
+        "{report}"
+    );
 }
 
 #[test]

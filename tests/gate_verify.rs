@@ -36,11 +36,13 @@ async fn history() -> TestBroker {
     assert_eq!(status, 200);
     let (status, _) = b.review("bob", &approved, "approve", "self #1").await;
     assert_eq!(status, 403);
+    // The broker marks only a finding it has: the override's.
+    let key = format!("override:{overridden}:vetinari");
     let (status, body) = b
         .post(
             "ponder",
             "/v1/audit/findings/reviewed",
-            serde_json::json!({"key": "no_ticket:x", "note": "seen"}),
+            serde_json::json!({"key": key, "note": "seen"}),
         )
         .await;
     assert_eq!(status, 200, "{body}");
@@ -145,25 +147,40 @@ async fn a_deleted_tail_is_caught_with_the_expected_head() {
 #[tokio::test]
 async fn a_changed_indexed_column_is_named() {
     let b = history().await;
+    // The first review (after the setup's user events and the first creation).
+    let review: i64 = rusqlite::Connection::open(b.dir.path().join("countersign.db"))
+        .unwrap()
+        .query_row(
+            "SELECT MIN(seq) FROM events WHERE type = 'access_request.review'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
     for (column, sql) in [
         (
             "type",
-            "UPDATE events SET type = 'access_request.expire' WHERE seq = 2;",
+            format!("UPDATE events SET type = 'access_request.expire' WHERE seq = {review};"),
         ),
-        ("user", "UPDATE events SET user = 'mallory' WHERE seq = 2;"),
+        (
+            "user",
+            format!("UPDATE events SET user = 'mallory' WHERE seq = {review};"),
+        ),
         (
             "time_ms",
-            "UPDATE events SET time_ms = time_ms - 86400000 WHERE seq = 2;",
+            format!("UPDATE events SET time_ms = time_ms - 86400000 WHERE seq = {review};"),
         ),
         (
             "request_id",
-            "UPDATE events SET request_id = NULL WHERE seq = 2;",
+            format!("UPDATE events SET request_id = NULL WHERE seq = {review};"),
         ),
     ] {
-        let copy = tampered(b.dir.path(), sql);
+        let copy = tampered(b.dir.path(), &sql);
         let (ok, out) = verify(copy.path(), &[]);
         assert!(!ok, "{column}: {out}");
-        assert!(out.contains("BROKEN at event 2"), "{column}: {out}");
+        assert!(
+            out.contains(&format!("BROKEN at event {review}")),
+            "{column}: {out}"
+        );
         assert!(out.contains(&format!("{column} ")), "{column}: {out}");
     }
 }

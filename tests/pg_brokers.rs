@@ -7,7 +7,7 @@ mod pg_common;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use pg_common::{PgBroker, call, create, fresh_database, populate, verify};
+use pg_common::{PgBroker, call, create, fresh_database, head_seq, populate, verify};
 use reqwest::Method;
 use serde_json::{Value, json};
 
@@ -30,10 +30,12 @@ async fn a_request_made_on_a_is_reviewed_on_b_and_streamed_in_order_by_both() {
     let tokens = populate(&db, &users([]));
     let (a, b) = (PgBroker::start(&db), PgBroker::start(&db));
     let http = reqwest::Client::new();
+    // Adding the users is logged too: the request's events come after those.
+    let base = head_seq(&db);
 
-    // A subscriber on B, from the start of the log.
+    // A subscriber on B, from the end of the log as it stands.
     let mut on_b = http
-        .get(format!("{}/v1/events?after=0", b.url))
+        .get(format!("{}/v1/events?after={base}", b.url))
         .bearer_auth(&tokens["carrot"])
         .send()
         .await
@@ -78,15 +80,18 @@ async fn a_request_made_on_a_is_reviewed_on_b_and_streamed_in_order_by_both() {
         .collect();
     assert_eq!(
         summary,
-        vec![(1, "access_request.create"), (2, "access_request.review")],
+        vec![
+            (base + 1, "access_request.create"),
+            (base + 2, "access_request.review")
+        ],
         "B's subscriber sees A's create, then B's review"
     );
     assert_eq!(seen[0].2["request"]["id"], Value::String(id.clone()));
 
-    // A subscriber on A resuming after event 1 gets exactly the rest.
+    // A subscriber on A resuming after the create gets exactly the rest.
     let mut on_a = http
         .get(format!("{}/v1/events", a.url))
-        .header("Last-Event-ID", "1")
+        .header("Last-Event-ID", (base + 1).to_string())
         .bearer_auth(&tokens["alice"])
         .send()
         .await
@@ -94,7 +99,7 @@ async fn a_request_made_on_a_is_reviewed_on_b_and_streamed_in_order_by_both() {
     let resumed = common::read_sse(&mut on_a, 2, Duration::from_secs(2)).await;
     assert_eq!(
         resumed.iter().map(|(id, _, _)| *id).collect::<Vec<_>>(),
-        vec![2]
+        vec![base + 2]
     );
     let (ok, report) = verify(&db);
     assert!(ok, "{report}");

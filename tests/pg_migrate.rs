@@ -53,11 +53,27 @@ async fn an_sqlite_history_migrates_verifies_and_serves_the_same_requests() {
     // is history the copy must carry.
     let (status, _) = broker.review("bob", &approved, "approve", "me").await;
     assert_eq!(status, 403);
+    // Mark a finding the review really has (the broker refuses keys it has not).
+    let (status, report) = broker.get("ponder", "/v1/audit/findings?window=1h").await;
+    assert_eq!(status, 200, "{report}");
+    let key = report["findings"]
+        .as_array()
+        .and_then(|all| all.first())
+        .map(|f| {
+            // kind:request-id:reviewer, as `audit findings` prints it.
+            format!(
+                "{}:{}:{}",
+                f["kind"].as_str().unwrap_or_default(),
+                f["request_id"].as_str().unwrap_or_default(),
+                f["reviewer"].as_str().unwrap_or_default()
+            )
+        })
+        .unwrap_or_else(|| panic!("the history has no finding: {report}"));
     let (status, mark) = broker
         .post(
             "ponder",
             "/v1/audit/findings/reviewed",
-            json!({"key": format!("self_approval:{approved}:carrot"), "note": "fine"}),
+            json!({"key": key, "note": "fine"}),
         )
         .await;
     assert_eq!(status, 200, "{mark}");

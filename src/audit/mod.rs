@@ -41,5 +41,5 @@ pub use analyzer::{Analyzer, analyze};
 pub use config::{AuditConfig, CompiledConfig, DEFAULT_TICKET_PATTERNS, MAX_PATTERN_BYTES};
 pub use digest::{Digester, RequestDigest};
 pub use report::{Format, render, render_events};
-pub use reviewed::{apply_reviews, mark_fields, reviews_from_events};
+pub use reviewed::{apply_reviews, key_request, mark_fields, mark_refusal, reviews_from_events};
 pub use reviewers::median;

@@ -65,7 +65,7 @@ impl FromStr for Format {
 pub fn render(report: &FindingsReport, format: Format, now: Time) -> String {
     match format {
         Format::Table => table::findings(report, now),
-        Format::Json => json(report),
+        Format::Json => json(&with_keys(report)),
         Format::Csv => csv::findings(report),
         Format::Markdown => markdown::findings(report, now),
     }
@@ -79,6 +79,21 @@ pub fn render_events(events: &[AuditEvent], format: Format) -> String {
         Format::Csv => csv::events(events),
         Format::Markdown => markdown::events(events),
     }
+}
+
+/// The API's findings body with each finding's key beside its fields, the one
+/// `audit mark` takes.
+fn with_keys(report: &FindingsReport) -> serde_json::Value {
+    let mut value = serde_json::to_value(report).unwrap_or(serde_json::Value::Null);
+    let rows = value
+        .get_mut("findings")
+        .and_then(serde_json::Value::as_array_mut);
+    for (row, finding) in rows.into_iter().flatten().zip(&report.findings) {
+        if let Some(object) = row.as_object_mut() {
+            object.insert("key".into(), serde_json::Value::String(finding.key()));
+        }
+    }
+    value
 }
 
 fn json<T: Serialize>(value: &T) -> String {

@@ -7,6 +7,25 @@ use std::collections::{BTreeMap, HashMap};
 use crate::model::api::MarkFindingReviewed;
 use crate::model::{AuditEvent, EventType, Finding, FindingReview};
 
+/// The request a finding's key names (`kind:request-id:reviewer`), if any: what
+/// tells how far back the finding it names can lie.
+pub fn key_request(key: &str) -> Option<uuid::Uuid> {
+    let mut parts = key.splitn(3, ':');
+    parts.next()?;
+    uuid::Uuid::parse_str(parts.next()?).ok()
+}
+
+/// Why `user` may not mark `finding`: one does not sign off what is about oneself.
+pub fn mark_refusal(finding: &Finding, user: &str) -> Option<&'static str> {
+    if finding.user == user {
+        Some("this finding is about your own request: someone else marks it reviewed")
+    } else if finding.reviewer.as_deref() == Some(user) {
+        Some("this finding is about your own review: someone else marks it reviewed")
+    } else {
+        None
+    }
+}
+
 /// The type-specific fields of the `audit.finding_reviewed` event for a mark.
 pub fn mark_fields(mark: &MarkFindingReviewed) -> BTreeMap<String, serde_json::Value> {
     BTreeMap::from([

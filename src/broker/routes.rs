@@ -649,6 +649,25 @@ async fn audit_findings(
 
 const MAX_FINDING_KEY_BYTES: usize = 512;
 
+/// The window to look for a marked finding in: the review's own, reaching back to
+/// the request the key names when that is older (last month's finding can still be
+/// marked), never past the longest window a report may cover.
+fn mark_window(
+    store: &dyn super::store::Store,
+    window: Duration,
+    key: &str,
+    now: crate::model::Time,
+) -> Result<Duration, ApiError> {
+    let Some(id) = crate::audit::key_request(key) else {
+        return Ok(window);
+    };
+    let Some(request) = store.get_request(id)? else {
+        return Ok(window);
+    };
+    let since = Duration::from_chrono(now - request.created_at + chrono::TimeDelta::hours(1));
+    Ok(window.max(since).min(MAX_WINDOW))
+}
+
 async fn mark_finding_reviewed(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
@@ -675,6 +694,25 @@ async fn mark_finding_reviewed(
         )
     })?;
     let now = broker.now();
+    // Only a finding the review would show can be marked: a mistyped key would
+    // otherwise be recorded and quieten nothing.
+    let key = mark.key.clone();
+    let finding = broker
+        .blocking(move |b| {
+            let window = mark_window(b.store.as_ref(), b.config.audit.window, &key, now)?;
+            let report = super::findings::report(b.store.as_ref(), &b.audit, window, now)?;
+            Ok(report.findings.into_iter().find(|f| f.key() == key))
+        })
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no finding has the key {:?}: keys are kind:request-id:reviewer as `audit findings` shows them, with the last colon even when there is no reviewer",
+                mark.key
+            ))
+        })?;
+    if let Some(why) = crate::audit::mark_refusal(&finding, &caller.user.name) {
+        return Err(ApiError::new(ErrorCode::SelfReview, why));
+    }
     let mut draft =
         EventDraft::new(EventType::FindingReviewed, &caller.user.name, now).reason(note.clone());
     draft.fields = mark_fields(&mark);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
-use crate::broker::store::{self, Location};
+use crate::broker::store::{self, Location, Store, UserChange};
 use crate::broker::{roles, tokens};
 use crate::model::User;
 
@@ -84,6 +84,17 @@ pub enum UsersCommand {
     Ls,
     /// Remove a user (their requests stay in the history).
     Rm { name: String },
+    /// Change a user's static roles and traits; the token stays as it is.
+    SetRoles {
+        name: String,
+        /// The new static roles, comma-separated (replacing the old ones).
+        #[arg(long, value_delimiter = ',')]
+        roles: Option<Vec<String>>,
+        /// Sets a trait's values as KEY=VALUE (repeat the key for several values);
+        /// KEY= alone removes the trait. Other traits stay.
+        #[arg(long = "trait", value_name = "KEY=VALUE")]
+        traits: Vec<String>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -154,16 +165,13 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
                     "user name {name:?} must be non-empty, without spaces or control characters"
                 );
             }
-            if let Some(stored) = store.roles()? {
-                let set = roles::compile(&stored.source_name, &stored.text)?;
-                for role in &user.roles {
-                    if set.get(role).is_none() {
-                        eprintln!("warning: role {role:?} is not among the roles in force");
-                    }
-                }
-            }
+            warn_unknown_roles(store, &user.roles)?;
             let token = tokens::generate();
-            store.add_user(&user, &tokens::hash(&token), now)?;
+            let change = UserChange::Add {
+                user: user.clone(),
+                token_hash: tokens::hash(&token),
+            };
+            store.change_user(&change, &actor(), now)?;
             eprintln!(
                 "added {name} with roles {}; the token is shown once:",
                 user.roles.join(",")
@@ -173,26 +181,49 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Users(UsersCommand::Ls) => {
             println!("{:<20} {:<40} {:<30} CREATED", "USER", "ROLES", "TRAITS");
             for record in store.users()? {
-                let traits: Vec<String> = record
-                    .user
-                    .traits
-                    .iter()
-                    .map(|(k, v)| format!("{k}={}", v.join("|")))
-                    .collect();
                 println!(
                     "{:<20} {:<40} {:<30} {}",
                     record.user.name,
                     record.user.roles.join(","),
-                    traits.join(" "),
+                    traits_text(&record.user.traits),
                     record.created_at.format("%Y-%m-%d %H:%M")
                 );
             }
         }
         AdminCommand::Users(UsersCommand::Rm { name }) => {
-            if !store.remove_user(&name)? {
+            let change = UserChange::Remove { name: name.clone() };
+            if store.change_user(&change, &actor(), now)?.is_none() {
                 anyhow::bail!("no user {name:?}");
             }
             println!("removed {name}; their requests stay in the history");
+        }
+        AdminCommand::Users(UsersCommand::SetRoles {
+            name,
+            roles: role_names,
+            traits,
+        }) => {
+            if role_names.is_none() && traits.is_empty() {
+                anyhow::bail!("nothing to change: give --roles R1,R2 and/or --trait KEY=VALUE");
+            }
+            if let Some(role_names) = &role_names {
+                if role_names.iter().all(|r| r.trim().is_empty()) {
+                    anyhow::bail!("--roles needs at least one role");
+                }
+                warn_unknown_roles(store, role_names)?;
+            }
+            let change = UserChange::Edit {
+                name: name.clone(),
+                roles: role_names,
+                traits: parse_trait_edits(&traits)?,
+            };
+            let Some(user) = store.change_user(&change, &actor(), now)? else {
+                anyhow::bail!("no user {name:?}");
+            };
+            println!(
+                "{name} now has roles {} and traits {}; the token is unchanged",
+                user.roles.join(","),
+                traits_text(&user.traits)
+            );
         }
         AdminCommand::Ssh(SshCommand::Ca { ca_key }) => {
             return print_ca(&args.data_dir.unwrap_or_default(), ca_key.as_deref());
@@ -203,7 +234,11 @@ pub fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         }
         AdminCommand::Tokens(TokensCommand::Rotate { name }) => {
             let token = tokens::generate();
-            if !store.set_token(&name, &tokens::hash(&token))? {
+            let change = UserChange::RotateToken {
+                name: name.clone(),
+                token_hash: tokens::hash(&token),
+            };
+            if store.change_user(&change, &actor(), now)?.is_none() {
                 anyhow::bail!("no user {name:?}");
             }
             eprintln!("new token for {name}; the old one no longer works:");
@@ -230,6 +265,57 @@ fn print_ca(
     let ca = crate::broker::ssh::UserCa::load(&path)?;
     println!("{}", ca.public_line());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Who the audit log names for an admin command: the operating-system account
+/// that ran it, since the admin CLI has no token.
+fn actor() -> String {
+    let who = std::env::var("USER")
+        .or_else(|_| std::env::var("LOGNAME"))
+        .unwrap_or_else(|_| "unknown".into());
+    format!("admin:{who}")
+}
+
+fn warn_unknown_roles(store: &dyn Store, names: &[String]) -> anyhow::Result<()> {
+    if let Some(stored) = store.roles()? {
+        let set = roles::compile(&stored.source_name, &stored.text)?;
+        for role in names {
+            if set.get(role).is_none() {
+                eprintln!("warning: role {role:?} is not among the roles in force");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `team=unseen region=eu|us`, or `-` for none.
+fn traits_text(traits: &BTreeMap<String, Vec<String>>) -> String {
+    if traits.is_empty() {
+        return "-".into();
+    }
+    traits
+        .iter()
+        .map(|(k, v)| format!("{k}={}", v.join("|")))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// `--trait` edits: each key's new values; `KEY=` alone means no values (removed).
+fn parse_trait_edits(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
+    let mut edits: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for pair in pairs {
+        let (key, value) = pair
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("--trait {pair:?}: expected KEY=VALUE"))?;
+        if key.trim().is_empty() {
+            anyhow::bail!("--trait {pair:?}: the key is empty");
+        }
+        let values = edits.entry(key.trim().to_string()).or_default();
+        if !value.is_empty() {
+            values.push(value.to_string());
+        }
+    }
+    Ok(edits)
 }
 
 fn parse_traits(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {

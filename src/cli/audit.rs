@@ -83,7 +83,8 @@ pub enum AuditCommand {
     },
     /// Mark a finding as reviewed, with a note, so next week starts where this ended.
     Mark {
-        /// The finding's key (`kind:request-id:reviewer`, as `--format json` shows).
+        /// The finding's key (`kind:request-id:reviewer`, as every format of
+        /// `audit findings` shows it); a key that names no finding is refused.
         key: String,
         #[arg(long)]
         note: String,

@@ -4,11 +4,12 @@
 use ratatui_textarea::Input;
 use uuid::Uuid;
 
-use super::command::Command;
+pub use super::command::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::api::{
     ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
 };
+use crate::model::certificate::CertificateSummary;
 use crate::model::{AuditEvent, FindingReview, Request};
 
 /// The only way the console's state changes.
@@ -78,6 +79,20 @@ pub enum Action {
         id: Uuid,
         result: Result<Request, String>,
     },
+    /// The broker answered a revocation the console submitted.
+    Revoked {
+        id: Uuid,
+        result: Result<Request, ReviewError>,
+    },
+    /// The first page of the history came with the listing: where the next starts.
+    OlderFrom(Option<String>),
+    /// A page of older requests and where the next one starts, or why not.
+    Older(Result<(Vec<Request>, Option<String>), String>),
+    /// A request's SSH certificates, or why they could not be had.
+    Certificates {
+        id: Uuid,
+        result: Result<Vec<CertificateSummary>, String>,
+    },
     /// A request's audit events, oldest first.
     History {
         id: Uuid,
@@ -106,6 +121,15 @@ pub enum Effect {
         id: Uuid,
         review: SubmitPostIncidentReview,
     },
+    /// End a request's approved access now, with this reason.
+    Revoke {
+        id: Uuid,
+        reason: String,
+    },
+    /// Fetch the page of the history after this cursor.
+    FetchOlder(String),
+    /// Fetch one request's SSH certificates.
+    FetchCertificates(Uuid),
     /// Fetch one request (for a detail view the listing cannot serve).
     FetchRequest(Uuid),
     /// Fetch one request's audit events.

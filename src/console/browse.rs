@@ -5,7 +5,7 @@
 use super::action::Effect;
 use super::command::{Command, Offer};
 use super::state::{Held, Mode, State, Tab};
-use super::{findings, incoming, inspect, note, review};
+use super::{findings, incoming, inspect, note, review, revoke, search};
 use crate::model::{Decision, State as RequestState, Time};
 
 /// What the tabs offer; the hint bar names what applies to the tab shown.
@@ -33,6 +33,11 @@ pub fn commands(state: &State) -> Vec<Offer> {
         Offer::hinted(Command::Deny, "deny the selected (or marked) requests")
             .hinted_if(reviewable),
         Offer::hinted(Command::Mark, "mark the request for a bulk review").hinted_if(requests),
+        Offer::hinted(
+            Command::Revoke,
+            "revoke the selected approved access, with a reason (rule access_request: update)",
+        )
+        .hinted_if(state.tab == Tab::Active && revoke::offered(state)),
         Offer::new(Command::ClearMarks, "clear all marks"),
         Offer::hinted(
             Command::MarkReviewed,
@@ -51,6 +56,16 @@ pub fn commands(state: &State) -> Vec<Offer> {
         Offer::hinted(Command::Filter, "filter by requester, role, reason or id")
             .hinted_if(requests),
         Offer::new(Command::ClearFilter, "clear the applied filter"),
+        Offer::hinted(
+            Command::NextMatch,
+            "the next finding matching the filter (Audit tab)",
+        )
+        .labelled("next match")
+        .hinted_if(search::offered(state)),
+        Offer::new(
+            Command::PrevMatch,
+            "the previous finding matching the filter (Audit tab)",
+        ),
         Offer::hinted(
             Command::Sort,
             "cycle the sort: age, requester, votes (Audit: severity, kind, user, time)",
@@ -203,6 +218,9 @@ pub(super) fn run_requests(state: &mut State, command: Command, now: Time) -> Ve
         Command::Quit => return quit(state),
         Command::MarkReviewed => note::open_mark(state, now),
         Command::PostIncident => note::open_post_incident(state, now),
+        Command::Revoke => revoke::open(state, now),
+        Command::NextMatch => search::jump(state, true, now),
+        Command::PrevMatch => search::jump(state, false, now),
         Command::Open => return inspect::open(state, now),
         // Other modes' commands.
         _ => {}
@@ -268,9 +286,10 @@ pub(super) fn click(state: &mut State, column: u16, row: u16) {
     }
     let index = (row - first) as usize;
     if state.tab == Tab::Audit {
-        // Grouped by kind, headings sit between findings: only the plain list maps.
-        if state.audit.sort != super::state::FindingSort::Kind {
-            findings::select(state, state.audit.offset + index);
+        // The rows as drawn: grouped by kind, headings sit between the findings.
+        let visible = table.height.saturating_sub(3).max(1) as usize;
+        if let Some(finding) = super::view::audit::finding_at(state, visible, index) {
+            findings::select(state, finding);
         }
         return;
     }

@@ -42,10 +42,13 @@ pub enum Command {
     CopyId,
     Confirm,
     DemoEnv,
+    Revoke,
+    NextMatch,
+    PrevMatch,
 }
 
 impl Command {
-    pub const ALL: [Command; 37] = [
+    pub const ALL: [Command; 40] = [
         Command::Up,
         Command::Down,
         Command::PageUp,
@@ -83,6 +86,9 @@ impl Command {
         Command::CopyId,
         Command::Confirm,
         Command::DemoEnv,
+        Command::Revoke,
+        Command::NextMatch,
+        Command::PrevMatch,
     ];
 
     /// What the command is called in console.toml's `[keys]` and the hint bar.
@@ -125,6 +131,9 @@ impl Command {
             Command::CopyId => "copy_id",
             Command::Confirm => "confirm",
             Command::DemoEnv => "demo_env",
+            Command::Revoke => "revoke",
+            Command::NextMatch => "next_match",
+            Command::PrevMatch => "prev_match",
         }
     }
 
@@ -173,7 +182,7 @@ impl ModeKind {
             ModeKind::Inspect => "In a request's history",
             ModeKind::Filter => "While typing a filter",
             ModeKind::Review => "In the review dialog",
-            ModeKind::Note => "In the mark-reviewed and post-incident review dialogs",
+            ModeKind::Note => "In the mark-reviewed, post-incident review and revoke dialogs",
             ModeKind::Help => "In this help",
             ModeKind::Confirm => "When asked to confirm",
             ModeKind::Panel => "In the demo's environment panel",

@@ -32,6 +32,15 @@ pub fn commands(state: &State) -> Vec<Offer> {
             Command::PostIncident,
             "record the post-incident review this emergency owes",
         ),
+        Offer::hinted(
+            Command::Revoke,
+            "revoke this approved access, with a reason (rule access_request: update)",
+        )
+        .hinted_if(super::revoke::offered(state)),
+        Offer::hinted(Command::NextMatch, "the next event matching the filter")
+            .labelled("next match")
+            .hinted_if(super::search::offered(state)),
+        Offer::new(Command::PrevMatch, "the previous event matching the filter"),
         Offer::new(Command::DetailDown, "scroll the detail down"),
         Offer::new(Command::DetailUp, "scroll the detail up"),
         Offer::new(Command::Refresh, "fetch the request and its history again"),

@@ -206,6 +206,9 @@ impl Default for Keymap {
                 (mode, Key::char('3'), Command::Tab3),
                 (mode, Key::char('4'), Command::Tab4),
                 (mode, Key::char('y'), Command::CopyId),
+                (mode, Key::char('x'), Command::Revoke),
+                (mode, Key::char('n'), Command::NextMatch),
+                (mode, Key::char('N'), Command::PrevMatch),
             ]);
         }
         bindings.extend([

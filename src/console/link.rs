@@ -51,21 +51,71 @@ fn query() -> ListRequests {
     }
 }
 
-/// Lists every request; on failure says offline and returns false.
+/// Lists what the screens need; on failure says offline and returns false.
 async fn load(client: &Client, actions: &UnboundedSender<Action>) -> bool {
     match list(client, actions).await {
-        Some(requests) => actions.send(Action::Loaded(requests)).is_ok(),
+        Some((requests, next)) => {
+            actions.send(Action::Loaded(requests)).is_ok()
+                && actions.send(Action::OlderFrom(next)).is_ok()
+        }
         None => false,
     }
+}
+
+/// What the console's screens need at once: every pending and every approved
+/// request, and the newest page of the rest with where the next page starts. The
+/// older history is asked for a page at a time as it is scrolled (`FetchOlder`).
+async fn screens(
+    client: &Client,
+) -> Result<(Vec<crate::model::Request>, Option<String>), ClientError> {
+    let of_state = |state| ListRequests {
+        state: Some(state),
+        ..query()
+    };
+    // Asked together: the listing a reconnect waits for is as short as its
+    // longest part.
+    let (pending, approved, newest) = (
+        of_state(crate::model::State::Pending),
+        of_state(crate::model::State::Approved),
+        query(),
+    );
+    let (mut requests, approved, newest) = tokio::try_join!(
+        client.list_all_requests(&pending),
+        client.list_all_requests(&approved),
+        client.list_requests(&newest),
+    )?;
+    requests.extend(approved);
+    let known: std::collections::HashSet<uuid::Uuid> = requests.iter().map(|r| r.id).collect();
+    requests.extend(
+        newest
+            .requests
+            .into_iter()
+            .filter(|r| !known.contains(&r.id)),
+    );
+    Ok((requests, newest.next))
+}
+
+/// One page of the history after `after`, newest first, and where the next starts.
+async fn older(
+    client: &Client,
+    after: String,
+) -> Result<(Vec<crate::model::Request>, Option<String>), ClientError> {
+    let page = client
+        .list_requests(&ListRequests {
+            after: Some(after),
+            ..query()
+        })
+        .await?;
+    Ok((page.requests, page.next))
 }
 
 /// Every request, or `None` after saying why not (offline, or the broker's refusal).
 async fn list(
     client: &Client,
     actions: &UnboundedSender<Action>,
-) -> Option<Vec<crate::model::Request>> {
-    match client.list_all_requests(&query()).await {
-        Ok(requests) => Some(requests),
+) -> Option<(Vec<crate::model::Request>, Option<String>)> {
+    match screens(client).await {
+        Ok(listing) => Some(listing),
         Err(error) => {
             let _ = actions.send(Action::Connection(offline_or_live(&error)));
             if !error.is_unreachable() {
@@ -88,9 +138,10 @@ fn offline_or_live(error: &ClientError) -> Connection {
 /// is in. Returns whether it is.
 async fn catch_up(client: &Client, actions: &UnboundedSender<Action>) -> bool {
     let _ = actions.send(Action::Connection(Connection::CatchingUp));
-    match client.list_all_requests(&query()).await {
-        Ok(requests) => {
+    match screens(client).await {
+        Ok((requests, next)) => {
             actions.send(Action::Loaded(requests)).is_ok()
+                && actions.send(Action::OlderFrom(next)).is_ok()
                 && actions.send(Action::Connection(Connection::Live)).is_ok()
         }
         Err(error) => {
@@ -307,6 +358,39 @@ async fn carry_out(
                         .await
                         .map_err(|error| refusal(&error, &actions));
                     let _ = actions.send(Action::PostIncidentReviewed { id, result });
+                });
+            }
+            Effect::Revoke { id, reason } => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .revoke(id, &reason)
+                        .await
+                        .map_err(|error| refusal(&error, &actions));
+                    let _ = actions.send(Action::Revoked { id, result });
+                });
+            }
+            Effect::FetchOlder(after) => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = older(&client, after)
+                        .await
+                        .map_err(|error| format!("cannot list older requests: {error}"));
+                    let _ = actions.send(Action::Older(result));
+                });
+            }
+            Effect::FetchCertificates(id) => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let result = client
+                        .certificates(id)
+                        .await
+                        .map(|list| list.certificates)
+                        .map_err(|error| format!("cannot list its certificates: {error}"));
+                    let _ = actions.send(Action::Certificates { id, result });
                 });
             }
             Effect::FetchRequest(id) => {

@@ -6,6 +6,7 @@
 
 pub mod action;
 mod browse;
+mod certs;
 pub mod clipboard;
 pub mod command;
 mod confirm;
@@ -22,9 +23,12 @@ pub mod link;
 pub mod listing;
 mod note;
 pub mod notify;
+pub mod older;
 mod panel;
 mod review;
+mod revoke;
 pub mod runtime;
+mod search;
 pub mod state;
 pub mod text;
 pub mod theme;

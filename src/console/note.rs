@@ -58,7 +58,7 @@ pub(super) fn run(state: &mut State, command: Command, _now: Time) -> Vec<Effect
     Vec::new()
 }
 
-fn open(state: &mut State, kind: NoteKind) {
+pub(super) fn open(state: &mut State, kind: NoteKind) {
     let draft = state.note_drafts.get(&kind.target());
     // A post-incident draft keeps its outcome too.
     let kind = match (kind, draft) {
@@ -96,6 +96,13 @@ pub(super) fn open_mark(state: &mut State, now: Time) {
         state.set_notice("no finding selected", now, true);
         return;
     };
+    // The broker refuses it too: one does not sign off what is about oneself.
+    if let Some(me) = state.me()
+        && let Some(why) = crate::audit::mark_refusal(finding, me)
+    {
+        state.set_notice(why, now, true);
+        return;
+    }
     let key = finding.key();
     open(state, NoteKind::Finding { key });
 }
@@ -248,6 +255,13 @@ fn submit(state: &mut State) -> Vec<Effect> {
             dialog.error = Some("choose the outcome with Tab: justified or unjustified".into());
             return Vec::new();
         }
+        NoteKind::Revoke { .. } if crate::policy::text::is_blank(&note) => {
+            dialog.error = Some(
+                "a reason is required: why must this access end now? It goes in the audit log"
+                    .into(),
+            );
+            return Vec::new();
+        }
         NoteKind::PostIncident { .. } if note.trim().is_empty() => {
             dialog.error = Some(
                 "notes are required: what happened, and was emergency access warranted?".into(),
@@ -275,6 +289,10 @@ fn submit(state: &mut State) -> Vec<Effect> {
                 notes: note,
             },
         },
+        NoteKind::Revoke { id } => Effect::Revoke {
+            id: *id,
+            reason: note,
+        },
     };
     dialog.error = None;
     dialog.in_flight = true;
@@ -283,7 +301,7 @@ fn submit(state: &mut State) -> Vec<Effect> {
 
 /// Takes the answer into the open dialog when it is the one waiting for it; says
 /// whether it was.
-fn answer_dialog(state: &mut State, target: &NoteTarget, error: Option<String>) -> bool {
+pub(super) fn answer_dialog(state: &mut State, target: &NoteTarget, error: Option<String>) -> bool {
     let Some(dialog) = state.mode.note_mut() else {
         return false;
     };
@@ -391,6 +409,8 @@ fn explain_mark(error: &ReviewError) -> String {
         None => "the broker cannot be reached; your note is kept, try again",
         Some(C::Forbidden) => "your roles do not allow marking findings (rule event: update)",
         Some(C::ReasonRequired) => "the broker wants a note",
+        Some(C::SelfReview) => "a finding about you is marked reviewed by someone else",
+        Some(C::NotFound) => "the broker no longer has this finding; refresh with r",
         Some(_) => "",
     };
     in_words(error, why)

@@ -11,6 +11,7 @@ use super::flags::{Flags, Repeats, Tickets};
 use super::keymap::Keymap;
 use super::theme::Theme;
 use crate::model::api::WhoAmI;
+use crate::model::certificate::CertificateSummary;
 use crate::model::{
     AuditEvent, Decision, Duration, Finding, FindingKind, IncidentOutcome, Request, Time,
 };
@@ -190,6 +191,8 @@ pub enum NoteKind {
         id: Uuid,
         outcome: Option<IncidentOutcome>,
     },
+    /// Ends this request's approved access now; the reason goes in the audit log.
+    Revoke { id: Uuid },
 }
 
 /// What a note draft is kept for between openings of its dialog.
@@ -197,6 +200,7 @@ pub enum NoteKind {
 pub enum NoteTarget {
     Finding(String),
     PostIncident(Uuid),
+    Revoke(Uuid),
 }
 
 impl NoteKind {
@@ -204,6 +208,7 @@ impl NoteKind {
         match self {
             NoteKind::Finding { key } => NoteTarget::Finding(key.clone()),
             NoteKind::PostIncident { id, .. } => NoteTarget::PostIncident(*id),
+            NoteKind::Revoke { id } => NoteTarget::Revoke(*id),
         }
     }
 }
@@ -333,6 +338,21 @@ pub struct State {
     pub notice: Option<Notice>,
     pub size: (u16, u16),
     pub audit: Audit,
+    /// The SSH certificates of requests whose detail was shown, asked once each and
+    /// again when the request changes.
+    pub certificates: HashMap<Uuid, Certificates>,
+    /// The history the broker holds beyond what is loaded.
+    pub older: super::older::Older,
+}
+
+/// A request's certificates as far as the console knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Certificates {
+    /// Asked for, no answer yet.
+    Loading,
+    Loaded(Vec<CertificateSummary>),
+    /// Why the broker would not say.
+    Failed(String),
 }
 
 /// What has the keyboard. One value, so that two dialogs open at once, or a filter
@@ -647,6 +667,8 @@ impl State {
             notice: None,
             size: (0, 0),
             audit: Audit::default(),
+            certificates: HashMap::new(),
+            older: Default::default(),
         }
     }
 

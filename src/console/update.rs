@@ -5,11 +5,23 @@ use super::action::{Action, Effect};
 use super::command::{Command, ModeKind};
 use super::state::{Held, State};
 use super::{
-    browse, confirm, filter, findings, help, incoming, inspect, note, panel, review, view,
+    browse, certs, confirm, filter, findings, help, incoming, inspect, note, older, panel, review,
+    revoke, view,
 };
 use crate::model::Time;
 
 pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
+    let moved = older::moves_down_hint(&action);
+    let mut effects = apply(state, action, now);
+    // Whatever moved the detail pane onto a request that was given access, its
+    // certificates are asked for once.
+    effects.extend(certs::wanted(state));
+    // Scrolled (or switched) near the end of the loaded history: the next page.
+    effects.extend(older::wanted(state, moved));
+    effects
+}
+
+fn apply(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
     match action {
         Action::Command(command) => return run(state, command, now),
         Action::Editor(input) => {
@@ -45,6 +57,10 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
             None => return incoming::loaded(state, requests, now),
         },
         Action::Upserted(request) => match &mut state.frozen {
+            _ if state.certificates.contains_key(&request.id) => {
+                certs::forget(state, request.id);
+                return apply(state, Action::Upserted(request), now);
+            }
             Some(held) => held.push(Held::Upserted(Box::new(request))),
             None => return incoming::upserted(state, request, now),
         },
@@ -65,6 +81,15 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         Action::PostIncidentReviewed { id, result } => {
             return note::post_incident_reviewed(state, id, result, now);
         }
+        Action::Revoked { id, result } => return revoke::revoked(state, id, result, now),
+        Action::Certificates { id, result } => certs::loaded(state, id, result),
+        Action::OlderFrom(next) => {
+            state.older = older::Older {
+                next,
+                ..older::Older::default()
+            }
+        }
+        Action::Older(result) => older::arrived(state, result, now),
         Action::RequestFetched { id, result } => inspect::fetched(state, id, result),
         Action::History { id, result } => inspect::history(state, id, result),
     }
@@ -94,6 +119,9 @@ mod tests {
     mod audit;
     mod inspect;
     mod notes;
+    mod older;
     mod queue;
     mod review;
+    mod revoke;
+    mod search;
 }

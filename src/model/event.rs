@@ -31,10 +31,19 @@ pub enum EventType {
     /// An SSH certificate issued for an approved request (Teleport's `cert.create`).
     #[serde(rename = "cert.create")]
     CertCreate,
+    /// A user added by `admin users add` (Teleport's `user.create`).
+    #[serde(rename = "user.create")]
+    UserCreate,
+    /// A user's roles, traits or token changed (Teleport's `user.update`).
+    #[serde(rename = "user.update")]
+    UserUpdate,
+    /// A user removed (Teleport's `user.delete`).
+    #[serde(rename = "user.delete")]
+    UserDelete,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 8] = [
+    pub const ALL: [EventType; 11] = [
         EventType::Create,
         EventType::Update,
         EventType::Review,
@@ -43,6 +52,9 @@ impl EventType {
         EventType::PostIncidentReview,
         EventType::FindingReviewed,
         EventType::CertCreate,
+        EventType::UserCreate,
+        EventType::UserUpdate,
+        EventType::UserDelete,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -55,6 +67,9 @@ impl EventType {
             EventType::PostIncidentReview => "access_request.post_incident_review",
             EventType::FindingReviewed => "audit.finding_reviewed",
             EventType::CertCreate => "cert.create",
+            EventType::UserCreate => "user.create",
+            EventType::UserUpdate => "user.update",
+            EventType::UserDelete => "user.delete",
         }
     }
 
@@ -68,6 +83,9 @@ impl EventType {
             EventType::PostIncidentReview => "T5010I",
             EventType::FindingReviewed => "T5011I",
             EventType::CertCreate => "TC000I",
+            EventType::UserCreate => "T1002I",
+            EventType::UserUpdate => "T1003I",
+            EventType::UserDelete => "T1004I",
         }
     }
 }

@@ -115,6 +115,20 @@ pub fn populate(database: &str, users: &[(String, String)]) -> HashMap<String, S
 }
 
 /// `audit verify --database URL`: (passed, its output).
+/// The audit log's last seq (`audit head`), e.g. after the users were added.
+pub fn head_seq(database: &str) -> u64 {
+    let out = Command::new(BIN)
+        .args(["audit", "head", "--database", database])
+        .output()
+        .expect("run audit head");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .split(':')
+        .next()
+        .and_then(|seq| seq.parse().ok())
+        .unwrap_or_else(|| panic!("audit head printed {text:?}"))
+}
+
 pub fn verify(database: &str) -> (bool, String) {
     let out = Command::new(BIN)
         .args(["audit", "verify", "--database", database])

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use countersign::broker::lifecycle::created_event;
 use countersign::broker::store::{
     EventDraft, EventQuery, EventSelector, NotificationState, Published, Refusal, RequestQuery,
-    Settle, Store, StoreError, Verdict, Visibility,
+    Settle, Store, StoreError, UserChange, Verdict, Visibility,
 };
 use countersign::model::api::ErrorCode;
 use countersign::model::{
@@ -48,6 +48,7 @@ macro_rules! conformance {
             event_scans_pick_by_type_and_action,
             scans_cover_many_rows_and_stop_at_a_corrupt_row,
             users_tokens_and_roles,
+            user_changes_are_committed_with_their_events,
             requests_cannot_be_deleted_nor_events_edited,
             reopening_keeps_everything,
             owed_post_incident_reviews_are_found_however_old,
@@ -914,4 +915,90 @@ pub fn a_sweep_and_a_review_racing_resolve_once(backend: &dyn Backend) {
         State::Expired
     );
     assert_eq!(store.head_seq().unwrap(), 2);
+}
+
+pub fn user_changes_are_committed_with_their_events(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let ponder = User {
+        name: "ponder".into(),
+        roles: vec!["developer".into()],
+        traits: BTreeMap::from([("team".into(), vec!["unseen".into()])]),
+    };
+    let add = UserChange::Add {
+        user: ponder.clone(),
+        token_hash: "h1".into(),
+    };
+    assert_eq!(
+        store.change_user(&add, "admin:root", t(0)).unwrap(),
+        Some(ponder.clone())
+    );
+    assert!(matches!(
+        store.change_user(&add, "admin:root", t(1)),
+        Err(StoreError::Conflict(_))
+    ));
+    let stamp = store.authority_stamp().unwrap();
+    let edit = UserChange::Edit {
+        name: "ponder".into(),
+        roles: Some(vec!["developer".into(), "developer-db-request".into()]),
+        traits: BTreeMap::from([("team".into(), vec!["hex".into()])]),
+    };
+    let edited = store
+        .change_user(&edit, "admin:root", t(2))
+        .unwrap()
+        .unwrap();
+    assert_ne!(
+        store.authority_stamp().unwrap(),
+        stamp,
+        "an edit is seen by token lookups"
+    );
+    assert_eq!(edited.roles, ["developer", "developer-db-request"]);
+    assert_eq!(
+        store.user_by_token_hash("h1").unwrap(),
+        Some(edited),
+        "the token stays"
+    );
+    let rotate = UserChange::RotateToken {
+        name: "ponder".into(),
+        token_hash: "h2".into(),
+    };
+    store.change_user(&rotate, "admin:root", t(3)).unwrap();
+    assert_eq!(store.user_by_token_hash("h1").unwrap(), None);
+    let remove = UserChange::Remove {
+        name: "ponder".into(),
+    };
+    store.change_user(&remove, "admin:root", t(4)).unwrap();
+    assert!(store.users().unwrap().is_empty());
+    assert_eq!(store.change_user(&edit, "admin:root", t(5)).unwrap(), None);
+
+    let events = store
+        .events(&EventQuery {
+            limit: 100,
+            ..EventQuery::default()
+        })
+        .unwrap();
+    let seen: Vec<(EventType, String)> = events
+        .iter()
+        .map(|e| {
+            (
+                e.kind,
+                e.field_str("action").unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (EventType::UserCreate, "add".to_string()),
+            (EventType::UserUpdate, "set_roles".to_string()),
+            (EventType::UserUpdate, "rotate_token".to_string()),
+            (EventType::UserDelete, "remove".to_string()),
+        ]
+    );
+    let bodies = serde_json::to_string(&events).unwrap();
+    assert!(
+        !bodies.contains("h1") && !bodies.contains("h2"),
+        "no token hash is logged"
+    );
+    assert!(store.verify_chain().unwrap().ok);
 }

@@ -32,6 +32,7 @@ pub fn findings(report: &FindingsReport) -> String {
     write_row(
         &mut out,
         &[
+            "key",
             "severity",
             "kind",
             "request_id",
@@ -50,6 +51,7 @@ pub fn findings(report: &FindingsReport) -> String {
         write_row(
             &mut out,
             &[
+                &finding.key(),
                 &finding.severity.to_string(),
                 finding.kind.as_str(),
                 &finding

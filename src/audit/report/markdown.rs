@@ -89,6 +89,17 @@ fn header(out: &mut String, names: &[&str]) {
     out.push('\n');
 }
 
+/// A finding's key as code to copy, unless a backtick in it (from a hostile user
+/// name) would end the code span: then escaped like any other cell.
+fn key_cell(key: &str) -> String {
+    let inert = sanitize_inline(key);
+    if inert.contains(['`', '|']) {
+        cell(key)
+    } else {
+        format!("`{inert}`")
+    }
+}
+
 fn or_dash(text: Option<String>) -> String {
     text.filter(|t| !t.is_empty()).unwrap_or_else(|| "–".into())
 }
@@ -113,7 +124,7 @@ pub fn findings(report: &FindingsReport, now: Time) -> String {
             &mut out,
             &[
                 "Severity",
-                "Request",
+                "Key (for audit mark)",
                 "User",
                 "Reviewer",
                 "When (UTC)",
@@ -130,7 +141,7 @@ pub fn findings(report: &FindingsReport, now: Time) -> String {
                 &mut out,
                 &[
                     finding.severity.to_string(),
-                    or_dash(finding.request_id.map(|id| format!("`{id}`"))),
+                    key_cell(&finding.key()),
                     or_dash(Some(cell(&finding.user))),
                     or_dash(finding.reviewer.as_deref().map(cell)),
                     minute(finding.at),

@@ -75,16 +75,14 @@ pub fn findings(report: &FindingsReport, now: Time) -> String {
     if report.findings.is_empty() {
         out.push_str("No findings.\n");
     } else {
-        let mut table = Table::new(vec![
-            "SEVERITY", "KIND", "REQUEST", "USER", "REVIEWER", "AT", "REVIEWED", "DETAIL",
-        ]);
+        // The key is kind:request:reviewer, what `audit mark` takes: one column
+        // for the three it is made of.
+        let mut table = Table::new(vec!["SEVERITY", "KEY", "USER", "AT", "REVIEWED", "DETAIL"]);
         for finding in &report.findings {
             table.push(vec![
                 finding.severity.to_string(),
-                finding.kind.to_string(),
-                or_dash(finding.request_id.map(|id| id.to_string()).as_deref()),
+                finding.key(),
                 or_dash(Some(&finding.user)),
-                or_dash(finding.reviewer.as_deref()),
                 minute(finding.at),
                 or_dash(finding.reviewed.as_ref().map(|r| r.by.as_str())),
                 finding.detail.clone(),

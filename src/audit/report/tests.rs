@@ -262,3 +262,33 @@ fn formats_parse() {
             .contains("table, json, csv or markdown")
     );
 }
+
+#[test]
+fn every_format_names_each_findings_key_as_audit_mark_takes_it() {
+    let (report, _) = week();
+    let json: serde_json::Value =
+        serde_json::from_str(&render(&report, Format::Json, now())).unwrap();
+    let keys: Vec<&str> = json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = report.findings.iter().map(|f| f.key()).collect();
+    assert_eq!(keys, expected);
+    let table = render(&report, Format::Table, now());
+    let csv = render(&report, Format::Csv, now());
+    let markdown = render(&report, Format::Markdown, now());
+    for finding in &report.findings {
+        let key = finding.key();
+        // Keys hold only the kind, a UUID and a reviewer's name: shown as they are.
+        if key.chars().all(|c| c.is_ascii_graphic()) {
+            assert!(table.contains(&key), "table lacks {key}:\n{table}");
+            assert!(csv.contains(&key), "csv lacks {key}:\n{csv}");
+            assert!(
+                markdown.contains(&format!("`{key}`")),
+                "markdown lacks {key}:\n{markdown}"
+            );
+        }
+    }
+}

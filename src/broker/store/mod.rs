@@ -9,6 +9,7 @@ mod outbox;
 mod postgres;
 mod rows;
 mod sqlite;
+mod user_admin;
 pub mod verify;
 
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ pub use location::{Location, Served, head, open, serve, verify};
 pub use lock::DataDirLock;
 pub use outbox::{Notification, NotificationState, Settle};
 pub use sqlite::SqliteStore;
+pub use user_admin::UserChange;
 
 use crate::model::api::ErrorCode;
 use crate::model::event::ChainReport;
@@ -194,6 +196,14 @@ pub trait Store: Send + Sync + 'static {
     fn users(&self) -> Result<Vec<UserRecord>, StoreError>;
     fn remove_user(&self, name: &str) -> Result<bool, StoreError>;
     fn set_token(&self, name: &str, token_hash: &str) -> Result<bool, StoreError>;
+    /// An administrator's change to a user, committed with the `user.*` event
+    /// that records it. `None` when there is no such user (nothing is written).
+    fn change_user(
+        &self,
+        change: &UserChange,
+        actor: &str,
+        now: Time,
+    ) -> Result<Option<User>, StoreError>;
 
     // Roles.
     fn roles(&self) -> Result<Option<StoredRoles>, StoreError>;

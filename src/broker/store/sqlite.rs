@@ -19,7 +19,7 @@ use super::rows::{decode, encode, excerpt, from_millis, millis, touched};
 use super::{
     EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Notification,
     NotificationState, Published, Publisher, RequestQuery, RequestRow, Settle, Store, StoreError,
-    StoredRoles, UserRecord, Verdict, outbox,
+    StoredRoles, UserChange, UserRecord, Verdict, outbox,
 };
 use crate::model::event::ChainReport;
 use crate::model::{AuditEvent, Certificate, Request, Time, User};
@@ -304,7 +304,7 @@ impl SqliteStore {
 
     /// A direct write for admin data (users, roles), outside the request writer so
     /// the admin CLI can run beside a live broker.
-    fn admin_write<T>(
+    pub(super) fn admin_write<T>(
         &self,
         work: impl FnOnce(&Transaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
@@ -629,7 +629,7 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 /// The chain's head as the writer's transaction sees it.
-fn read_head(tx: &Transaction) -> rusqlite::Result<Head> {
+pub(super) fn read_head(tx: &Transaction) -> rusqlite::Result<Head> {
     let mut stmt = tx.prepare_cached("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1")?;
     let mut rows = stmt.query([])?;
     Ok(match rows.next()? {
@@ -642,7 +642,11 @@ fn read_head(tx: &Transaction) -> rusqlite::Result<Head> {
 }
 
 /// Links `draft` onto the chain and stores it with the notifications it raises.
-fn append(tx: &Transaction, head: &mut Head, draft: EventDraft) -> Result<AuditEvent, StoreError> {
+pub(super) fn append(
+    tx: &Transaction,
+    head: &mut Head,
+    draft: EventDraft,
+) -> Result<AuditEvent, StoreError> {
     let before = head.clone();
     let event = head.link(draft);
     let stored = (|| {
@@ -787,6 +791,15 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn change_user(
+        &self,
+        change: &UserChange,
+        actor: &str,
+        now: Time,
+    ) -> Result<Option<User>, StoreError> {
+        self.change_user_sqlite(change, actor, now)
     }
 
     fn remove_user(&self, name: &str) -> Result<bool, StoreError> {

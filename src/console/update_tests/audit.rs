@@ -246,3 +246,49 @@ fn the_queue_flags_repeats_with_the_brokers_threshold_once_findings_bring_it() {
     update(&mut state, Action::Findings(Ok(report(Vec::new()))), now());
     assert_eq!(state.flags_of(&id(2)).repeat, Some(2));
 }
+
+#[test]
+fn a_click_in_the_grouped_audit_tab_selects_the_finding_drawn_there() {
+    use crate::model::{FindingKind, Severity};
+    let mut state = audit_tab(vec![
+        finding(FindingKind::Override, Severity::High, 2, 1),
+        finding(FindingKind::FastApproval, Severity::Medium, 4, 5),
+        finding(FindingKind::NoTicket, Severity::Low, 42, 6),
+        finding(FindingKind::FastApproval, Severity::Low, 3, 7),
+    ]);
+    cmd(&mut state, Command::Sort);
+    assert_eq!(state.audit.sort, crate::console::state::FindingSort::Kind);
+    let kind = |state: &crate::console::state::State| state.audit.selected_finding().unwrap().kind;
+    // Rows from the top of the table's body (screen row 3), the worst group first:
+    // the override heading, its finding, the fast_approval heading, two findings,
+    // the no_ticket heading, its finding.
+    let click = |state: &mut crate::console::state::State, body_row: u16| {
+        update(
+            state,
+            Action::Click {
+                column: 10,
+                row: 3 + body_row,
+            },
+            now(),
+        );
+    };
+    click(&mut state, 6);
+    assert_eq!(kind(&state), FindingKind::NoTicket);
+    click(&mut state, 4);
+    assert_eq!(kind(&state), FindingKind::FastApproval);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(3))
+    );
+    // A heading stands for its group's first finding.
+    click(&mut state, 2);
+    assert_eq!(
+        state.audit.selected_finding().unwrap().request_id,
+        Some(id(4))
+    );
+    click(&mut state, 0);
+    assert_eq!(kind(&state), FindingKind::Override);
+    // Below the last row: nothing changes.
+    click(&mut state, 20);
+    assert_eq!(kind(&state), FindingKind::Override);
+}

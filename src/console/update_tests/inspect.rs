@@ -46,10 +46,13 @@ fn enter_opens_a_findings_request_and_its_history_and_esc_comes_back() {
         finding(FindingKind::NoTicket, Severity::Low, 42, 6),
     ]);
     cmd(&mut state, Command::Down);
-    // Loaded: only the history is fetched.
+    // Loaded: only the history is fetched, and the certificates of its access.
     assert_eq!(
         cmd(&mut state, Command::Open),
-        vec![Effect::FetchHistory(id(4))]
+        vec![
+            Effect::FetchHistory(id(4)),
+            Effect::FetchCertificates(id(4))
+        ]
     );
     assert_eq!(state.inspected_request().map(|r| r.id), Some(id(4)));
     let events = vec![

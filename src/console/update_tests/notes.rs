@@ -447,3 +447,19 @@ fn a_post_incident_review_recorded_elsewhere_is_reported_in_the_open_dialog() {
     );
     assert_eq!(state.note().unwrap().note(), "draft");
 }
+
+#[test]
+fn a_finding_about_oneself_is_not_offered_for_marking() {
+    use crate::model::{FindingKind, Severity};
+    let mut own = finding(FindingKind::FastApproval, Severity::Medium, 4, 5);
+    own.reviewer = Some("carrot".into());
+    let mut state = audit_tab(vec![own]);
+    cmd(&mut state, Command::MarkReviewed);
+    assert!(state.note().is_none());
+    let notice = state
+        .notice
+        .as_ref()
+        .map(|n| n.text.clone())
+        .unwrap_or_default();
+    assert!(notice.contains("your own review"), "{notice}");
+}

@@ -78,6 +78,25 @@ fn first_row(slots: &[Slot], offset: usize, selected: usize, visible: usize) -> 
     first
 }
 
+/// The finding drawn on row `row` of a table showing `visible` rows (a group's
+/// heading stands for its first finding), as `draw_table` lays them out: what a
+/// click there selects.
+pub fn finding_at(state: &State, visible: usize, row: usize) -> Option<usize> {
+    let findings = state.audit.findings.as_ref()?;
+    let slots = slots(findings, state.audit.sort);
+    let first = first_row(&slots, state.audit.offset, state.audit.selected, visible);
+    if row >= visible {
+        return None;
+    }
+    match slots.get(first + row)? {
+        Slot::Finding(index) => Some(*index),
+        Slot::Heading(..) => match slots.get(first + row + 1)? {
+            Slot::Finding(index) => Some(*index),
+            Slot::Heading(..) => None,
+        },
+    }
+}
+
 pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     let theme = &state.theme;
     let audit = &state.audit;

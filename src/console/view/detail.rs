@@ -10,7 +10,7 @@ use super::queue::state_meaning;
 use crate::console::command::{Command, ModeKind};
 use crate::console::listing;
 use crate::console::note::outcome_word;
-use crate::console::state::State;
+use crate::console::state::{Certificates, State};
 use crate::console::text;
 use crate::console::theme::{Meaning, Theme};
 use crate::model::{Decision, IncidentOutcome, Request, State as RequestState, Time};
@@ -354,6 +354,10 @@ fn write(
         }
     }
 
+    if request.access.is_some() {
+        certificates(&mut w, state, request, now);
+    }
+
     if let Some(review) = &request.post_incident_review {
         w.gap();
         w.heading("Post-incident review");
@@ -429,6 +433,54 @@ fn write(
         w.item("·", muted, &text, plain);
     }
     w.lines
+}
+
+/// The SSH certificates issued for the request: serial, principals, until when,
+/// and whether the KRL lists them.
+fn certificates(w: &mut Writer, state: &State, request: &Request, now: Time) {
+    let theme = w.theme;
+    let (plain, muted) = (theme.style(Meaning::Text), theme.style(Meaning::Muted));
+    w.gap();
+    match state.certificates.get(&request.id) {
+        None | Some(Certificates::Loading) => {
+            w.heading("Certificates");
+            w.block("asking the broker…", muted);
+        }
+        Some(Certificates::Failed(why)) => {
+            w.heading("Certificates");
+            w.block(&text::inline(why), theme.style(Meaning::Error));
+        }
+        Some(Certificates::Loaded(list)) => {
+            w.heading(&format!("Certificates ({})", list.len()));
+            if list.is_empty() {
+                let how = format!(
+                    "none issued (the requester runs: countersign login --request {})",
+                    request.id
+                );
+                w.block(&how, muted);
+            }
+            for cert in list {
+                let until = cert.valid_before.format("%Y-%m-%d %H:%M UTC");
+                let (glyph, meaning, status) = if cert.revoked {
+                    ("✗", Meaning::Error, "revoked (in the KRL)".to_string())
+                } else if cert.valid_before <= now {
+                    ("·", Meaning::Muted, "expired".to_string())
+                } else {
+                    (
+                        "✓",
+                        Meaning::Ok,
+                        format!("valid, {} left", text::countdown(cert.valid_before - now)),
+                    )
+                };
+                let line = format!(
+                    "#{} as {} until {until}: {status}",
+                    cert.serial,
+                    text::inline(&cert.principals.join(", ")),
+                );
+                w.item(glyph, theme.style(meaning), &line, plain);
+            }
+        }
+    }
 }
 
 /// `7 days`, `1 day`, `36 hours`.

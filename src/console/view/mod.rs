@@ -1,7 +1,7 @@
 //! Drawing: reads the state, never changes it. `now` is passed in so ages and
 //! countdowns are stable under test.
 
-mod audit;
+pub(super) mod audit;
 mod detail;
 mod dialog;
 mod help;

@@ -25,6 +25,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     let context = match &dialog.kind {
         NoteKind::Finding { key } => finding_lines(state, key, width, now),
         NoteKind::PostIncident { id, outcome } => incident_lines(state, *id, *outcome, width, now),
+        NoteKind::Revoke { id } => revoke_lines(state, *id, width, now),
     };
     let errors: Vec<Line> = dialog
         .error
@@ -41,6 +42,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         NoteKind::PostIncident { id, .. } => {
             format!(" Post-incident review of request {} ", text::short_id(id))
         }
+        NoteKind::Revoke { id } => format!(" Revoke the access of request {} ", text::short_id(id)),
     };
     let block = Block::default()
         .borders(Borders::ALL)
@@ -67,6 +69,10 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         NoteKind::PostIncident { .. } => (
             " Notes (required, kept in the audit log) ",
             "What happened, and was the emergency access used as asked?",
+        ),
+        NoteKind::Revoke { .. } => (
+            " Reason (required, kept in the audit log) ",
+            "Why must this access end now? e.g. laptop reported stolen, INC-311",
         ),
     };
     let mut editor = dialog.editor.clone();
@@ -290,6 +296,67 @@ fn incident_lines(
         choice(IncidentOutcome::Unjustified),
         Span::styled(hint, muted),
     ]));
+    lines
+}
+
+/// What revoking ends: whose access, to what, until when, and what it does.
+fn revoke_lines(state: &State, id: Uuid, width: usize, now: Time) -> Vec<Line<'static>> {
+    let theme = &state.theme;
+    let (muted, plain) = (theme.style(Meaning::Muted), theme.style(Meaning::Text));
+    let mut lines = Vec::new();
+    let Some(request) = state.request(&id) else {
+        let text = format!("{id} (not loaded; the broker checks it is approved)");
+        field(&mut lines, "request", &text, 2, width, (muted, plain));
+        return lines;
+    };
+    field(
+        &mut lines,
+        "requester",
+        &text::inline(&request.user),
+        1,
+        width,
+        (muted, plain),
+    );
+    let granted = if request.granted_roles.is_empty() {
+        &request.roles
+    } else {
+        &request.granted_roles
+    };
+    field(
+        &mut lines,
+        "granted",
+        &text::inline(&granted.join(", ")),
+        1,
+        width,
+        (muted, plain),
+    );
+    field(
+        &mut lines,
+        "reason",
+        &text::multiline(&request.reason),
+        2,
+        width,
+        (muted, plain),
+    );
+    if let Some(access) = &request.access {
+        let ends = if access.ends_at > now {
+            format!(
+                "ends in {} by itself",
+                text::countdown(access.ends_at - now)
+            )
+        } else {
+            format!("ended {} ago", text::age(now - access.ends_at))
+        };
+        field(&mut lines, "access", &ends, 1, width, (muted, plain));
+    }
+    field(
+        &mut lines,
+        "revoking",
+        "ends it now: the request becomes revoked and its SSH certificates go in the KRL",
+        2,
+        width,
+        (muted, theme.style(Meaning::Warn)),
+    );
     lines
 }
 

@@ -29,14 +29,26 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
         return;
     }
     let theme = &state.theme;
+    // History beyond what is loaded: said, and what is happening about it.
+    let older = match (&state.older, state.tab) {
+        (o, Tab::History) if o.loading => " · loading older…".to_string(),
+        (o, Tab::History) if o.error.is_some() => " · older: cannot list (r retries)".to_string(),
+        (o, Tab::History) if o.more() => " · more on the broker, scroll down".to_string(),
+        _ => String::new(),
+    };
     let title = format!(
-        " {} · {} of {} · sorted by {} ",
+        " {} · {} of {}{} · sorted by {}{older} ",
         state.tab.title(),
         state.rows.len(),
         match state.tab {
             Tab::Queue => state.counts.pending,
             Tab::Active => state.counts.active,
             Tab::History | Tab::Audit => state.counts.history,
+        },
+        if state.tab == Tab::History && state.older.more() {
+            " loaded"
+        } else {
+            ""
         },
         state.sort.name()
     );

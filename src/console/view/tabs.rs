@@ -22,8 +22,14 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             Tab::History => Some(state.counts.history),
             Tab::Audit => state.audit.findings.as_ref().map(Vec::len),
         };
+        // The broker holds more history than is loaded: "History 1000+".
+        let more = if tab == Tab::History && state.older.more() {
+            "+"
+        } else {
+            ""
+        };
         let label = match count {
-            Some(count) => format!("{} {count}", tab.title()),
+            Some(count) => format!("{} {count}{more}", tab.title()),
             None => tab.title().to_string(),
         };
         if tab == state.tab {

@@ -972,3 +972,76 @@ fn the_demo_panel_shows_the_environment_file_and_the_status_bar_names_it() {
     );
     assert!(text.contains("source the file above"), "{text}");
 }
+
+/// The Active tab as an administrator, request 4 selected with two certificates.
+fn active_admin_state(width: u16, height: u16) -> State {
+    use crate::model::certificate::CertificateSummary;
+    let mut state = state_with(queue(), Theme::no_color(), width, height);
+    if let Some(me) = &mut state.whoami {
+        me.can_override = true;
+    }
+    update(&mut state, Action::Command(Command::Tab2), now());
+    let certificate = |serial: u64, revoked: bool, minutes_left: i64| CertificateSummary {
+        serial,
+        key_id: format!("countersign/detritus/{}", id(4)),
+        principals: vec!["deploy".into(), "detritus".into()],
+        valid_after: now() - chrono::TimeDelta::minutes(2),
+        valid_before: now() + chrono::TimeDelta::minutes(minutes_left),
+        fingerprint: "SHA256:abc".into(),
+        issued_at: now() - chrono::TimeDelta::minutes(1),
+        revoked,
+    };
+    update(
+        &mut state,
+        Action::Certificates {
+            id: id(4),
+            result: Ok(vec![
+                certificate(7, false, 119),
+                certificate(3, true, 60),
+                certificate(2, false, -5),
+            ]),
+        },
+        now(),
+    );
+    state
+}
+
+#[test]
+fn active_detail_lists_certificates_and_offers_revoke_to_an_admin() {
+    let state = active_admin_state(160, 44);
+    let buffer = render(&state, 160, 44);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    for expected in [
+        "Certificates (3)",
+        "· #2 as deploy, detritus until 2026-03-14 09:25 UTC:",
+        "    expired",
+        "✗ #3 as deploy, detritus until 2026-03-14 10:30 UTC:",
+        "revoked (in the KRL)",
+        "✓ #7 as deploy, detritus until 2026-03-14 11:29 UTC:",
+        "valid, 1h59m left",
+        "x revoke",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+}
+
+#[test]
+fn revoke_dialog_names_what_ends_and_refuses_a_blank_reason() {
+    let mut state = active_admin_state(100, 30);
+    update(&mut state, Action::Command(Command::Revoke), now());
+    update(&mut state, Action::Command(Command::Submit), now());
+    let buffer = render(&state, 100, 30);
+    assert_sound(&buffer);
+    let text = screen(&buffer);
+    for expected in [
+        "Revoke the access of request",
+        "requester  detritus",
+        "ends in 1h59m by itself",
+        "✗ a reason is required",
+    ] {
+        assert!(text.contains(expected), "{expected:?} missing:\n{text}");
+    }
+    insta::assert_snapshot!(text);
+}

@@ -26,7 +26,7 @@ pub use snapshot::{head, verify};
 use super::{
     EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Notification,
     NotificationState, Publisher, RequestQuery, RequestRow, Settle, Store, StoreError, StoredRoles,
-    UserRecord,
+    UserChange, UserRecord,
 };
 use crate::model::event::ChainReport;
 use crate::model::{AuditEvent, Certificate, Request, Time, User};
@@ -195,6 +195,16 @@ impl Store for PgStore {
     fn add_user(&self, user: &User, token_hash: &str, now: Time) -> Result<(), StoreError> {
         let (user, token_hash) = (user.clone(), token_hash.to_string());
         self.run(|db| async move { writes::add_user(&db, &user, &token_hash, now).await })
+    }
+
+    fn change_user(
+        &self,
+        change: &UserChange,
+        actor: &str,
+        now: Time,
+    ) -> Result<Option<User>, StoreError> {
+        let (change, actor) = (change.clone(), actor.to_string());
+        self.run(|db| async move { writes::change_user(&db, &change, &actor, now).await })
     }
 
     fn users(&self) -> Result<Vec<UserRecord>, StoreError> {

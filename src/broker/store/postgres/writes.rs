@@ -7,6 +7,7 @@ use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
 use super::super::rows::{decode, encode, excerpt, millis, touched};
+use super::super::user_admin::{UserChange, UserPlan, UserWrite};
 use super::super::{
     EventDraft, Head, Issue, Issued, Mutated, Mutation, Published, Refusal, StoreError, Verdict,
 };
@@ -311,4 +312,80 @@ pub(super) async fn append_event(db: &Shared, draft: EventDraft) -> Result<Audit
         request: None,
     }]);
     Ok(event)
+}
+
+/// An administrator's change to a user, with the event that records it, in one
+/// transaction (the user's row locked first, then the head, as for requests).
+pub(super) async fn change_user(
+    db: &Shared,
+    change: &UserChange,
+    actor: &str,
+    now: Time,
+) -> Result<Option<User>, StoreError> {
+    let mut client = db.client().await?;
+    let tx = client.transaction().await?;
+    let name = change.name();
+    let row = tx
+        .query_opt(
+            "SELECT roles, traits FROM users WHERE name = $1 FOR UPDATE",
+            &[&name],
+        )
+        .await?;
+    let before = match row {
+        None => None,
+        Some(row) => {
+            let corrupt = |e: serde_json::Error| StoreError::Corrupt(format!("user {name:?}: {e}"));
+            let roles: String = row.try_get(0)?;
+            let traits: String = row.try_get(1)?;
+            Some(User {
+                name: name.to_string(),
+                roles: serde_json::from_str(&roles).map_err(corrupt)?,
+                traits: serde_json::from_str(&traits).map_err(corrupt)?,
+            })
+        }
+    };
+    let Some(plan) = UserPlan::decide(change, before)? else {
+        return Ok(None);
+    };
+    match &plan.write {
+        UserWrite::Insert { user, token_hash } => {
+            tx.execute(
+                "INSERT INTO users (name, roles, traits, token_hash, created_ms) VALUES ($1, $2, $3, $4, $5)",
+                &[
+                    &user.name,
+                    &encode(&user.roles)?,
+                    &encode(&user.traits)?,
+                    token_hash,
+                    &millis(now),
+                ],
+            )
+            .await?
+        }
+        UserWrite::Delete { name } => {
+            tx.execute("DELETE FROM users WHERE name = $1", &[name])
+                .await?
+        }
+        UserWrite::Update { user } => {
+            tx.execute(
+                "UPDATE users SET roles = $2, traits = $3 WHERE name = $1",
+                &[&user.name, &encode(&user.roles)?, &encode(&user.traits)?],
+            )
+            .await?
+        }
+        UserWrite::Token { name, token_hash } => {
+            tx.execute(
+                "UPDATE users SET token_hash = $2 WHERE name = $1",
+                &[name, token_hash],
+            )
+            .await?
+        }
+    };
+    let mut head = lock_head(&tx).await?;
+    let event = append(&tx, &mut head, plan.event(actor, now)?).await?;
+    tx.commit().await?;
+    db.committed(vec![Published {
+        event,
+        request: None,
+    }]);
+    Ok(Some(plan.after))
 }
