@@ -2,6 +2,7 @@
 //! JSON, a request's latest moment, a refusal's excerpt.
 
 use super::{EventDraft, StoreError};
+use crate::model::api::ErrorCode;
 use crate::model::{Request, Time};
 
 pub(super) fn millis(time: Time) -> i64 {
@@ -43,6 +44,14 @@ pub(super) fn touched(request: &Request) -> Time {
 pub const REFUSAL_EXCERPT_BYTES: usize = 256;
 
 /// Cuts a refusal's reason to an excerpt, noting how long the original was.
+/// The event that records a refused attempt on `request`: about the request as it
+/// stood, its reason cut to an excerpt, and the refusal's code.
+pub(super) fn refused(draft: EventDraft, request: &Request, code: ErrorCode) -> EventDraft {
+    let mut draft = excerpt(draft.about(request));
+    draft.fields.insert("error".into(), code.as_str().into());
+    draft
+}
+
 pub(super) fn excerpt(mut draft: EventDraft) -> EventDraft {
     if let Some(reason) = &draft.reason
         && reason.len() > REFUSAL_EXCERPT_BYTES

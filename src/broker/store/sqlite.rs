@@ -15,7 +15,7 @@ use rusqlite::{
 use uuid::Uuid;
 
 use super::chain::Head;
-use super::rows::{decode, encode, excerpt, from_millis, millis, touched};
+use super::rows::{decode, encode, from_millis, millis, refused, touched};
 use super::{
     EventDraft, EventQuery, EventSelector, Issue, Issued, Mutated, Mutation, Notification,
     NotificationState, Published, Publisher, RequestQuery, RequestRow, Settle, Store, StoreError,
@@ -896,10 +896,7 @@ impl Store for SqliteStore {
                 Verdict::Refuse { refusal, record } => {
                     let mut published = Vec::new();
                     if let Some(draft) = record {
-                        let mut draft = excerpt(draft.about(&original));
-                        draft
-                            .fields
-                            .insert("error".into(), refusal.code.as_str().into());
+                        let draft = refused(draft, &original, refusal.code);
                         let event = append(tx, head, draft)?;
                         published.push(Published {
                             event,

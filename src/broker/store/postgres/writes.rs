@@ -6,7 +6,7 @@
 use deadpool_postgres::Transaction;
 use uuid::Uuid;
 
-use super::super::rows::{decode, encode, excerpt, millis, touched};
+use super::super::rows::{decode, encode, millis, refused, touched};
 use super::super::user_admin::{UserChange, UserPlan, UserWrite};
 use super::super::{
     EventDraft, Head, Issue, Issued, Mutated, Mutation, Published, Refusal, StoreError, Verdict,
@@ -229,10 +229,7 @@ pub(super) async fn mutate_request(
         Verdict::Refuse { refusal, record } => {
             let mut published = Vec::new();
             if let Some(draft) = record {
-                let mut draft = excerpt(draft.about(&original));
-                draft
-                    .fields
-                    .insert("error".into(), refusal.code.as_str().into());
+                let draft = refused(draft, &original, refusal.code);
                 let mut head = lock_head(&tx).await?;
                 let event = append(&tx, &mut head, draft).await?;
                 published.push(Published {
