@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::TestBroker;
+use common::{TestBroker, until};
 use countersign::client::{Client, Connection};
 use countersign::console::action::{Action, Effect};
 use countersign::console::keymap::{Command, Keymap};
@@ -24,28 +24,6 @@ fn client(broker: &TestBroker, user: &str) -> Client {
         ca_pem: None,
     })
     .expect("client")
-}
-
-/// Applies actions from the link until `done` holds, or fails after 10 s.
-async fn until(
-    state: &mut State,
-    actions: &mut mpsc::UnboundedReceiver<Action>,
-    effects: &mpsc::UnboundedSender<Effect>,
-    what: &str,
-    done: impl Fn(&State) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-    while !done(state) {
-        let action = tokio::time::timeout_at(deadline, actions.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .expect("link running");
-        for effect in update(state, action, chrono::Utc::now()) {
-            if !matches!(effect, Effect::Notify { .. }) {
-                effects.send(effect).expect("effects open");
-            }
-        }
-    }
 }
 
 #[tokio::test]

@@ -14,14 +14,12 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{BIN, TestBroker};
+use common::{BIN, TestBroker, until};
 use countersign::client::{Client, ClientError, Connection, Subscriber, SubscriptionEvent};
-use countersign::console::action::{Action, Effect};
 use countersign::console::keymap::Keymap;
 use countersign::console::link::{self, NotifyPolicy};
 use countersign::console::state::{Connection as Link, State};
 use countersign::console::theme::Theme;
-use countersign::console::update;
 use countersign::model::api::{ErrorCode, ListEvents};
 use serde_json::Value;
 use tokio::sync::mpsc;
@@ -333,28 +331,6 @@ async fn on_b_events(url: &str, token: &str) -> Vec<u64> {
         .filter(|event| event.request_id.is_some())
         .map(|event| event.seq)
         .collect()
-}
-
-/// Applies actions from the link until `done` holds, or fails after 20 s.
-async fn until(
-    state: &mut State,
-    actions: &mut mpsc::UnboundedReceiver<Action>,
-    effects: &mpsc::UnboundedSender<Effect>,
-    what: &str,
-    done: impl Fn(&State) -> bool,
-) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !done(state) {
-        let action = tokio::time::timeout_at(deadline, actions.recv())
-            .await
-            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-            .expect("link running");
-        for effect in update(state, action, chrono::Utc::now()) {
-            if !matches!(effect, Effect::Notify { .. }) {
-                effects.send(effect).expect("effects open");
-            }
-        }
-    }
 }
 
 #[tokio::test]

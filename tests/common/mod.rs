@@ -322,3 +322,28 @@ pub fn self_signed_cert(dir: &Path) -> (PathBuf, PathBuf) {
     assert!(made.success(), "openssl could not make a certificate");
     (cert, key)
 }
+
+/// Drives a console's state from its link: applies the link's actions (sending
+/// back every effect but desktop notices) until `done` holds, or fails after 20 s
+/// naming `what` it waited for.
+pub async fn until(
+    state: &mut countersign::console::state::State,
+    actions: &mut tokio::sync::mpsc::UnboundedReceiver<countersign::console::action::Action>,
+    effects: &tokio::sync::mpsc::UnboundedSender<countersign::console::action::Effect>,
+    what: &str,
+    done: impl Fn(&countersign::console::state::State) -> bool,
+) {
+    use countersign::console::action::Effect;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !done(state) {
+        let action = tokio::time::timeout_at(deadline, actions.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .expect("link running");
+        for effect in countersign::console::update(state, action, chrono::Utc::now()) {
+            if !matches!(effect, Effect::Notify { .. }) {
+                effects.send(effect).expect("effects open");
+            }
+        }
+    }
+}
