@@ -14,25 +14,16 @@
 //! A plain program rather than criterion: whole-system figures with percentiles.
 
 mod support;
+use support::{list_pages, percentile};
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use countersign::broker::store::Location;
 use countersign::broker::{BrokerConfig, RunningBroker, tokens};
 use countersign::model::User;
-use serde_json::json;
 
 const ROLES: &str = include_str!("../tests/fixtures/roles.yaml");
 const WATCHERS: usize = 13;
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[rank.min(sorted.len() - 1)]
-}
 
 fn sql(url: &str, statement: &str) {
     let out = std::process::Command::new("psql")
@@ -165,113 +156,11 @@ async fn creates(c: &Cluster, total: usize) -> f64 {
     (per_broker * c.brokers.len()) as f64 / started.elapsed().as_secs_f64()
 }
 
-#[derive(serde::Deserialize)]
-struct Page {
-    requests: Vec<serde::de::IgnoredAny>,
-    next: Option<String>,
-}
-
-async fn list_pages(url: &str, token: &str, rounds: usize) -> (Vec<f64>, usize) {
-    let http = reqwest::Client::new();
-    let mut times = Vec::new();
-    let mut seen = 0;
-    for _ in 0..rounds {
-        let mut after: Option<String> = None;
-        seen = 0;
-        loop {
-            let mut page_url = format!("{url}/v1/requests?state=pending&limit=500");
-            if let Some(a) = &after {
-                page_url.push_str(&format!("&after={a}"));
-            }
-            let started = Instant::now();
-            let bytes = http
-                .get(&page_url)
-                .bearer_auth(token)
-                .send()
-                .await
-                .expect("list")
-                .bytes()
-                .await
-                .expect("body");
-            let page: Page = serde_json::from_slice(&bytes).expect("json");
-            times.push(started.elapsed().as_secs_f64() * 1000.0);
-            seen += page.requests.len();
-            match page.next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
-    }
-    times.sort_by(|a, b| a.total_cmp(b));
-    (times, seen)
-}
-
 /// Creates on the first broker; 100 subscribers spread over all brokers. The
 /// delay from each create being sent to each subscriber reading its event.
 async fn fan_out(c: &Cluster, subscribers: usize, events: usize) -> Vec<f64> {
-    let http = reqwest::Client::new();
-    let sent_at: Arc<std::sync::Mutex<std::collections::HashMap<String, Instant>>> =
-        Default::default();
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(String, Instant)>();
-    let mut readers = Vec::new();
-    for i in 0..subscribers {
-        let broker = &c.brokers[i % c.brokers.len()];
-        let mut resp = http
-            .get(format!("{}/v1/events", broker.url))
-            .bearer_auth(&c.watchers[i % c.watchers.len()])
-            .send()
-            .await
-            .expect("subscribe");
-        let tx = tx.clone();
-        readers.push(tokio::spawn(async move {
-            let mut buffer = String::new();
-            while let Ok(Some(chunk)) = resp.chunk().await {
-                let now = Instant::now();
-                buffer.push_str(&String::from_utf8_lossy(&chunk));
-                while let Some(end) = buffer.find("\n\n") {
-                    let block: String = buffer.drain(..end + 2).collect();
-                    if let Some(data) = block.lines().find_map(|l| l.strip_prefix("data: "))
-                        && let Ok(v) = serde_json::from_str::<serde_json::Value>(data)
-                        && let Some(id) = v["request"]["id"].as_str()
-                    {
-                        let _ = tx.send((id.to_string(), now));
-                    }
-                }
-            }
-        }));
-    }
-    drop(tx);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    for i in 0..events {
-        let started = Instant::now();
-        let resp = http
-            .post(format!("{}/v1/requests", c.brokers[0].url))
-            .bearer_auth(&c.bob)
-            .json(&json!({"roles": ["production-access"], "reason": format!("fan-out {i} #1")}))
-            .send()
-            .await
-            .expect("create");
-        let body: serde_json::Value = resp.json().await.expect("json");
-        if let Some(id) = body["id"].as_str() {
-            sent_at
-                .lock()
-                .expect("lock")
-                .insert(id.to_string(), started);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    for r in &readers {
-        r.abort();
-    }
-    let mut latencies = Vec::new();
-    while let Ok((id, at)) = rx.try_recv() {
-        if let Some(start) = sent_at.lock().expect("lock").get(&id) {
-            latencies.push(at.duration_since(*start).as_secs_f64() * 1000.0);
-        }
-    }
-    latencies.sort_by(|a, b| a.total_cmp(b));
-    latencies
+    let urls: Vec<String> = c.brokers.iter().map(|b| b.url.clone()).collect();
+    support::fan_out(&urls[0], &c.bob, &urls, &c.watchers, subscribers, events).await
 }
 
 fn main() {
