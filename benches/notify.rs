@@ -158,28 +158,56 @@ secret_env = "CS_BENCH_HOOK_SECRET"
         .enable_all()
         .build()
         .expect("runtime");
+    // Rounds alternate which broker goes first (without, with; then with,
+    // without), so a machine that speeds up or slows down during the run does
+    // not favour one side.
+    let rounds: usize = std::env::var("COUNTERSIGN_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4);
+    let mut ratios = Vec::new();
     runtime.block_on(async {
-        for round in 1..=2 {
-            let plain = start_broker("").await;
-            let without = creates(&plain).await;
-            plain.running.stop().await.expect("stop");
-
-            let noisy = start_broker(&sinks).await;
-            let before = received.load(Ordering::Relaxed);
-            let started = Instant::now();
-            let with = creates(&noisy).await;
-            let (sent, failed) = drained(&noisy).await;
-            let drain = started.elapsed();
-            let http_taken = received.load(Ordering::Relaxed) - before;
-            noisy.running.stop().await.expect("stop");
+        for round in 1..=rounds {
+            let mut without = 0.0;
+            let mut with = 0.0;
+            let mut drain = Duration::ZERO;
+            let (mut sent, mut failed, mut http_taken) = (0, 0, 0);
+            let order = if round % 2 == 1 { [false, true] } else { [true, false] };
+            for sinked in order {
+                if !sinked {
+                    let plain = start_broker("").await;
+                    without = creates(&plain).await;
+                    plain.running.stop().await.expect("stop");
+                    continue;
+                }
+                let noisy = start_broker(&sinks).await;
+                let before = received.load(Ordering::Relaxed);
+                let started = Instant::now();
+                with = creates(&noisy).await;
+                (sent, failed) = drained(&noisy).await;
+                drain = started.elapsed();
+                http_taken = received.load(Ordering::Relaxed) - before;
+                noisy.running.stop().await.expect("stop");
+            }
+            let ratio = with / without - 1.0;
+            ratios.push(ratio);
             println!(
                 "round {round}: {CREATES} creates, {CLIENTS} clients: {without:.0}/s without sinks, {with:.0}/s with three ({:+.1}%); \
                  outbox drained {sent} sent + {failed} failed in {:.1} s from the burst's start ({http_taken} HTTP deliveries received)",
-                (with / without - 1.0) * 100.0,
+                ratio * 100.0,
                 drain.as_secs_f64()
             );
         }
     });
+    ratios.sort_by(f64::total_cmp);
+    let n = ratios.len();
+    if n > 0 {
+        let median = (ratios[(n - 1) / 2] + ratios[n / 2]) / 2.0;
+        println!(
+            "median over {n} rounds: {:+.1}% with three sinks",
+            median * 100.0
+        );
+    }
     let _ = smtp.kill();
     let _ = smtp.wait();
 }

@@ -56,6 +56,7 @@ macro_rules! conformance {
             events_can_be_narrowed_to_what_a_caller_might_see_before_decoding,
             committed_events_reach_the_publisher_in_order,
             the_outbox_queues_claims_settles_and_retries,
+            owed_notifications_go_to_the_sinks_of_their_time,
             certificates_get_increasing_serials_and_revocations_show,
             concurrent_writers_keep_one_linear_chain,
             a_sweep_and_a_review_racing_resolve_once,
@@ -775,6 +776,66 @@ pub fn the_outbox_queues_claims_settles_and_retries(backend: &dyn Backend) {
         0,
         "once per request and sink"
     );
+}
+
+pub fn owed_notifications_go_to_the_sinks_of_their_time(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let pending = |store: &dyn countersign::broker::store::Store| -> u64 {
+        let counts: BTreeMap<NotificationState, u64> =
+            store.notification_counts().unwrap().into_iter().collect();
+        counts[&NotificationState::Pending]
+    };
+    store
+        .set_notify_sinks(&["mail".to_string(), "slack".to_string()])
+        .unwrap();
+    let first = request("alice", t(0));
+    create(store.as_ref(), &first);
+    // Counted before any claim or listing has spread it over the sinks.
+    assert_eq!(pending(store.as_ref()), 2, "one pending per sink at once");
+    // The sinks change (a restart with another broker.toml): what was owed
+    // before goes to the sinks it was owed to, what follows to the new ones.
+    store.set_notify_sinks(&["webhook".to_string()]).unwrap();
+    let second = request("bob", t(10));
+    create(store.as_ref(), &second);
+    assert_eq!(pending(store.as_ref()), 3);
+    let mut owed: Vec<(String, String)> = store
+        .notifications(None, 10)
+        .unwrap()
+        .into_iter()
+        .map(|n| {
+            let who = if n.request_id == first.id {
+                "first"
+            } else {
+                "second"
+            };
+            (who.to_string(), n.sink)
+        })
+        .collect();
+    owed.sort();
+    let expected: Vec<(String, String)> =
+        [("first", "mail"), ("first", "slack"), ("second", "webhook")]
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+    assert_eq!(owed, expected);
+    // Listing spread them; claiming finds each once, and nothing more is owed.
+    let lease = std::time::Duration::from_secs(60);
+    assert_eq!(
+        store.claim_notifications(t(20), lease, 10).unwrap().len(),
+        3
+    );
+    assert!(
+        store
+            .claim_notifications(t(20), lease, 10)
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.notifications(None, 10).unwrap().len(), 3);
+    // No sinks: a create owes nothing.
+    store.set_notify_sinks(&[]).unwrap();
+    create(store.as_ref(), &request("carol", t(30)));
+    assert_eq!(store.notifications(None, 10).unwrap().len(), 3);
 }
 
 fn certificate(request: &Request, serial: u64, valid_before: Time) -> Certificate {

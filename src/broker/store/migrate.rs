@@ -77,7 +77,7 @@ fn copy_here(data_dir: &Path, url: &str) -> Result<Copied, StoreError> {
         tx: &tx,
         source: &snapshot,
     };
-    let copied = Copied {
+    let mut copied = Copied {
         users: copy.table(
             "SELECT name, roles, traits, token_hash, created_ms FROM users",
             "INSERT INTO users (name, roles, traits, token_hash, created_ms)
@@ -154,6 +154,19 @@ fn copy_here(data_dir: &Path, url: &str) -> Result<Copied, StoreError> {
             ],
         )?,
     };
+    // Owed notifications not yet spread over the sinks travel as they are, with
+    // the sinks they are owed to.
+    copy.table(
+        "SELECT name FROM notify_sinks",
+        "INSERT INTO notify_sinks (name) SELECT * FROM unnest($1::text[])",
+        &[Kind::Text],
+    )?;
+    copied.notifications += copy.table(
+        "SELECT seq, request_id, topic, created_ms FROM notify_owed ORDER BY seq",
+        "INSERT INTO notify_owed (seq, request_id, topic, created_ms)
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])",
+        &[Kind::Int, Kind::Text, Kind::Text, Kind::Int],
+    )?;
     copy.table(
         "SELECT role, request_id FROM request_roles",
         "INSERT INTO request_roles (role, request_id) SELECT * FROM unnest($1::text[], $2::text[])",

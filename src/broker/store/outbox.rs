@@ -1,5 +1,8 @@
-//! The notification outbox as stored: one row per event and sink, written in the
-//! transaction that appends the event, settled by the dispatcher.
+//! The notification outbox as stored. The event's own transaction writes one
+//! small row per event that owes notifications (`notify_owed`, keyed by seq: an
+//! append at the end of one b-tree, the least a create can pay); the dispatcher's
+//! claim spreads each over the sinks as one row per event and sink
+//! (`notifications`), which it then delivers and settles.
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use uuid::Uuid;
@@ -89,17 +92,28 @@ CREATE INDEX IF NOT EXISTS notifications_due ON notifications(next_ms) WHERE sta
 CREATE INDEX IF NOT EXISTS notifications_state ON notifications(state, id);
 "#;
 
+/// Events that owe notifications not yet spread over the sinks.
+pub(super) const OWED_MIGRATION: &str = r#"
+CREATE TABLE IF NOT EXISTS notify_owed (
+    seq INTEGER PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+"#;
+
 const COLUMNS: &str =
     "id, seq, request_id, topic, sink, state, attempts, created_ms, next_ms, done_ms, last_error";
 
-/// Queues the notifications `event` raises, one per sink, in the event's transaction.
+/// Records, in the event's transaction, that `event` owes notifications (when
+/// any sink is configured); `spread` turns that into one row per sink.
 pub(super) fn queue_for_event(tx: &Transaction, event: &AuditEvent) -> rusqlite::Result<()> {
     let (Some(topic), Some(request_id)) = (Topic::of(event), event.request_id) else {
         return Ok(());
     };
     tx.prepare_cached(
-        "INSERT OR IGNORE INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
-         SELECT ?1, ?2, ?3, name, ?4, ?4 FROM notify_sinks",
+        "INSERT OR IGNORE INTO notify_owed (seq, request_id, topic, created_ms)
+         SELECT ?1, ?2, ?3, ?4 WHERE EXISTS (SELECT 1 FROM notify_sinks)",
     )?
     .execute(params![
         event.seq as i64,
@@ -110,7 +124,22 @@ pub(super) fn queue_for_event(tx: &Transaction, event: &AuditEvent) -> rusqlite:
     Ok(())
 }
 
+/// Gives every owed event its row per sink (the sinks configured now, which are
+/// those of the event's time: `set_sinks` spreads before it changes them).
+pub(super) fn spread(tx: &Transaction) -> rusqlite::Result<usize> {
+    let spread = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
+             SELECT o.seq, o.request_id, o.topic, s.name, o.created_ms, o.created_ms
+               FROM notify_owed o CROSS JOIN notify_sinks s ORDER BY o.seq, s.name",
+        )?
+        .execute([])?;
+    tx.prepare_cached("DELETE FROM notify_owed")?.execute([])?;
+    Ok(spread)
+}
+
 pub(super) fn set_sinks(tx: &Transaction, names: &[String]) -> Result<(), StoreError> {
+    spread(tx)?;
     tx.execute("DELETE FROM notify_sinks", [])?;
     let mut insert = tx.prepare_cached("INSERT OR IGNORE INTO notify_sinks (name) VALUES (?1)")?;
     for name in names {
@@ -125,6 +154,7 @@ pub(super) fn claim(
     lease: std::time::Duration,
     limit: usize,
 ) -> Result<Vec<Notification>, StoreError> {
+    spread(tx)?;
     let now_ms = now.timestamp_millis();
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let mut stmt = tx.prepare_cached(&format!(
@@ -158,12 +188,14 @@ pub(super) fn settle(tx: &Transaction, id: u64, settle: Settle) -> Result<(), St
     Ok(())
 }
 
+/// The newest notifications (spreading what is owed first, so none is missing).
 pub(super) fn list(
-    conn: &Connection,
+    tx: &Transaction,
     state: Option<NotificationState>,
     limit: usize,
 ) -> Result<Vec<Notification>, StoreError> {
-    let mut stmt = conn.prepare_cached(&format!(
+    spread(tx)?;
+    let mut stmt = tx.prepare_cached(&format!(
         "SELECT {COLUMNS} FROM notifications
           WHERE ?1 IS NULL OR state = ?1 ORDER BY id DESC LIMIT ?2"
     ))?;
@@ -178,12 +210,25 @@ pub(super) fn list(
     Ok(out)
 }
 
+/// How many notifications are in each state; those owed but not yet spread
+/// count as pending, one per sink.
 pub(super) fn counts(conn: &Connection) -> Result<Vec<(NotificationState, u64)>, StoreError> {
     let mut out = Vec::new();
     let mut stmt = conn.prepare_cached("SELECT COUNT(*) FROM notifications WHERE state = ?1")?;
     for state in NotificationState::ALL {
         let n: i64 = stmt.query_row([state.as_str()], |row| row.get(0))?;
         out.push((state, n as u64));
+    }
+    let owed: i64 = conn
+        .prepare_cached(
+            "SELECT (SELECT COUNT(*) FROM notify_owed) * (SELECT COUNT(*) FROM notify_sinks)",
+        )?
+        .query_row([], |row| row.get(0))?;
+    if let Some(pending) = out
+        .iter_mut()
+        .find(|(s, _)| *s == NotificationState::Pending)
+    {
+        pending.1 += owed as u64;
     }
     Ok(out)
 }

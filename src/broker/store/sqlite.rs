@@ -118,6 +118,7 @@ CREATE TRIGGER IF NOT EXISTS certificates_never_deleted BEFORE DELETE ON certifi
 BEGIN SELECT RAISE(ABORT, 'certificates are never deleted'); END;
 "#,
     super::outbox::MIGRATION,
+    super::outbox::OWED_MIGRATION,
 ];
 
 trait Job: Send {
@@ -1319,7 +1320,7 @@ impl Store for SqliteStore {
         state: Option<NotificationState>,
         limit: usize,
     ) -> Result<Vec<Notification>, StoreError> {
-        self.read(|conn| outbox::list(conn, state, limit))
+        self.write(move |tx, _| Ok((outbox::list(tx, state, limit)?, Vec::new())))
     }
 
     fn notification_counts(&self) -> Result<Vec<(NotificationState, u64)>, StoreError> {

@@ -1,4 +1,6 @@
-//! The notification outbox on PostgreSQL: rows added in the event's transaction;
+//! The notification outbox on PostgreSQL: one row per event that owes
+//! notifications, added in the event's transaction, spread over the sinks by the
+//! claim that comes next (each owed row moved once, whichever broker claims);
 //! claims skip rows another broker's dispatcher holds, so each is sent by one.
 
 use tokio_postgres::Row;
@@ -13,9 +15,20 @@ use crate::model::Time;
 const COLUMNS: &str =
     "id, seq, request_id, topic, sink, state, attempts, created_ms, next_ms, done_ms, last_error";
 
+/// Moves owed events into one row per sink. The DELETE takes each owed row once:
+/// a second broker spreading at the same moment waits, then finds it gone.
+const SPREAD: &str =
+    "WITH moved AS (DELETE FROM notify_owed RETURNING seq, request_id, topic, created_ms)
+     INSERT INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
+     SELECT o.seq, o.request_id, o.topic, s.name, o.created_ms, o.created_ms
+       FROM moved o CROSS JOIN notify_sinks s ORDER BY o.seq, s.name
+     ON CONFLICT DO NOTHING";
+
 pub(super) async fn set_sinks(db: &Shared, names: &[String]) -> Result<(), StoreError> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
+    // What was owed under the old sinks goes to them.
+    tx.execute(SPREAD, &[]).await?;
     tx.execute("DELETE FROM notify_sinks WHERE name <> ALL($1)", &[&names])
         .await?;
     tx.execute(
@@ -34,6 +47,7 @@ pub(super) async fn claim(
     limit: usize,
 ) -> Result<Vec<Notification>, StoreError> {
     let client = db.client().await?;
+    client.execute(SPREAD, &[]).await?;
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
     let rows = client
         .query(
@@ -80,6 +94,7 @@ pub(super) async fn list(
     limit: usize,
 ) -> Result<Vec<Notification>, StoreError> {
     let client = db.client().await?;
+    client.execute(SPREAD, &[]).await?;
     let rows = client
         .query(
             &format!(
@@ -111,6 +126,20 @@ pub(super) async fn counts(db: &Shared) -> Result<Vec<(NotificationState, u64)>,
         if let Some(slot) = out.iter_mut().find(|(s, _)| s.as_str() == state) {
             slot.1 = n as u64;
         }
+    }
+    // Owed but not yet spread: pending, once per sink.
+    let owed: i64 = client
+        .query_one(
+            "SELECT (SELECT COUNT(*) FROM notify_owed) * (SELECT COUNT(*) FROM notify_sinks)",
+            &[],
+        )
+        .await?
+        .try_get(0)?;
+    if let Some(pending) = out
+        .iter_mut()
+        .find(|(s, _)| *s == NotificationState::Pending)
+    {
+        pending.1 += owed as u64;
     }
     Ok(out)
 }

@@ -9,7 +9,8 @@ use super::super::StoreError;
 /// Held (for one transaction) by whoever migrates.
 const MIGRATE_LOCK: i64 = 0x6373_6d69_6772_0001;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE requests (
     id TEXT PRIMARY KEY,
     user_name TEXT NOT NULL,
@@ -103,7 +104,18 @@ CREATE TRIGGER certificates_never_changed BEFORE UPDATE OR DELETE ON certificate
     FOR EACH ROW EXECUTE FUNCTION countersign_refuse('certificates are never changed');
 CREATE TRIGGER certificates_never_truncated BEFORE TRUNCATE ON certificates
     FOR EACH STATEMENT EXECUTE FUNCTION countersign_refuse('certificates are never changed');
-"#];
+"#,
+    // Events that owe notifications, one row each, until a dispatcher spreads
+    // them over the sinks (`outbox::spread`).
+    r#"
+CREATE TABLE notify_owed (
+    seq BIGINT PRIMARY KEY,
+    request_id TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+"#,
+];
 
 /// Applies what is missing, under a lock so that brokers starting together
 /// migrate once.

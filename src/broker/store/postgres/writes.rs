@@ -41,8 +41,9 @@ async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StoreError> {
     })
 }
 
-/// Links `draft` onto the chain and, in one statement, stores it with the
-/// notifications it raises (one per sink) and tells the other brokers at commit.
+/// Links `draft` onto the chain and, in one statement, stores it, records that it
+/// owes notifications (one row, spread over the sinks when claimed) and tells
+/// the other brokers at commit.
 async fn append(
     tx: &Transaction<'_>,
     head: &mut Head,
@@ -59,10 +60,10 @@ async fn append(
                  INSERT INTO events (seq, time_ms, type, user_name, request_id, action, body, hash)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)),
              owed AS (
-                 INSERT INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
-                 SELECT $1, $5, $9, name, $2, $2 FROM notify_sinks
+                 INSERT INTO notify_owed (seq, request_id, topic, created_ms)
+                 SELECT $1, $5, $9, $2
                   WHERE $9::text IS NOT NULL AND $5::text IS NOT NULL
-                 ON CONFLICT DO NOTHING)
+                    AND EXISTS (SELECT 1 FROM notify_sinks))
              SELECT pg_notify('{CHANNEL}', '')"
         ))
         .await?;
