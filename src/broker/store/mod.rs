@@ -275,6 +275,10 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Writes waiting for the store's writer: queued, not yet taken into a commit.
+    fn write_queue_depth(&self) -> usize {
+        0
+    }
     /// Sets the function told about every committed event, in `seq` order, once.
     /// On a database several brokers share, their events too: this is what feeds
     /// the event bus.

@@ -7,6 +7,7 @@
 //! The `Store` trait is synchronous (the broker calls it from blocking threads):
 //! each call runs as a task on this store's own small runtime and waits for it.
 
+mod group;
 mod outbox;
 mod reads;
 mod schema;
@@ -96,6 +97,8 @@ impl Shared {
 
 pub struct PgStore {
     shared: Shared,
+    /// Creates waiting for this broker's writer (group commit).
+    queue: group::Queue,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     /// The head when the store was opened: the tail publishes what follows it.
@@ -139,8 +142,10 @@ impl PgStore {
             recent: Arc::default(),
         };
         let handle = runtime.handle().clone();
+        let (queue, queued) = group::Queue::new();
         let mut store = PgStore {
             shared,
+            queue,
             runtime: Mutex::new(Some(runtime)),
             handle,
             opened_at: 0,
@@ -150,6 +155,9 @@ impl PgStore {
             schema::migrate(&mut client).await?;
             reads::head_seq(&client).await
         })?;
+        store
+            .handle
+            .spawn(group::write_loop(store.shared.clone(), queued));
         Ok(store)
     }
 
@@ -269,7 +277,8 @@ impl Store for PgStore {
         request: Request,
         event: EventDraft,
     ) -> Result<AuditEvent, StoreError> {
-        self.run(|db| async move { writes::create_request(&db, request, event).await })
+        let queue = self.queue.clone();
+        self.run(|_| async move { queue.create(request, event).await })
     }
 
     fn mutate_request(&self, id: Uuid, mutation: Mutation) -> Result<Mutated, StoreError> {
@@ -401,6 +410,10 @@ impl Store for PgStore {
 
     fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError> {
         self.run(|db| async move { reads::event(&*db.client().await?, seq).await })
+    }
+
+    fn write_queue_depth(&self) -> usize {
+        self.queue.depth()
     }
 
     fn on_commit(&self, publish: Publisher) {
