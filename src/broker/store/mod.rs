@@ -275,6 +275,15 @@ pub trait Store: Send + Sync + 'static {
     fn failure(&self) -> Option<String> {
         None
     }
+    /// Whether the store can serve right now, or why not. Unlike [`Store::failure`]
+    /// this may pass (a database server down for a moment comes back): `/healthz`
+    /// reports it, the broker keeps running.
+    fn health(&self) -> Result<(), String> {
+        match self.failure() {
+            Some(why) => Err(format!("the store can no longer write: {why}")),
+            None => Ok(()),
+        }
+    }
     /// Writes waiting for the store's writer: queued, not yet taken into a commit.
     fn write_queue_depth(&self) -> usize {
         0

@@ -95,10 +95,34 @@ impl Shared {
     }
 }
 
+/// How long a health probe's answer is reused.
+const HEALTH_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a health probe waits for PostgreSQL.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks the server the cheapest question, through the pool, within [`HEALTH_TIMEOUT`].
+async fn probe(db: &Shared) -> Result<(), String> {
+    let asked = async {
+        let client = db.client().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok::<_, StoreError>(())
+    };
+    match tokio::time::timeout(HEALTH_TIMEOUT, asked).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!(
+            "the database cannot be reached: no answer from PostgreSQL within {} s",
+            HEALTH_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 pub struct PgStore {
     shared: Shared,
     /// Creates waiting for this broker's writer (group commit).
     queue: group::Queue,
+    /// The last health probe: when, and its answer.
+    health: Mutex<Option<(std::time::Instant, Result<(), String>)>>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     /// The head when the store was opened: the tail publishes what follows it.
@@ -146,6 +170,7 @@ impl PgStore {
         let mut store = PgStore {
             shared,
             queue,
+            health: Mutex::new(None),
             runtime: Mutex::new(Some(runtime)),
             handle,
             opened_at: 0,
@@ -410,6 +435,21 @@ impl Store for PgStore {
 
     fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError> {
         self.run(|db| async move { reads::event(&*db.client().await?, seq).await })
+    }
+
+    fn health(&self) -> Result<(), String> {
+        // Held through the probe: callers at the same moment share its answer.
+        let mut last = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, answer)) = last.as_ref()
+            && at.elapsed() < HEALTH_FRESH
+        {
+            return answer.clone();
+        }
+        let answer = self
+            .run(|db| async move { Ok(probe(&db).await) })
+            .unwrap_or_else(|e| Err(e.to_string()));
+        *last = Some((std::time::Instant::now(), answer.clone()));
+        answer
     }
 
     fn write_queue_depth(&self) -> usize {
