@@ -225,6 +225,8 @@ pub trait Store: Send + Sync + 'static {
             .map(RequestRow::decode)
             .collect()
     }
+    /// How many requests are in each state (states without any left out).
+    fn request_counts(&self) -> Result<Vec<(State, u64)>, StoreError>;
     /// Ids of pending requests past their deadline and approved ones past their end.
     fn due(&self, now: Time) -> Result<Vec<uuid::Uuid>, StoreError>;
     /// Feeds every request touched at or after `since` (created, resolved or with

@@ -30,7 +30,7 @@ use super::{
     UserChange, UserRecord,
 };
 use crate::model::event::ChainReport;
-use crate::model::{AuditEvent, Certificate, Request, Time, User};
+use crate::model::{AuditEvent, Certificate, Request, State, Time, User};
 
 /// Connections one broker holds at most.
 const POOL_SIZE: usize = 16;
@@ -322,6 +322,22 @@ impl Store for PgStore {
     fn list_request_rows(&self, query: &RequestQuery) -> Result<Vec<RequestRow>, StoreError> {
         let query = query.clone();
         self.run(|db| async move { reads::request_rows(&*db.client().await?, &query).await })
+    }
+
+    fn request_counts(&self) -> Result<Vec<(State, u64)>, StoreError> {
+        self.run(|db| async move {
+            let client = db.client().await?;
+            let statement = client
+                .prepare_cached("SELECT state, COUNT(*) FROM requests GROUP BY state")
+                .await?;
+            let mut out = Vec::new();
+            for row in client.query(&statement, &[]).await? {
+                let state: &str = row.try_get(0)?;
+                let state = state.parse::<State>().map_err(StoreError::Corrupt)?;
+                out.push((state, row.try_get::<_, i64>(1)? as u64));
+            }
+            Ok(out)
+        })
     }
 
     fn due(&self, now: Time) -> Result<Vec<Uuid>, StoreError> {
