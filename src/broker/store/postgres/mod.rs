@@ -276,9 +276,11 @@ impl Store for PgStore {
     fn roles_version(&self) -> Result<u64, StoreError> {
         self.run(|db| async move {
             let client = db.client().await?;
-            let row = client
-                .query_one("SELECT COALESCE(MAX(version), 0) FROM roles", &[])
+            // Asked on every API call: prepared once per connection.
+            let statement = client
+                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM roles")
                 .await?;
+            let row = client.query_one(&statement, &[]).await?;
             Ok(row.try_get::<_, i64>(0)? as u64)
         })
     }
