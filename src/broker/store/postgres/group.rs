@@ -4,12 +4,19 @@
 //! Each caller is answered only after the commit that holds its request.
 //!
 //! A batch the database refuses is rerun one create at a time on the single
-//! path, so a create that fails alone fails alone.
+//! path, so a create that fails alone fails alone. A batch is pipelined: two
+//! round trips, the second (and the commit's flush) under the head lock.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use std::future::Future;
+use std::pin::Pin;
+
+use futures_util::TryFutureExt;
+use futures_util::future::{Either, Ready, poll_immediate, ready, try_join, try_join3};
 use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::Statement;
 
 use super::super::{EventDraft, Published, StoreError};
 use super::Shared;
@@ -100,13 +107,6 @@ pub(super) async fn write_loop(shared: Shared, mut queue: Receiver) {
 }
 
 async fn commit(shared: &Shared, batch: Vec<Create>) {
-    if batch.len() == 1 {
-        for create in batch {
-            let done = writes::create_request(shared, create.request, create.draft).await;
-            let _ = create.answer.send(done);
-        }
-        return;
-    }
     match commit_together(shared, &batch).await {
         Ok(events) => {
             let published = batch
@@ -120,6 +120,12 @@ async fn commit(shared: &Shared, batch: Vec<Create>) {
             shared.committed(published);
             for (create, event) in batch.into_iter().zip(events) {
                 let _ = create.answer.send(Ok(event));
+            }
+        }
+        // Alone, a create's error is its own.
+        Err(err) if batch.len() == 1 => {
+            if let Some(create) = batch.into_iter().next() {
+                let _ = create.answer.send(Err(err));
             }
         }
         // The server is out of reach: whether the commit landed is unknown, so
@@ -145,22 +151,56 @@ async fn commit(shared: &Shared, batch: Vec<Create>) {
     }
 }
 
-/// One transaction: the requests and the head lock in one round trip, the
-/// events in one statement, one commit.
+/// One transaction in two round trips: BEGIN, the requests, and the head lock
+/// with the head read; then the events with their notifications, and COMMIT. The
+/// head lock is held for the second round trip and the commit's flush only.
 async fn commit_together(shared: &Shared, batch: &[Create]) -> Result<Vec<AuditEvent>, StoreError> {
-    let mut client = shared.client().await?;
-    let tx = client.transaction().await?;
-    let requests: Vec<&Request> = batch.iter().map(|c| &c.request).collect();
-    let (_, mut head) = futures_util::future::try_join(
-        writes::insert_requests(&tx, &requests),
-        writes::lock_head(&tx),
-    )
-    .await?;
-    let drafts = batch
-        .iter()
-        .map(|c| c.draft.clone().about(&c.request))
-        .collect();
-    let events = writes::append_all(&tx, &mut head, drafts).await?;
-    tx.commit().await?;
+    let client = shared.client().await?;
+    // Prepared (once per connection) before anything is pipelined behind them.
+    let inserting = client.prepare_cached(writes::INSERT_REQUESTS).await?;
+    let appending = client.prepare_cached(&writes::append_sql()).await?;
+    let done = pipelined(&client, &inserting, &appending, batch).await;
+    if done.is_err() {
+        // Never hand back a connection inside a transaction: roll back, or
+        // drop the connection (the server then aborts the transaction).
+        if client.batch_execute("ROLLBACK").await.is_err() {
+            drop(deadpool_postgres::Object::take(client));
+        }
+    }
+    done
+}
+
+async fn pipelined(
+    client: &tokio_postgres::Client,
+    inserting: &Statement,
+    appending: &Statement,
+    batch: &[Create],
+) -> Result<Vec<AuditEvent>, StoreError> {
+    let requests = writes::RequestColumns::of(batch.iter().map(|c| &c.request))?;
+    let params = requests.params();
+    let begin = on_the_wire(client.batch_execute("BEGIN").err_into::<StoreError>()).await;
+    let insert = on_the_wire(client.execute(inserting, &params).err_into::<StoreError>()).await;
+    let head = on_the_wire(writes::lock_head(client)).await;
+    let (_, _, mut head) = try_join3(begin, insert, head).await?;
+
+    let drafts = batch.iter().map(|c| c.draft.clone().about(&c.request));
+    let events: Vec<AuditEvent> = drafts.map(|d| head.link(d)).collect();
+    let columns = writes::EventColumns::of(&events)?;
+    let params = columns.params();
+    let append = on_the_wire(client.execute(appending, &params).err_into::<StoreError>()).await;
+    // After a failed append the server answers COMMIT by rolling back.
+    let commit = on_the_wire(client.batch_execute("COMMIT").err_into::<StoreError>()).await;
+    try_join(append, commit).await?;
     Ok(events)
+}
+
+/// Polls `request` once and hands it back to be awaited later. tokio-postgres
+/// sends a request when its future is first polled, and the server runs requests
+/// in that order: this is what orders a pipeline, whatever later awaits it.
+async fn on_the_wire<F: Future>(request: F) -> Either<Ready<F::Output>, Pin<Box<F>>> {
+    let mut request = Box::pin(request);
+    match poll_immediate(request.as_mut()).await {
+        Some(done) => Either::Left(ready(done)),
+        None => Either::Right(request),
+    }
 }

@@ -5,6 +5,7 @@
 
 use deadpool_postgres::Transaction;
 use tokio_postgres::SimpleQueryMessage;
+use tokio_postgres::types::ToSql;
 use uuid::Uuid;
 
 use super::super::rows::{decode, encode, millis, refused, touched};
@@ -26,8 +27,8 @@ pub(super) const CHANNEL: &str = "countersign_events";
 /// this transaction is the only one appending. Two statements of one simple
 /// query, so the read takes its snapshot after the lock is granted and sees the
 /// previous holder's commit (one statement would read a snapshot from before).
-pub(super) async fn lock_head(tx: &Transaction<'_>) -> Result<Head, StoreError> {
-    let messages = tx
+pub(super) async fn lock_head(client: &tokio_postgres::Client) -> Result<Head, StoreError> {
+    let messages = client
         .simple_query(&format!(
             "SELECT pg_advisory_xact_lock({HEAD_LOCK});
              SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
@@ -76,49 +77,35 @@ pub(super) async fn append_all(
     drafts: Vec<EventDraft>,
 ) -> Result<Vec<AuditEvent>, StoreError> {
     let events: Vec<AuditEvent> = drafts.into_iter().map(|d| head.link(d)).collect();
-    let mut columns = EventColumns::with_capacity(events.len());
-    for event in &events {
-        columns.push(event)?;
-    }
-    // The outbox is its own CTE (`owed`): one row per event and sink.
-    let insert = tx
-        .prepare_cached(&format!(
-            "WITH event AS (
-                 INSERT INTO events (seq, time_ms, type, user_name, request_id, action, body, hash)
-                 SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
-                                      $5::text[], $6::text[], $7::text[], $8::text[])),
-             owed AS (
-                 INSERT INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
-                 SELECT e.seq, e.request_id, e.topic, s.name, e.time_ms, e.time_ms
-                   FROM unnest($1::bigint[], $5::text[], $9::text[], $2::bigint[])
-                        AS e(seq, request_id, topic, time_ms)
-                   CROSS JOIN notify_sinks s
-                  WHERE e.topic IS NOT NULL AND e.request_id IS NOT NULL
-                 ON CONFLICT DO NOTHING)
-             SELECT pg_notify('{CHANNEL}', '')"
-        ))
-        .await?;
-    tx.execute(
-        &insert,
-        &[
-            &columns.seq,
-            &columns.time_ms,
-            &columns.kind,
-            &columns.user,
-            &columns.request_id,
-            &columns.action,
-            &columns.body,
-            &columns.hash,
-            &columns.topic,
-        ],
-    )
-    .await?;
+    let columns = EventColumns::of(&events)?;
+    let insert = tx.prepare_cached(&append_sql()).await?;
+    tx.execute(&insert, &columns.params()).await?;
     Ok(events)
 }
 
+/// Stores events (given as [`EventColumns`]), the notifications they raise, and a
+/// NOTIFY that wakes the other brokers at commit, in one statement.
+pub(super) fn append_sql() -> String {
+    // The outbox is its own CTE (`owed`): one row per event and sink.
+    format!(
+        "WITH event AS (
+             INSERT INTO events (seq, time_ms, type, user_name, request_id, action, body, hash)
+             SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[],
+                                  $5::text[], $6::text[], $7::text[], $8::text[])),
+         owed AS (
+             INSERT INTO notifications (seq, request_id, topic, sink, created_ms, next_ms)
+             SELECT e.seq, e.request_id, e.topic, s.name, e.time_ms, e.time_ms
+               FROM unnest($1::bigint[], $5::text[], $9::text[], $2::bigint[])
+                    AS e(seq, request_id, topic, time_ms)
+               CROSS JOIN notify_sinks s
+              WHERE e.topic IS NOT NULL AND e.request_id IS NOT NULL
+             ON CONFLICT DO NOTHING)
+         SELECT pg_notify('{CHANNEL}', '')"
+    )
+}
+
 /// Events as the columns of their rows, one array per column.
-#[derive(Default)]
-struct EventColumns {
+pub(super) struct EventColumns {
     seq: Vec<i64>,
     time_ms: Vec<i64>,
     kind: Vec<&'static str>,
@@ -131,6 +118,29 @@ struct EventColumns {
 }
 
 impl EventColumns {
+    pub fn of(events: &[AuditEvent]) -> Result<Self, StoreError> {
+        let mut columns = EventColumns::with_capacity(events.len());
+        for event in events {
+            columns.push(event)?;
+        }
+        Ok(columns)
+    }
+
+    /// The parameters of [`append_sql`].
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 9] {
+        [
+            &self.seq,
+            &self.time_ms,
+            &self.kind,
+            &self.user,
+            &self.request_id,
+            &self.action,
+            &self.body,
+            &self.hash,
+            &self.topic,
+        ]
+    }
+
     fn with_capacity(n: usize) -> Self {
         EventColumns {
             seq: Vec::with_capacity(n),
@@ -162,71 +172,96 @@ impl EventColumns {
     }
 }
 
-/// Stores new requests and their roles, in one statement however many.
-pub(super) async fn insert_requests(
-    tx: &Transaction<'_>,
-    requests: &[&Request],
-) -> Result<(), StoreError> {
-    let n = requests.len();
-    let (mut id, mut user, mut state) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut created, mut pending_expires, mut access_ends, mut touched_ms) = (
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-        Vec::with_capacity(n),
-    );
-    let (mut body, mut owed) = (Vec::with_capacity(n), Vec::with_capacity(n));
-    let (mut role, mut role_request) = (Vec::new(), Vec::new());
-    for request in requests {
-        let request_id = request.id.to_string();
-        for r in &request.roles {
-            role.push(r.as_str());
-            role_request.push(request_id.clone());
+/// Stores new requests (given as [`RequestColumns`]) and their roles, in one
+/// statement however many.
+pub(super) const INSERT_REQUESTS: &str = "WITH request AS (
+         INSERT INTO requests (id, user_name, state, created_ms, pending_expires_ms,
+                               access_ends_ms, touched_ms, body, review_owed)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
+                              $5::bigint[], $6::bigint[], $7::bigint[], $8::text[],
+                              $9::bool[]))
+     INSERT INTO request_roles (role, request_id)
+     SELECT * FROM unnest($10::text[], $11::text[])
+     ON CONFLICT DO NOTHING";
+
+/// New requests as the columns of their rows, one array per column, and their
+/// roles as (role, request id) pairs.
+pub(super) struct RequestColumns<'a> {
+    id: Vec<String>,
+    user: Vec<&'a str>,
+    state: Vec<&'static str>,
+    created: Vec<i64>,
+    pending_expires: Vec<i64>,
+    access_ends: Vec<Option<i64>>,
+    touched: Vec<i64>,
+    body: Vec<String>,
+    owed: Vec<bool>,
+    role: Vec<&'a str>,
+    role_request: Vec<String>,
+}
+
+impl<'a> RequestColumns<'a> {
+    pub fn of(requests: impl ExactSizeIterator<Item = &'a Request>) -> Result<Self, StoreError> {
+        let n = requests.len();
+        let mut columns = RequestColumns {
+            id: Vec::with_capacity(n),
+            user: Vec::with_capacity(n),
+            state: Vec::with_capacity(n),
+            created: Vec::with_capacity(n),
+            pending_expires: Vec::with_capacity(n),
+            access_ends: Vec::with_capacity(n),
+            touched: Vec::with_capacity(n),
+            body: Vec::with_capacity(n),
+            owed: Vec::with_capacity(n),
+            role: Vec::new(),
+            role_request: Vec::new(),
+        };
+        for request in requests {
+            let request_id = request.id.to_string();
+            for role in &request.roles {
+                columns.role.push(role);
+                columns.role_request.push(request_id.clone());
+            }
+            columns.id.push(request_id);
+            columns.user.push(&request.user);
+            columns.state.push(request.state.as_str());
+            columns.created.push(millis(request.created_at));
+            columns
+                .pending_expires
+                .push(millis(request.pending_expires_at));
+            columns
+                .access_ends
+                .push(request.access.as_ref().map(|a| millis(a.ends_at)));
+            columns.touched.push(millis(touched(request)));
+            columns.body.push(encode(request)?);
+            columns.owed.push(request.post_incident_review_owed());
         }
-        id.push(request_id);
-        user.push(request.user.as_str());
-        state.push(request.state.as_str());
-        created.push(millis(request.created_at));
-        pending_expires.push(millis(request.pending_expires_at));
-        access_ends.push(request.access.as_ref().map(|a| millis(a.ends_at)));
-        touched_ms.push(millis(touched(request)));
-        body.push(encode(request)?);
-        owed.push(request.post_incident_review_owed());
+        Ok(columns)
     }
-    let statement = tx
-        .prepare_cached(
-            "WITH request AS (
-                 INSERT INTO requests (id, user_name, state, created_ms, pending_expires_ms,
-                                       access_ends_ms, touched_ms, body, review_owed)
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[],
-                                      $5::bigint[], $6::bigint[], $7::bigint[], $8::text[],
-                                      $9::bool[]))
-             INSERT INTO request_roles (role, request_id)
-             SELECT * FROM unnest($10::text[], $11::text[])
-             ON CONFLICT DO NOTHING",
-        )
-        .await?;
-    tx.execute(
-        &statement,
-        &[
-            &id,
-            &user,
-            &state,
-            &created,
-            &pending_expires,
-            &access_ends,
-            &touched_ms,
-            &body,
-            &owed,
-            &role,
-            &role_request,
-        ],
-    )
-    .await?;
+
+    /// The parameters of [`INSERT_REQUESTS`].
+    pub fn params(&self) -> [&(dyn ToSql + Sync); 11] {
+        [
+            &self.id,
+            &self.user,
+            &self.state,
+            &self.created,
+            &self.pending_expires,
+            &self.access_ends,
+            &self.touched,
+            &self.body,
+            &self.owed,
+            &self.role,
+            &self.role_request,
+        ]
+    }
+}
+
+/// Stores new requests and their roles, in one statement.
+async fn insert_requests(tx: &Transaction<'_>, requests: &[&Request]) -> Result<(), StoreError> {
+    let columns = RequestColumns::of(requests.iter().copied())?;
+    let statement = tx.prepare_cached(INSERT_REQUESTS).await?;
+    tx.execute(&statement, &columns.params()).await?;
     Ok(())
 }
 
@@ -304,7 +339,8 @@ pub(super) async fn create_request(
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
     let (_, mut head) =
-        futures_util::future::try_join(insert_requests(&tx, &[&request]), lock_head(&tx)).await?;
+        futures_util::future::try_join(insert_requests(&tx, &[&request]), lock_head(tx.client()))
+            .await?;
     let event = append(&tx, &mut head, draft.about(&request)).await?;
     tx.commit().await?;
     db.committed(vec![Published {
@@ -328,7 +364,7 @@ pub(super) async fn mutate_request(
     let (answer, published) = match mutation(&mut request) {
         Verdict::Commit(draft) => {
             update_request(&tx, &request).await?;
-            let mut head = lock_head(&tx).await?;
+            let mut head = lock_head(tx.client()).await?;
             let event = append(&tx, &mut head, draft.about(&request)).await?;
             (
                 Ok((request.clone(), event.clone())),
@@ -342,7 +378,7 @@ pub(super) async fn mutate_request(
             let mut published = Vec::new();
             if let Some(draft) = record {
                 let draft = refused(draft, &original, refusal.code);
-                let mut head = lock_head(&tx).await?;
+                let mut head = lock_head(tx.client()).await?;
                 let event = append(&tx, &mut head, draft).await?;
                 published.push(Published {
                     event,
@@ -373,7 +409,7 @@ pub(super) async fn issue_certificate(
         return Ok(Err(not_found(id)));
     };
     // The head lock also serialises serials: every issue appends an event.
-    let mut head = lock_head(&tx).await?;
+    let mut head = lock_head(tx.client()).await?;
     let last = tx
         .query_one("SELECT COALESCE(MAX(serial), 0) FROM certificates", &[])
         .await?;
@@ -413,7 +449,7 @@ pub(super) async fn issue_certificate(
 pub(super) async fn append_event(db: &Shared, draft: EventDraft) -> Result<AuditEvent, StoreError> {
     let mut client = db.client().await?;
     let tx = client.transaction().await?;
-    let mut head = lock_head(&tx).await?;
+    let mut head = lock_head(tx.client()).await?;
     let event = append(&tx, &mut head, draft).await?;
     tx.commit().await?;
     db.committed(vec![Published {
@@ -489,7 +525,7 @@ pub(super) async fn change_user(
             .await?
         }
     };
-    let mut head = lock_head(&tx).await?;
+    let mut head = lock_head(tx.client()).await?;
     let event = append(&tx, &mut head, plan.event(actor, now)?).await?;
     tx.commit().await?;
     db.committed(vec![Published {
