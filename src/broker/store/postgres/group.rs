@@ -5,7 +5,9 @@
 //!
 //! A batch the database refuses is rerun one create at a time on the single
 //! path, so a create that fails alone fails alone. A batch is pipelined: two
-//! round trips, the second (and the commit's flush) under the head lock.
+//! round trips, the second (and the commit's flush) under the head lock, and the
+//! batch is taken once the lock is held, so creates that arrive while another
+//! broker commits join it.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -91,23 +93,33 @@ pub(super) struct Receiver {
     waiting: Arc<AtomicUsize>,
 }
 
-/// Commits what has queued, batch after batch, until the store closes.
-pub(super) async fn write_loop(shared: Shared, mut queue: Receiver) {
-    while let Some(first) = queue.receiver.recv().await {
-        let mut batch = vec![first];
+impl Receiver {
+    /// Adds the creates queued meanwhile to `batch`, up to [`MAX_BATCH`].
+    fn drain_into(&mut self, batch: &mut Vec<Create>) {
+        let before = batch.len();
         while batch.len() < MAX_BATCH {
-            match queue.receiver.try_recv() {
+            match self.receiver.try_recv() {
                 Ok(create) => batch.push(create),
                 Err(_) => break,
             }
         }
-        queue.waiting.fetch_sub(batch.len(), Ordering::Relaxed);
-        commit(&shared, batch).await;
+        self.waiting
+            .fetch_sub(batch.len() - before, Ordering::Relaxed);
     }
 }
 
-async fn commit(shared: &Shared, batch: Vec<Create>) {
-    match commit_together(shared, &batch).await {
+/// Commits what has queued, batch after batch, until the store closes.
+pub(super) async fn write_loop(shared: Shared, mut queue: Receiver) {
+    while let Some(first) = queue.receiver.recv().await {
+        queue.waiting.fetch_sub(1, Ordering::Relaxed);
+        let mut batch = vec![first];
+        let done = commit_together(&shared, &mut batch, &mut queue).await;
+        answer(&shared, batch, done).await;
+    }
+}
+
+async fn answer(shared: &Shared, batch: Vec<Create>, done: Result<Vec<AuditEvent>, StoreError>) {
+    match done {
         Ok(events) => {
             let published = batch
                 .iter()
@@ -151,15 +163,20 @@ async fn commit(shared: &Shared, batch: Vec<Create>) {
     }
 }
 
-/// One transaction in two round trips: BEGIN, the requests, and the head lock
-/// with the head read; then the events with their notifications, and COMMIT. The
-/// head lock is held for the second round trip and the commit's flush only.
-async fn commit_together(shared: &Shared, batch: &[Create]) -> Result<Vec<AuditEvent>, StoreError> {
+/// One transaction in two round trips: BEGIN and the head lock with the head
+/// read; then, with every create queued while the lock was awaited, the
+/// requests, the events with their notifications, and COMMIT. The head lock is
+/// held for the second round trip and the commit's flush only.
+async fn commit_together(
+    shared: &Shared,
+    batch: &mut Vec<Create>,
+    queue: &mut Receiver,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let client = shared.client().await?;
     // Prepared (once per connection) before anything is pipelined behind them.
     let inserting = client.prepare_cached(writes::INSERT_REQUESTS).await?;
     let appending = client.prepare_cached(&writes::append_sql()).await?;
-    let done = pipelined(&client, &inserting, &appending, batch).await;
+    let done = pipelined(&client, &inserting, &appending, batch, queue).await;
     if done.is_err() {
         // Never hand back a connection inside a transaction: roll back, or
         // drop the connection (the server then aborts the transaction).
@@ -174,23 +191,35 @@ async fn pipelined(
     client: &tokio_postgres::Client,
     inserting: &Statement,
     appending: &Statement,
-    batch: &[Create],
+    batch: &mut Vec<Create>,
+    queue: &mut Receiver,
 ) -> Result<Vec<AuditEvent>, StoreError> {
-    let requests = writes::RequestColumns::of(batch.iter().map(|c| &c.request))?;
-    let params = requests.params();
     let begin = on_the_wire(client.batch_execute("BEGIN").err_into::<StoreError>()).await;
-    let insert = on_the_wire(client.execute(inserting, &params).err_into::<StoreError>()).await;
     let head = on_the_wire(writes::lock_head(client)).await;
-    let (_, _, mut head) = try_join3(begin, insert, head).await?;
+    let (_, mut head) = try_join(begin, head).await?;
+    // Whatever queued while the lock was awaited (another broker's commit) joins.
+    queue.drain_into(batch);
 
+    let requests = writes::RequestColumns::of(batch.iter().map(|c| &c.request))?;
     let drafts = batch.iter().map(|c| c.draft.clone().about(&c.request));
     let events: Vec<AuditEvent> = drafts.map(|d| head.link(d)).collect();
     let columns = writes::EventColumns::of(&events)?;
-    let params = columns.params();
-    let append = on_the_wire(client.execute(appending, &params).err_into::<StoreError>()).await;
-    // After a failed append the server answers COMMIT by rolling back.
+    let (request_params, event_params) = (requests.params(), columns.params());
+    let insert = on_the_wire(
+        client
+            .execute(inserting, &request_params)
+            .err_into::<StoreError>(),
+    )
+    .await;
+    let append = on_the_wire(
+        client
+            .execute(appending, &event_params)
+            .err_into::<StoreError>(),
+    )
+    .await;
+    // After a failed statement the server answers COMMIT by rolling back.
     let commit = on_the_wire(client.batch_execute("COMMIT").err_into::<StoreError>()).await;
-    try_join(append, commit).await?;
+    try_join3(insert, append, commit).await?;
     Ok(events)
 }
 
