@@ -1,6 +1,7 @@
 //! Group commit: one writer task per broker takes every create queued while the
-//! previous batch was committing and commits them together, in one transaction
-//! under one hold of the chain's head lock, so one WAL flush covers them all.
+//! previous batch was committing (or another broker held the chain's head) and
+//! commits them together, in one transaction under one hold of the head lock, so
+//! one WAL flush covers them all.
 //! Each caller is answered only after the commit that holds its request.
 //!
 //! A batch the database refuses is rerun one create at a time on the single
@@ -9,11 +10,10 @@
 //! batch is taken once the lock is held, so creates that arrive while another
 //! broker commits join it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use futures_util::TryFutureExt;
 use futures_util::future::{Either, Ready, poll_immediate, ready, try_join, try_join3};
