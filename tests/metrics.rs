@@ -63,6 +63,17 @@ async fn values_move_as_the_api_is_used() {
         .review("carrot", &second, "approve", "ok, OPS-9")
         .await;
     assert_eq!(status, 200);
+    let third = broker
+        .create("alice", &["production-access"], "not needed after all, #48")
+        .await;
+    let (status, _) = broker
+        .post(
+            "alice",
+            &format!("/v1/requests/{third}/withdraw"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
     let (status, _) = broker.get("alice", "/v1/no-such-thing").await;
     assert_eq!(status, 404);
 
@@ -89,11 +100,26 @@ async fn values_move_as_the_api_is_used() {
         "{after}"
     );
     assert_eq!(
+        value(&after, "countersign_requests{state=\"withdrawn\"}"),
+        1.0,
+        "{after}"
+    );
+    // Every state has its sample, even with no request in it.
+    for state in countersign::model::State::ALL {
+        let sample = format!("countersign_requests{{state=\"{}\"}} ", state.as_str());
+        assert!(after.contains(&sample), "{sample} missing:\n{after}");
+    }
+    assert_eq!(
+        value(&after, "countersign_store_write_queue_depth"),
+        0.0,
+        "nothing waits for the writer once every write has answered: {after}"
+    );
+    assert_eq!(
         value(
             &after,
             "countersign_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/requests\"}"
         ),
-        2.0,
+        3.0,
         "{after}"
     );
     assert_eq!(
@@ -123,7 +149,7 @@ async fn values_move_as_the_api_is_used() {
         &after,
         "countersign_http_request_duration_seconds_bucket{le=\"+Inf\",method=\"POST\",route=\"/v1/requests\"}",
     );
-    assert_eq!(inf, 2.0, "{after}");
+    assert_eq!(inf, 3.0, "{after}");
     // The events the broker committed, by type and resulting state.
     let events = |text: &str| {
         value(
@@ -134,13 +160,13 @@ async fn values_move_as_the_api_is_used() {
     // Counted from the bus, so allow it a moment.
     let mut text = after;
     for _ in 0..20 {
-        if events(&text) == 2.0 {
+        if events(&text) == 3.0 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
         text = scrape(&broker).await;
     }
-    assert_eq!(events(&text), 2.0, "{text}");
+    assert_eq!(events(&text), 3.0, "{text}");
     // Earlier scrapes are timed too (each is counted once it has answered).
     assert!(
         value(
@@ -186,6 +212,65 @@ async fn open_streams_are_counted_until_they_close() {
         0.0,
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn writes_waiting_for_the_writer_are_counted() {
+    let broker = TestBroker::start();
+    // Another connection holds the database's write lock: the writer waits on it
+    // (for up to its busy timeout) with the first create, and the rest queue.
+    let blocker = rusqlite::Connection::open(broker.dir.path().join("countersign.db"))
+        .expect("open the database");
+    blocker
+        .execute_batch("BEGIN IMMEDIATE")
+        .expect("take the write lock");
+    let create = |reason: &'static str| {
+        let (http, url, token) = (
+            broker.http.clone(),
+            broker.url.clone(),
+            broker.token("alice").to_string(),
+        );
+        tokio::spawn(async move {
+            http.post(format!("{url}/v1/requests"))
+                .bearer_auth(token)
+                .json(&json!({"roles": ["production-access"], "reason": reason}))
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+        })
+    };
+    let first = create("first, #1");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let rest: Vec<_> = ["second, #2", "third, #3", "fourth, #4"]
+        .into_iter()
+        .map(create)
+        .collect();
+    let depth = |text: &str| value(text, "countersign_store_write_queue_depth");
+    let mut text = scrape(&broker).await;
+    for _ in 0..50 {
+        if depth(&text) >= 3.0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        text = scrape(&broker).await;
+    }
+    assert!(
+        depth(&text) >= 3.0,
+        "three creates queued behind the first:\n{text}"
+    );
+    assert!(
+        value(&text, "countersign_api_writes_in_flight") >= 4.0,
+        "{text}"
+    );
+
+    blocker
+        .execute_batch("ROLLBACK")
+        .expect("let go of the lock");
+    for done in std::iter::once(first).chain(rest) {
+        assert_eq!(done.await.expect("task").expect("answered"), 201);
+    }
+    let text = scrape(&broker).await;
+    assert_eq!(depth(&text), 0.0, "{text}");
 }
 
 #[tokio::test]

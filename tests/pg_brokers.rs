@@ -288,3 +288,65 @@ async fn killing_a_broker_mid_burst_loses_no_acknowledged_create() {
     let (ok, report) = verify(&db);
     assert!(ok, "{report}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_503_while_the_database_is_out_of_reach_and_ok_once_it_is_back() {
+    let Some(db) = fresh_database() else { return };
+    let tokens = populate(&db, &users([]));
+    let mut relay = pg_common::Relay::start(&db).await;
+    let broker = PgBroker::start(&relay.url(&db));
+    let http = reqwest::Client::new();
+    let health = |http: reqwest::Client, base: String| async move {
+        let response = http
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .expect("the broker answers");
+        let status = response.status().as_u16();
+        (status, response.text().await.unwrap_or_default())
+    };
+    let until = |want: u16| {
+        let (http, base) = (http.clone(), broker.url.clone());
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(15);
+            loop {
+                let (status, body) = health(http.clone(), base.clone()).await;
+                if status == want || std::time::Instant::now() > deadline {
+                    return (status, body);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    assert_eq!(until(200).await, (200, "ok\n".to_string()));
+
+    relay.cut();
+    let (status, body) = until(503).await;
+    assert_eq!(status, 503, "{body}");
+    let error: Value = serde_json::from_str(&body).expect("the JSON error shape");
+    assert_eq!(error["error"]["code"], "unavailable", "{body}");
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("cannot be reached")),
+        "{body}"
+    );
+    // A write meanwhile is refused the same way, not a 500, and not half done.
+    let (status, refused) = create(&http, &broker.url, &tokens["alice"], &["production-access"])
+        .await
+        .expect("the broker answers");
+    assert_eq!(
+        (status, refused["error"]["code"].as_str()),
+        (503, Some("unavailable")),
+        "{refused}"
+    );
+
+    relay.mend().await;
+    assert_eq!(until(200).await, (200, "ok\n".to_string()));
+    let (status, made) = create(&http, &broker.url, &tokens["alice"], &["production-access"])
+        .await
+        .expect("the broker answers");
+    assert_eq!(status, 201, "the same broker serves again: {made}");
+    let (ok, report) = verify(&db);
+    assert!(ok, "{report}");
+}

@@ -5,11 +5,15 @@
 //!   request head to the response head, by the matched route template (never the raw
 //!   path, so ids do not make new series); `countersign_http_responses_total` adds
 //!   the status. Event streams count until their head is sent.
-//! - `countersign_requests{state}`: open requests now (pending, approved), counted
-//!   at scrape through the state index; `countersign_audit_events_total{type,state}`:
-//!   every committed audit event by type and the state it left its request in.
-//! - `countersign_event_streams_open`, `countersign_api_writes_in_flight` (writes
-//!   waiting for or inside the store's single writer), and
+//! - `countersign_requests{state}`: requests in each state now, every state (0 when
+//!   none), counted at scrape through the state index;
+//!   `countersign_audit_events_total{type,state}`: every committed audit event by
+//!   type and the state it left its request in.
+//! - `countersign_event_streams_open`; `countersign_api_writes_in_flight`: API
+//!   calls that write (any method but GET, HEAD, OPTIONS…) being handled now, from
+//!   their head to their answer; `countersign_store_write_queue_depth`: writes
+//!   queued for the store's writer and not yet taken into a commit (SQLite: the
+//!   writer thread; PostgreSQL: this broker's group commit), read at scrape; and
 //!   `countersign_notifications{state}`: the outbox by state.
 //!
 //! Who may read it is `[metrics] access` in broker.toml: loopback peers only by
@@ -38,16 +42,8 @@ use sha2::{Digest, Sha256};
 
 use super::error::ApiError;
 use super::server::Broker;
-use super::store::RequestQuery;
 use crate::model::State as RequestState;
 use crate::model::api::ErrorCode;
-
-/// The states a request may stay in for a while; the others only grow, and are
-/// counted as events rather than re-counted on every scrape.
-const OPEN_STATES: [RequestState; 2] = [RequestState::Pending, RequestState::Approved];
-/// Rows read per page when counting open requests, and pages at most.
-const COUNT_PAGE: usize = 1000;
-const COUNT_PAGES: usize = 10_000;
 
 const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -121,6 +117,7 @@ pub struct Metrics {
     responses: Family<Answered, Counter>,
     open_streams: Gauge,
     writes_in_flight: Gauge,
+    write_queue: Gauge,
     requests: Family<ByState, Gauge>,
     events: Family<ByEvent, Counter>,
     notifications: Family<ByState, Gauge>,
@@ -167,6 +164,7 @@ impl Metrics {
             responses: Family::default(),
             open_streams: Gauge::default(),
             writes_in_flight: Gauge::default(),
+            write_queue: Gauge::default(),
             requests: Family::default(),
             events: Family::default(),
             notifications: Family::default(),
@@ -195,12 +193,17 @@ impl Metrics {
         );
         registry.register(
             "api_writes_in_flight",
-            "API writes waiting for or inside the store's writer",
+            "API calls that write, being handled now",
             self.writes_in_flight.clone(),
         );
         registry.register(
+            "store_write_queue_depth",
+            "Writes queued for the store's writer, not yet taken into a commit",
+            self.write_queue.clone(),
+        );
+        registry.register(
             "requests",
-            "Access requests open now, by state (counted at scrape)",
+            "Access requests by state now (counted at scrape)",
             self.requests.clone(),
         );
         registry.register(
@@ -251,14 +254,22 @@ impl Metrics {
     }
 
     /// The text a scrape returns, after counting what is counted at scrape.
-    fn render(&self, open: &[(RequestState, u64)], outbox: &[(&'static str, u64)]) -> String {
-        for (state, n) in open {
+    fn render(&self, at_scrape: &AtScrape) -> String {
+        for state in RequestState::ALL {
+            let n = at_scrape
+                .requests
+                .iter()
+                .find(|(s, _)| *s == state)
+                .map_or(0, |(_, n)| *n);
             self.requests
                 .get_or_create(&ByState {
                     state: state.as_str(),
                 })
-                .set(saturating(*n));
+                .set(saturating(n));
         }
+        self.write_queue
+            .set(saturating(at_scrape.write_queue as u64));
+        let outbox = &at_scrape.outbox;
         for (state, n) in outbox {
             self.notifications
                 .get_or_create(&ByState { state })
@@ -397,43 +408,29 @@ pub async fn scrape(
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| *addr);
     broker.metrics.allows(peer, &headers)?;
-    let (open, outbox) = broker
+    let at_scrape = broker
         .blocking(|broker| {
-            let mut open = Vec::new();
-            for state in OPEN_STATES {
-                open.push((state, count(broker, state)?));
-            }
-            let outbox = broker
-                .store
-                .notification_counts()?
-                .into_iter()
-                .map(|(state, n)| (state.as_str(), n))
-                .collect::<Vec<_>>();
-            Ok((open, outbox))
+            Ok(AtScrape {
+                requests: broker.store.request_counts()?,
+                write_queue: broker.store.write_queue_depth(),
+                outbox: broker
+                    .store
+                    .notification_counts()?
+                    .into_iter()
+                    .map(|(state, n)| (state.as_str(), n))
+                    .collect(),
+            })
         })
         .await?;
-    let text = broker.metrics.render(&open, &outbox);
+    let text = broker.metrics.render(&at_scrape);
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
 
-/// Requests in `state`, page by page through the state index.
-fn count(broker: &Broker, state: RequestState) -> Result<u64, ApiError> {
-    let mut total = 0u64;
-    let mut before = None;
-    for _ in 0..COUNT_PAGES {
-        let rows = broker.store.list_request_rows(&RequestQuery {
-            state: Some(state),
-            before,
-            limit: COUNT_PAGE,
-            ..RequestQuery::default()
-        })?;
-        total += rows.len() as u64;
-        match rows.last() {
-            Some(last) if rows.len() == COUNT_PAGE => before = Some(last.id),
-            _ => break,
-        }
-    }
-    Ok(total)
+/// What is read from the store at each scrape.
+struct AtScrape {
+    requests: Vec<(RequestState, u64)>,
+    write_queue: usize,
+    outbox: Vec<(&'static str, u64)>,
 }
 
 /// Counts every event the broker commits, from its event bus.
@@ -546,7 +543,11 @@ mod tests {
         m.observe("GET", "/v1/requests/{id}", 200, 0.003);
         m.observe("GET", "/v1/requests/{id}", 404, 0.001);
         let stream = m.stream_opened();
-        let text = m.render(&[(RequestState::Pending, 3)], &[("failed", 2)]);
+        let text = m.render(&AtScrape {
+            requests: vec![(RequestState::Pending, 3)],
+            write_queue: 5,
+            outbox: vec![("failed", 2)],
+        });
         assert!(text.contains(
             "countersign_http_request_duration_seconds_count{method=\"GET\",route=\"/v1/requests/{id}\"} 2"
         ), "{text}");
@@ -558,13 +559,26 @@ mod tests {
             text.contains("countersign_requests{state=\"pending\"} 3"),
             "{text}"
         );
+        // Every state has its sample, zero when none are in it.
+        assert!(
+            text.contains("countersign_requests{state=\"revoked\"} 0"),
+            "{text}"
+        );
+        assert!(
+            text.contains("countersign_store_write_queue_depth 5"),
+            "{text}"
+        );
         assert!(
             text.contains("countersign_notifications{state=\"failed\"} 2"),
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"), "{text}");
         drop(stream);
-        let text = m.render(&[], &[]);
+        let text = m.render(&AtScrape {
+            requests: Vec::new(),
+            write_queue: 0,
+            outbox: Vec::new(),
+        });
         assert!(text.contains("countersign_event_streams_open 0"), "{text}");
     }
 

@@ -196,7 +196,7 @@ pub fn spec() -> Value {
         },
         "security": [{ "bearer": [] }],
         "paths": {
-            "/healthz": { "get": { "summary": "Liveness", "security": [], "responses": { "200": { "description": "ok" } } } },
+            "/healthz": { "get": { "summary": "Liveness", "security": [], "responses": { "200": { "description": "ok" }, "503": { "description": "error: the store cannot serve now (its writer failed, or its database is out of reach)" } } } },
             "/metrics": { "get": { "summary": "Prometheus metrics (OpenMetrics text): latency by route, open requests, streams, writes in flight, the outbox. Readable as [metrics] access in broker.toml says: loopback peers (default), a bearer token, anyone, or nobody", "security": [], "responses": { "200": { "description": "application/openmetrics-text" }, "401": { "description": "error" }, "403": { "description": "error" }, "404": { "description": "error" } } } },
             "/v1/openapi.json": { "get": { "summary": "This document", "security": [], "responses": { "200": { "description": "OpenAPI 3.1" } } } },
             "/v1/roles": { "get": { "summary": "Session lengths and request prompts of the roles the caller holds, may request or may review", "responses": { "200": { "description": "[{name, max_session_ttl, request_prompt}]" }, "401": { "description": "error" } } } },

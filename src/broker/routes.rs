@@ -81,15 +81,15 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// `ok`, or 503 with the reason once the store can no longer write.
+/// `ok`, or 503 with the reason while the store cannot serve (its writer failed,
+/// or its database is out of reach).
 async fn healthz(State(broker): State<Arc<Broker>>) -> Result<&'static str, ApiError> {
-    match broker.store.failure() {
-        None => Ok("ok\n"),
-        Some(why) => Err(ApiError::new(
-            ErrorCode::Unavailable,
-            format!("the store can no longer write: {why}"),
-        )),
-    }
+    broker
+        .blocking(|b| match b.store.health() {
+            Ok(()) => Ok("ok\n"),
+            Err(why) => Err(ApiError::new(ErrorCode::Unavailable, why)),
+        })
+        .await
 }
 
 /// The authenticated caller and the roles in force when the call arrived.

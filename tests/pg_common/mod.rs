@@ -236,3 +236,97 @@ pub async fn create(
     )
     .await
 }
+
+/// A TCP relay in front of the PostgreSQL server, which a test can cut and mend:
+/// the database goes away for the brokers behind the relay (their connections
+/// drop, new ones are refused) while the server keeps serving every other test.
+pub struct Relay {
+    port: u16,
+    target: String,
+    serving: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Relay {
+    /// A relay on a free loopback port to the server `database` is on.
+    pub async fn start(database: &str) -> Relay {
+        let (_, target, _) = split_address(database);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind the relay");
+        let port = listener.local_addr().expect("relay address").port();
+        let mut relay = Relay {
+            port,
+            target,
+            serving: None,
+        };
+        relay.serve(listener);
+        relay
+    }
+
+    /// `database` reached through this relay.
+    pub fn url(&self, database: &str) -> String {
+        let (before, _, after) = split_address(database);
+        format!("{before}127.0.0.1:{}{after}", self.port)
+    }
+
+    /// Drops every relayed connection and refuses new ones.
+    pub fn cut(&mut self) {
+        if let Some(serving) = self.serving.take() {
+            serving.abort();
+        }
+    }
+
+    /// Relays again, on the same port.
+    pub async fn mend(&mut self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let listener = loop {
+            match tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await {
+                Ok(listener) => break listener,
+                Err(err) if std::time::Instant::now() > deadline => {
+                    panic!("rebind the relay on {}: {err}", self.port)
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(50)).await,
+            }
+        };
+        self.serve(listener);
+    }
+
+    fn serve(&mut self, listener: tokio::net::TcpListener) {
+        let target = self.target.clone();
+        self.serving = Some(tokio::spawn(async move {
+            // Owned here, so aborting this task drops every connection too.
+            let mut connections = tokio::task::JoinSet::new();
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+/// A PostgreSQL URL as (what comes before its host:port, host:port, the rest).
+fn split_address(url: &str) -> (String, String, String) {
+    let start = url
+        .find('@')
+        .map(|at| at + 1)
+        .or_else(|| url.find("://").map(|s| s + 3))
+        .unwrap_or_else(|| panic!("no host in {url:?}"));
+    let end = url[start..]
+        .find(['/', '?'])
+        .map_or(url.len(), |e| start + e);
+    (
+        url[..start].to_string(),
+        url[start..end].to_string(),
+        url[end..].to_string(),
+    )
+}

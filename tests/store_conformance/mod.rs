@@ -60,6 +60,8 @@ macro_rules! conformance {
             certificates_get_increasing_serials_and_revocations_show,
             concurrent_writers_keep_one_linear_chain,
             a_sweep_and_a_review_racing_resolve_once,
+            a_create_that_fails_among_concurrent_ones_fails_alone,
+            requests_are_counted_by_state,
         );
     };
     (@cases $backend:expr; $($case:ident),* $(,)?) => {
@@ -942,6 +944,76 @@ pub fn concurrent_writers_keep_one_linear_chain(backend: &dyn Backend) {
     );
     let report = store.verify_chain().unwrap();
     assert!(report.ok, "{report:?}");
+}
+
+/// Creates committed together (a batch, a group commit) keep their own fates: one
+/// that the database refuses (its id is taken) fails, the others are stored.
+pub fn a_create_that_fails_among_concurrent_ones_fails_alone(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let taken = request("bob", t(0));
+    create(store.as_ref(), &taken);
+    let refused = AtomicUsize::new(0);
+    for round in 0..4 {
+        // Released together, so that they queue for the writer at once.
+        let start = std::sync::Barrier::new(12);
+        std::thread::scope(|scope| {
+            for w in 0..12 {
+                let (store, taken, refused, start) = (store.clone(), &taken, &refused, &start);
+                scope.spawn(move || {
+                    // One writer in each round sends the id already taken.
+                    let r = if w == 5 {
+                        taken.clone()
+                    } else {
+                        request(&format!("user{w}"), t(round * 100 + w))
+                    };
+                    start.wait();
+                    match store.create_request(r.clone(), created_event(&r)) {
+                        Ok(_) => assert_ne!(r.id, taken.id, "a second request {}", r.id),
+                        Err(_) => {
+                            assert_eq!(r.id, taken.id, "a create refused with the duplicate");
+                            refused.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            }
+        });
+    }
+    assert_eq!(refused.load(Ordering::SeqCst), 4);
+    let stored = store
+        .list_requests(&RequestQuery {
+            limit: 1000,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(stored.len(), 1 + 4 * 11);
+    let events = all_events(store.as_ref());
+    assert_eq!(events.len(), 1 + 4 * 11, "one event per stored request");
+    assert!(store.verify_chain().unwrap().ok);
+}
+
+pub fn requests_are_counted_by_state(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    assert!(store.request_counts().unwrap().is_empty());
+    for i in 0..3 {
+        create(store.as_ref(), &request("bob", t(i)));
+    }
+    let withdrawn = request("alice", t(5));
+    create(store.as_ref(), &withdrawn);
+    let done = store
+        .mutate_request(
+            withdrawn.id,
+            Box::new(|r| {
+                r.state = State::Withdrawn;
+                Verdict::Commit(EventDraft::new(EventType::Update, "alice", t(6)))
+            }),
+        )
+        .unwrap();
+    assert!(done.is_ok());
+    let mut counts = store.request_counts().unwrap();
+    counts.sort_by_key(|(s, _)| s.as_str());
+    assert_eq!(counts, vec![(State::Pending, 3), (State::Withdrawn, 1)]);
 }
 
 /// The sweeper on two brokers and a reviewer, all at once on one request:

@@ -225,6 +225,8 @@ pub trait Store: Send + Sync + 'static {
             .map(RequestRow::decode)
             .collect()
     }
+    /// How many requests are in each state (states without any left out).
+    fn request_counts(&self) -> Result<Vec<(State, u64)>, StoreError>;
     /// Ids of pending requests past their deadline and approved ones past their end.
     fn due(&self, now: Time) -> Result<Vec<uuid::Uuid>, StoreError>;
     /// Feeds every request touched at or after `since` (created, resolved or with
@@ -274,6 +276,19 @@ pub trait Store: Send + Sync + 'static {
     /// Why the store can no longer write, once that has happened.
     fn failure(&self) -> Option<String> {
         None
+    }
+    /// Whether the store can serve right now, or why not. Unlike [`Store::failure`]
+    /// this may pass (a database server down for a moment comes back): `/healthz`
+    /// reports it, the broker keeps running.
+    fn health(&self) -> Result<(), String> {
+        match self.failure() {
+            Some(why) => Err(format!("the store can no longer write: {why}")),
+            None => Ok(()),
+        }
+    }
+    /// Writes waiting for the store's writer: queued, not yet taken into a commit.
+    fn write_queue_depth(&self) -> usize {
+        0
     }
     /// Sets the function told about every committed event, in `seq` order, once.
     /// On a database several brokers share, their events too: this is what feeds

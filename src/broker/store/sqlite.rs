@@ -4,7 +4,7 @@
 //! one fsync per request, and the audit chain has a single author.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering as AtomicOrdering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering as AtomicOrdering};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
@@ -22,7 +22,7 @@ use super::{
     StoredRoles, UserChange, UserRecord, Verdict, outbox,
 };
 use crate::model::event::ChainReport;
-use crate::model::{AuditEvent, Certificate, Request, Time, User};
+use crate::model::{AuditEvent, Certificate, Request, State, Time, User};
 
 pub(super) const DB_FILE: &str = "countersign.db";
 /// Most jobs committed in one transaction.
@@ -168,6 +168,8 @@ pub struct SqliteStore {
     path: PathBuf,
     readers: Mutex<Vec<Connection>>,
     jobs: Mutex<Option<SyncSender<Box<dyn Job>>>>,
+    /// Jobs sent to the writer and not yet taken into a batch.
+    waiting: Arc<AtomicUsize>,
     writer: Mutex<Option<JoinHandle<()>>>,
     publisher: Arc<OnceLock<Publisher>>,
     /// Set, once, when the writer can no longer write.
@@ -191,11 +193,19 @@ impl SqliteStore {
         let writer_publisher = publisher.clone();
         let failure: Arc<Mutex<Option<String>>> = Arc::default();
         let writer_failure = failure.clone();
+        let waiting = Arc::new(AtomicUsize::new(0));
+        let writer_waiting = waiting.clone();
         let writer = std::thread::Builder::new()
             .name("countersign-writer".into())
             .spawn(move || {
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    write_loop(conn, jobs_rx, writer_publisher, &writer_failure)
+                    write_loop(
+                        conn,
+                        jobs_rx,
+                        writer_publisher,
+                        &writer_failure,
+                        &writer_waiting,
+                    )
                 }));
                 if ran.is_err() {
                     fail(&writer_failure, "the writer thread panicked".to_string());
@@ -209,6 +219,7 @@ impl SqliteStore {
             path,
             readers: Mutex::new(Vec::new()),
             jobs: Mutex::new(Some(jobs_tx)),
+            waiting,
             writer: Mutex::new(Some(writer)),
             publisher,
             failure,
@@ -282,7 +293,11 @@ impl SqliteStore {
             out: None,
             reply,
         });
-        sender.send(job).map_err(|_| StoreError::Closed)?;
+        self.waiting.fetch_add(1, AtomicOrdering::Relaxed);
+        if sender.send(job).is_err() {
+            self.waiting.fetch_sub(1, AtomicOrdering::Relaxed);
+            return Err(StoreError::Closed);
+        }
         answer.recv().map_err(|_| StoreError::Closed)?
     }
 
@@ -409,6 +424,7 @@ fn write_loop(
     jobs: Receiver<Box<dyn Job>>,
     publisher: Arc<OnceLock<Publisher>>,
     failure: &Mutex<Option<String>>,
+    waiting: &AtomicUsize,
 ) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
@@ -418,6 +434,7 @@ fn write_loop(
                 Err(_) => break,
             }
         }
+        waiting.fetch_sub(batch.len(), AtomicOrdering::Relaxed);
         tracing::trace!(jobs = batch.len(), "committing a batch");
         match run_batch(&mut conn, &mut batch) {
             Ok(published) => {
@@ -1042,6 +1059,27 @@ impl Store for SqliteStore {
             }
             Ok(out)
         })
+    }
+
+    fn request_counts(&self) -> Result<Vec<(State, u64)>, StoreError> {
+        self.read(|conn| {
+            let mut stmt =
+                conn.prepare_cached("SELECT state, COUNT(*) FROM requests GROUP BY state")?;
+            let rows = stmt.query_map([], |row| {
+                Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (state, n) = row?;
+                let state = state.parse::<State>().map_err(StoreError::Corrupt)?;
+                out.push((state, n as u64));
+            }
+            Ok(out)
+        })
+    }
+
+    fn write_queue_depth(&self) -> usize {
+        self.waiting.load(AtomicOrdering::Relaxed)
     }
 
     fn due(&self, now: Time) -> Result<Vec<Uuid>, StoreError> {

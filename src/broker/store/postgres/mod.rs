@@ -7,6 +7,7 @@
 //! The `Store` trait is synchronous (the broker calls it from blocking threads):
 //! each call runs as a task on this store's own small runtime and waits for it.
 
+mod group;
 mod outbox;
 mod reads;
 mod schema;
@@ -29,7 +30,7 @@ use super::{
     UserChange, UserRecord,
 };
 use crate::model::event::ChainReport;
-use crate::model::{AuditEvent, Certificate, Request, Time, User};
+use crate::model::{AuditEvent, Certificate, Request, State, Time, User};
 
 /// Connections one broker holds at most.
 const POOL_SIZE: usize = 16;
@@ -94,8 +95,34 @@ impl Shared {
     }
 }
 
+/// How long a health probe's answer is reused.
+const HEALTH_FRESH: std::time::Duration = std::time::Duration::from_secs(1);
+/// How long a health probe waits for PostgreSQL.
+const HEALTH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Asks the server the cheapest question, through the pool, within [`HEALTH_TIMEOUT`].
+async fn probe(db: &Shared) -> Result<(), String> {
+    let asked = async {
+        let client = db.client().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok::<_, StoreError>(())
+    };
+    match tokio::time::timeout(HEALTH_TIMEOUT, asked).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err(format!(
+            "the database cannot be reached: no answer from PostgreSQL within {} s",
+            HEALTH_TIMEOUT.as_secs()
+        )),
+    }
+}
+
 pub struct PgStore {
     shared: Shared,
+    /// Creates waiting for this broker's writer (group commit).
+    queue: group::Queue,
+    /// The last health probe: when, and its answer.
+    health: Mutex<Option<(std::time::Instant, Result<(), String>)>>,
     runtime: Mutex<Option<tokio::runtime::Runtime>>,
     handle: tokio::runtime::Handle,
     /// The head when the store was opened: the tail publishes what follows it.
@@ -139,8 +166,11 @@ impl PgStore {
             recent: Arc::default(),
         };
         let handle = runtime.handle().clone();
+        let (queue, queued) = group::Queue::new();
         let mut store = PgStore {
             shared,
+            queue,
+            health: Mutex::new(None),
             runtime: Mutex::new(Some(runtime)),
             handle,
             opened_at: 0,
@@ -150,6 +180,9 @@ impl PgStore {
             schema::migrate(&mut client).await?;
             reads::head_seq(&client).await
         })?;
+        store
+            .handle
+            .spawn(group::write_loop(store.shared.clone(), queued));
         Ok(store)
     }
 
@@ -243,9 +276,11 @@ impl Store for PgStore {
     fn roles_version(&self) -> Result<u64, StoreError> {
         self.run(|db| async move {
             let client = db.client().await?;
-            let row = client
-                .query_one("SELECT COALESCE(MAX(version), 0) FROM roles", &[])
+            // Asked on every API call: prepared once per connection.
+            let statement = client
+                .prepare_cached("SELECT COALESCE(MAX(version), 0) FROM roles")
                 .await?;
+            let row = client.query_one(&statement, &[]).await?;
             Ok(row.try_get::<_, i64>(0)? as u64)
         })
     }
@@ -269,7 +304,8 @@ impl Store for PgStore {
         request: Request,
         event: EventDraft,
     ) -> Result<AuditEvent, StoreError> {
-        self.run(|db| async move { writes::create_request(&db, request, event).await })
+        let queue = self.queue.clone();
+        self.run(|_| async move { queue.create(request, event).await })
     }
 
     fn mutate_request(&self, id: Uuid, mutation: Mutation) -> Result<Mutated, StoreError> {
@@ -288,6 +324,22 @@ impl Store for PgStore {
     fn list_request_rows(&self, query: &RequestQuery) -> Result<Vec<RequestRow>, StoreError> {
         let query = query.clone();
         self.run(|db| async move { reads::request_rows(&*db.client().await?, &query).await })
+    }
+
+    fn request_counts(&self) -> Result<Vec<(State, u64)>, StoreError> {
+        self.run(|db| async move {
+            let client = db.client().await?;
+            let statement = client
+                .prepare_cached("SELECT state, COUNT(*) FROM requests GROUP BY state")
+                .await?;
+            let mut out = Vec::new();
+            for row in client.query(&statement, &[]).await? {
+                let state: &str = row.try_get(0)?;
+                let state = state.parse::<State>().map_err(StoreError::Corrupt)?;
+                out.push((state, row.try_get::<_, i64>(1)? as u64));
+            }
+            Ok(out)
+        })
     }
 
     fn due(&self, now: Time) -> Result<Vec<Uuid>, StoreError> {
@@ -401,6 +453,25 @@ impl Store for PgStore {
 
     fn event(&self, seq: u64) -> Result<Option<AuditEvent>, StoreError> {
         self.run(|db| async move { reads::event(&*db.client().await?, seq).await })
+    }
+
+    fn health(&self) -> Result<(), String> {
+        // Held through the probe: callers at the same moment share its answer.
+        let mut last = self.health.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, answer)) = last.as_ref()
+            && at.elapsed() < HEALTH_FRESH
+        {
+            return answer.clone();
+        }
+        let answer = self
+            .run(|db| async move { Ok(probe(&db).await) })
+            .unwrap_or_else(|e| Err(e.to_string()));
+        *last = Some((std::time::Instant::now(), answer.clone()));
+        answer
+    }
+
+    fn write_queue_depth(&self) -> usize {
+        self.queue.depth()
     }
 
     fn on_commit(&self, publish: Publisher) {

@@ -48,16 +48,17 @@ fn uuid(text: &str) -> Result<Uuid, StoreError> {
 
 /// `column` is one of ours, never a caller's.
 pub(super) async fn user_where(
-    client: &Client,
+    client: &deadpool_postgres::Client,
     column: &'static str,
     value: &str,
 ) -> Result<Option<User>, StoreError> {
-    let row = client
-        .query_opt(
-            &format!("SELECT name, roles, traits FROM users WHERE {column} = $1"),
-            &[&value],
-        )
+    // Asked on every API call (the caller's token): prepared once per connection.
+    let statement = client
+        .prepare_cached(&format!(
+            "SELECT name, roles, traits FROM users WHERE {column} = $1"
+        ))
         .await?;
+    let row = client.query_opt(&statement, &[&value]).await?;
     row.map(|row| {
         Ok(User {
             name: row.try_get(0)?,
