@@ -294,6 +294,8 @@ fn findings() -> countersign::model::api::FindingsReport {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: Some(3),
+        next: None,
+        total: None,
     }
 }
 

@@ -286,6 +286,7 @@ async fn list(
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let before = query.after.as_deref().map(parse_cursor).transpose()?;
     let scope = query.scope.unwrap_or_default();
+    let text = search_text(query.q.as_deref())?;
     let Caller { user, roles } = caller;
     let sees_all = roles.allows(&user, Resource::AccessRequest, Verb::List);
     let mut db_query = RequestQuery {
@@ -293,6 +294,7 @@ async fn list(
         user: query.user.clone(),
         role: query.role.clone(),
         before,
+        text,
         limit,
     };
     if scope == Scope::Mine {
@@ -342,6 +344,27 @@ async fn list(
         })
         .await?;
     Ok(page_response(&rows, next))
+}
+
+/// The longest text a listing looks for.
+const MAX_SEARCH_BYTES: usize = 256;
+
+/// `q`, lowercased; blank is no search.
+fn search_text(q: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if q.len() > MAX_SEARCH_BYTES {
+        return Err(ApiError::invalid(format!(
+            "q: at most {MAX_SEARCH_BYTES} bytes of text to look for"
+        )));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "q: control characters are not searched for",
+        ));
+    }
+    Ok(Some(q.to_lowercase()))
 }
 
 /// `{"requests": [...], "next": ...}` written from the stored JSON as it is.
@@ -608,11 +631,16 @@ async fn audit_verify(
 #[serde(deny_unknown_fields)]
 struct FindingsQuery {
     window: Option<String>,
+    sort: Option<crate::model::FindingSort>,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 /// The longest window a findings query may cover.
 const MAX_WINDOW: Duration = Duration::from_hours(24 * 400);
 
+/// `{findings, window, …, next, total}`: every finding, or with `limit` one page
+/// of them in the report's order (or `sort`'s).
 async fn audit_findings(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
@@ -630,13 +658,29 @@ async fn audit_findings(
             "window must be between 1s and {MAX_WINDOW}"
         )));
     }
+    let after = query
+        .after
+        .as_deref()
+        .map(super::findings::Cursor::parse)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    if after.is_some() && query.limit.is_none() {
+        return Err(ApiError::invalid(
+            "after: a cursor pages, so it needs a limit as well",
+        ));
+    }
+    let limit = query.limit.map(|l| l.clamp(1, MAX_PAGE));
     let now = broker.now();
     // A busy week's report is tens of megabytes of JSON: write it on the blocking
     // pool too, not on the thread serving every other request.
     let body = broker
         .blocking(move |b| {
-            let report = super::findings::report(b.store.as_ref(), &b.audit, window, now)?;
-            serde_json::to_vec(&report)
+            let mut report = super::findings::report(b.store.as_ref(), &b.audit, window, now)?;
+            if let Some(sort) = query.sort {
+                sort.sort(&mut report.findings);
+            }
+            let page = super::findings::Page::of(&report, after.as_ref(), limit);
+            serde_json::to_vec(&page)
                 .map_err(|e| ApiError::new(ErrorCode::Internal, format!("report: {e}")))
         })
         .await?;

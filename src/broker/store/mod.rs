@@ -131,6 +131,9 @@ pub struct RequestQuery {
     pub role: Option<String>,
     /// Only requests whose id sorts before this one (ids are time-ordered UUID v7).
     pub before: Option<uuid::Uuid>,
+    /// Lowercase text found in the requester, a role or the reason, or at the
+    /// start of the id (with or without its hyphens).
+    pub text: Option<String>,
     pub limit: usize,
 }
 

@@ -1021,6 +1021,10 @@ impl Store for SqliteStore {
                 args.push(Box::new(before.to_string()));
                 conditions.push(format!("r.id < ?{}", args.len()));
             }
+            if let Some(text) = &query.text {
+                args.push(Box::new(text.clone()));
+                conditions.push(text_condition(args.len()));
+            }
             if !conditions.is_empty() {
                 sql.push_str(" WHERE ");
                 sql.push_str(&conditions.join(" AND "));
@@ -1334,4 +1338,16 @@ impl Store for SqliteStore {
         let ids = request_ids.to_vec();
         self.write(move |tx, _| Ok((outbox::queue_reminders(tx, &ids, now)?, Vec::new())))
     }
+}
+
+/// A listing's text search, parameter `?n` (lowercase): the requester, a role or
+/// the reason contain it, or the id starts with it. `instr`, not `LIKE`, so `%`
+/// and `_` are plain characters; a body that is not JSON has no reason to match.
+fn text_condition(n: usize) -> String {
+    format!(
+        "(instr(lower(r.user), ?{n}) > 0 \
+         OR instr(lower(CASE WHEN json_valid(r.body) THEN json_extract(r.body, '$.reason') END), ?{n}) > 0 \
+         OR EXISTS (SELECT 1 FROM request_roles t WHERE t.request_id = r.id AND instr(lower(t.role), ?{n}) > 0) \
+         OR instr(r.id, ?{n}) = 1 OR instr(replace(r.id, '-', ''), ?{n}) = 1)"
+    )
 }

@@ -446,6 +446,8 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let buffer = render(&state, 160, 36);
@@ -535,6 +537,8 @@ fn audit_state(width: u16, height: u16) -> State {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     state
@@ -895,6 +899,8 @@ fn the_audit_tab_says_when_its_findings_are_stale() {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let text = screen(&render(&state, 160, 30));

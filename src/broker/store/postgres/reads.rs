@@ -152,6 +152,16 @@ pub(super) async fn request_rows(
     if let Some(before) = query.before {
         conditions.push(format!("r.id < {}", args.push(before.to_string())));
     }
+    if let Some(text) = &query.text {
+        // `strpos`, not `LIKE`: `%` and `_` are plain characters here.
+        let n = args.push(text.clone());
+        conditions.push(format!(
+            "(strpos(lower(r.user_name), {n}) > 0 \
+             OR strpos(lower(r.body::jsonb ->> 'reason'), {n}) > 0 \
+             OR EXISTS (SELECT 1 FROM request_roles t WHERE t.request_id = r.id AND strpos(lower(t.role), {n}) > 0) \
+             OR strpos(r.id, {n}) = 1 OR strpos(replace(r.id, '-', ''), {n}) = 1)"
+        ));
+    }
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
