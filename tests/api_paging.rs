@@ -263,3 +263,36 @@ fn urlencode(text: &str) -> String {
         })
         .collect()
 }
+
+#[tokio::test]
+async fn request_ls_search_asks_the_broker() {
+    let b = TestBroker::start();
+    let wanted = b
+        .create("bob", &["production-access"], "incident #3 Clacks relay")
+        .await;
+    b.create("bob", &["production-access"], "incident #4 something else")
+        .await;
+    let out = std::process::Command::new(common::BIN)
+        .args(["request", "ls", "--search", "CLACKS", "--format", "json"])
+        .env("COUNTERSIGN_BROKER", &b.url)
+        .env("COUNTERSIGN_TOKEN", b.token("carrot"))
+        .env_remove("COUNTERSIGN_CONFIG")
+        .env("XDG_CONFIG_HOME", b.dir.path())
+        .env("HOME", b.dir.path())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("run countersign");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let ids: Vec<&str> = listed["requests"]
+        .as_array()
+        .expect("the listing's requests")
+        .iter()
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![wanted.as_str()]);
+}
