@@ -158,7 +158,7 @@ pub(super) async fn request_rows(
         conditions.push(format!(
             "(strpos(lower(r.user_name), {n}) > 0 \
              OR strpos(lower(r.body::jsonb ->> 'reason'), {n}) > 0 \
-             OR EXISTS (SELECT 1 FROM request_roles t WHERE t.request_id = r.id AND strpos(lower(t.role), {n}) > 0) \
+             OR r.id IN (SELECT request_id FROM request_roles WHERE strpos(lower(role), {n}) > 0) \
              OR strpos(r.id, {n}) = 1 OR strpos(replace(r.id, '-', ''), {n}) = 1)"
         ));
     }
