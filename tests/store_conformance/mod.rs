@@ -263,6 +263,29 @@ pub fn listings_search_requester_roles_reason_and_id_prefix(backend: &dyn Backen
         page.iter().map(|r| r.id).collect::<Vec<_>>(),
         vec![other.id, vacuum.id]
     );
+    // A window: the n-th request listed, newest first, whatever the text; and a
+    // listing cut to the ids from there on.
+    let nth = |n, query: RequestQuery| store.nth_request_id(&query, n).unwrap();
+    assert_eq!(nth(1, any()), Some(other.id));
+    assert_eq!(nth(2, any()), Some(vacuum.id));
+    assert_eq!(nth(4, any()), None);
+    let ignoring_text = RequestQuery {
+        text: Some("nobody".into()),
+        ..Default::default()
+    };
+    assert_eq!(nth(3, ignoring_text), Some(deploy.id));
+    assert_eq!(nth(1, alice()), Some(other.id));
+    assert_eq!(nth(2, production()), Some(deploy.id));
+    let below = RequestQuery {
+        before: Some(other.id),
+        ..Default::default()
+    };
+    assert_eq!(nth(1, below), Some(vacuum.id));
+    let window = RequestQuery {
+        not_before: Some(vacuum.id),
+        ..Default::default()
+    };
+    assert_eq!(found("a", window), vec![other.id, vacuum.id]);
 }
 
 pub fn mutations_commit_or_refuse_and_refusals_can_be_recorded(backend: &dyn Backend) {
