@@ -214,7 +214,7 @@ pub fn spec() -> Value {
                         { "name": "state", "in": "query", "schema": schema("State") },
                         query("user", "string", "requester"), query("role", "string", "a requested role"),
                         { "name": "scope", "in": "query", "schema": { "type": "string", "enum": ["mine", "reviewable", "all"] } },
-                        query("q", "string", "text to look for, any case (≤ 256 bytes): in the requester, a requested role or the reason, or at the start of the id (with or without hyphens)"),
+                        query("q", "string", "text to look for, any case (≤ 256 bytes): in the requester, a requested role or the reason, or at the start of the id (with or without hyphens); a page may come back short, even empty, with a next cursor after 20,000 stored requests were looked through"),
                         query("limit", "integer", "page size, 1–1000 (default 100)"),
                         query("after", "string", "the `next` of the previous page")
                     ],
