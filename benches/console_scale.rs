@@ -309,6 +309,8 @@ fn child(url: String, token: String) {
         // then one in none, which the broker looks for through every request.
         let mut figures = Vec::new();
         for q in ["merchants-guild-app-03", "no such text"] {
+            // From the top: the first page of matches, not the walk to their end.
+            apply(&mut state, Action::Command(Key::Top));
             apply(&mut state, Action::Command(Key::Filter));
             while state.mode.filter_input().is_some_and(|t| !t.is_empty()) {
                 apply(&mut state, Action::FilterBackspace);
@@ -318,6 +320,7 @@ fn child(url: String, token: String) {
             }
             let asked = Instant::now();
             apply(&mut state, Action::Command(Key::ApplyFilter));
+            apply(&mut state, Action::Command(Key::Top));
             while state.matches.as_ref().is_none_or(|m| m.q != q || m.loading) {
                 let action = tokio::time::timeout(Duration::from_secs(60), actions.recv())
                     .await
@@ -326,9 +329,10 @@ fn child(url: String, token: String) {
                 apply(&mut state, action);
             }
             figures.push(format!(
-                "search {q:?}: {:.0} ms, {} rows",
+                "search {q:?}: {:.0} ms to {} rows (more on the broker: {})",
                 asked.elapsed().as_secs_f64() * 1000.0,
-                state.rows.len()
+                state.rows.len(),
+                state.matches.as_ref().is_some_and(|m| m.more())
             ));
         }
         // The Audit tab: its first page of findings.

@@ -197,7 +197,7 @@ fn listing(columns: &str, query: &RequestQuery, text: bool) -> (String, Args) {
         conditions.push(format!(
             "(strpos(lower(r.user_name), {n}) > 0 \
              OR strpos(lower(r.body::jsonb ->> 'reason'), {n}) > 0 \
-             OR r.id IN (SELECT request_id FROM request_roles WHERE strpos(lower(role), {n}) > 0) \
+             OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(r.body::jsonb -> 'roles') AS role WHERE strpos(lower(role), {n}) > 0) \
              OR strpos(r.id, {n}) = 1 OR strpos(replace(r.id, '-', ''), {n}) = 1)"
         ));
     }
