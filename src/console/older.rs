@@ -122,11 +122,7 @@ pub(super) fn matched(
             // A broker that answers with the cursor it was given would loop.
             matches.next = next.filter(|n| Some(n) != matches.next.as_ref());
             matches.answered = true;
-            for request in requests {
-                if !state.requests.contains_key(&request.id) {
-                    super::listing::upsert(state, request, now);
-                }
-            }
+            super::listing::add_new(state, requests, now);
             super::listing::reorder(state);
         }
         Err(why) => matches.error = Some(why),
@@ -143,11 +139,7 @@ pub(super) fn arrived(
     state.older.loading = false;
     match result {
         Ok((requests, next)) => {
-            for request in requests {
-                if !state.requests.contains_key(&request.id) {
-                    super::listing::upsert(state, request, now);
-                }
-            }
+            super::listing::add_new(state, requests, now);
             // A broker that answers with the cursor it was given would loop.
             state.older.next = next.filter(|n| Some(n) != state.older.next.as_ref());
             super::listing::reorder(state);
