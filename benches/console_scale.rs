@@ -9,7 +9,10 @@
 //! terminal: frames are drawn into a TestBackend) in a child process, three times.
 //! Each child prints how long it took from start to a drawn, live queue, then
 //! scrolls History to the end of five more pages, and reads its own resident
-//! memory (VmRSS) and peak (VmHWM). Targets: queue < 1 s, RSS < 60 MB.
+//! memory (VmRSS) and peak (VmHWM). Then it applies two History filters the broker
+//! searches (`q=`: one matching a request in 17, one matching none, which reads
+//! every request) and opens the Audit tab, timing each answer. Targets: queue
+//! < 1 s, RSS < 60 MB.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -301,6 +304,59 @@ fn child(url: String, token: String) {
             queue_mb = rss_queue as f64 / 1024.0,
             now_mb = status_kib("VmRSS:") as f64 / 1024.0,
             peak_mb = status_kib("VmHWM:") as f64 / 1024.0,
+        );
+        // The History filter searched on the broker: a text in one request of 17,
+        // then one in none, which the broker looks for through every request.
+        let mut figures = Vec::new();
+        for q in ["merchants-guild-app-03", "no such text"] {
+            // From the top: the first page of matches, not the walk to their end.
+            apply(&mut state, Action::Command(Key::Top));
+            apply(&mut state, Action::Command(Key::Filter));
+            while state.mode.filter_input().is_some_and(|t| !t.is_empty()) {
+                apply(&mut state, Action::FilterBackspace);
+            }
+            for c in q.chars() {
+                apply(&mut state, Action::FilterChar(c));
+            }
+            let asked = Instant::now();
+            apply(&mut state, Action::Command(Key::ApplyFilter));
+            apply(&mut state, Action::Command(Key::Top));
+            while state.matches.as_ref().is_none_or(|m| m.q != q || m.loading) {
+                let action = tokio::time::timeout(Duration::from_secs(60), actions.recv())
+                    .await
+                    .expect("the search answers")
+                    .expect("the link runs");
+                apply(&mut state, action);
+            }
+            figures.push(format!(
+                "search {q:?}: {:.0} ms to {} rows (more on the broker: {})",
+                asked.elapsed().as_secs_f64() * 1000.0,
+                state.rows.len(),
+                state.matches.as_ref().is_some_and(|m| m.more())
+            ));
+        }
+        // The Audit tab: its first page of findings.
+        apply(&mut state, Action::Command(Key::ClearFilter));
+        let asked = Instant::now();
+        apply(&mut state, Action::Command(Key::Tab4));
+        while state.audit.findings.is_none() || state.audit.loading {
+            let action = tokio::time::timeout(Duration::from_secs(60), actions.recv())
+                .await
+                .expect("the findings")
+                .expect("the link runs");
+            apply(&mut state, action);
+        }
+        figures.push(format!(
+            "Audit: {} of {} findings after {:.0} ms",
+            state.audit.findings.as_ref().map_or(0, Vec::len),
+            state.audit.count().unwrap_or(0),
+            asked.elapsed().as_secs_f64() * 1000.0
+        ));
+        println!(
+            "  {}; RSS {:.1} MB, peak {:.1} MB",
+            figures.join("; "),
+            status_kib("VmRSS:") as f64 / 1024.0,
+            status_kib("VmHWM:") as f64 / 1024.0,
         );
     });
 }

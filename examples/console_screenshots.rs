@@ -98,18 +98,55 @@ fn screens() -> Vec<(&'static str, u16, u16, State)> {
     command(&mut history, Command::NextTab);
     command(&mut history, Command::NextTab);
     screens.push(("history", 160, 30, history));
+
+    // History filtered, with the broker's search finding what is not loaded.
+    let mut searched = state(160, 30);
+    update(
+        &mut searched,
+        Action::OlderFrom(Some("older".into())),
+        fixtures::now(),
+    );
+    command(&mut searched, Command::Filter);
+    for c in "clacks".chars() {
+        update(&mut searched, Action::FilterChar(c), fixtures::now());
+    }
+    command(&mut searched, Command::ApplyFilter);
+    command(&mut searched, Command::Tab3);
+    let found = [
+        (40, "ponder", 60 * 24 * 40),
+        (41, "adora-belle", 60 * 24 * 90),
+    ]
+    .map(|(n, user, age)| {
+        RequestFixture::new(n, user)
+            .reason("Replace the clacks tower relay firmware, OPS-88")
+            .age_mins(age)
+            .state(countersign::model::State::Returned)
+            .build()
+    })
+    .to_vec();
+    update(
+        &mut searched,
+        Action::Matches {
+            q: "clacks".into(),
+            result: Ok((found, Some("more".into()))),
+        },
+        fixtures::now(),
+    );
+    screens.push(("history-search", 160, 30, searched));
     screens.push(("audit", 160, 36, audit(160, 36)));
 
     let mut grouped = audit(160, 36);
     command(&mut grouped, Command::Sort);
     screens.push(("audit-grouped", 160, 36, grouped));
 
+    // Not carrot's own fast approval: nobody marks a finding about themselves.
     let mut marking = audit(140, 36);
+    command(&mut marking, Command::Down);
     command(&mut marking, Command::Down);
     command(&mut marking, Command::MarkReviewed);
     type_text(
         &mut marking,
-        "Asked carrot: pre-arranged for the release window, see OPS-204.",
+        "Asked detritus: three releases in a week; a standing role is on its way, OPS-204.",
     );
     screens.push(("mark-reviewed", 140, 36, marking));
 
@@ -294,6 +331,8 @@ fn findings() -> countersign::model::api::FindingsReport {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: Some(3),
+        next: None,
+        total: None,
     }
 }
 

@@ -441,6 +441,8 @@ async fn marking_a_finding_reviewed_goes_through_the_broker_and_comes_back() {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     press(&mut carrot, &carrot_effects, Command::PrevTab);
     update(

@@ -294,6 +294,8 @@ impl<'c> Analyzer<'c> {
             reviewers,
             ticket_patterns: self.config.ticket_patterns().to_vec(),
             repeat_threshold: Some(self.config.repeat_threshold),
+            next: None,
+            total: None,
         }
     }
 

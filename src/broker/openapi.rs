@@ -187,11 +187,15 @@ pub fn spec() -> Value {
                     "kind": { "type": "string", "enum": ["fast_approval", "no_ticket", "repeat_request", "overheld", "emergency_unreviewed", "refused_review", "override"] },
                     "severity": { "type": "string", "enum": ["low", "medium", "high"] },
                     "request_id": nullable("string", Some("uuid")), "user": string(), "reviewer": nullable("string", None),
-                    "roles": strings(), "detail": string(), "at": time() } },
+                    "roles": strings(), "detail": string(), "at": time(),
+                    "key": { "type": "string", "description": "kind:request-id:reviewer, the key POST /v1/audit/findings/reviewed takes" } } },
                 "FindingsReport": { "type": "object", "properties": {
                     "findings": { "type": "array", "items": schema("Finding") }, "window": duration(),
                     "reviewers": { "type": "array", "items": { "type": "object" } },
-                    "ticket_patterns": { "type": "array", "items": string(), "description": "the regexes no_ticket used" } } }
+                    "ticket_patterns": { "type": "array", "items": string(), "description": "the regexes no_ticket used" },
+                    "repeat_threshold": { "type": "integer" },
+                    "next": nullable("string", None),
+                    "total": { "type": "integer", "description": "how many findings the whole report holds" } } }
             }
         },
         "security": [{ "bearer": [] }],
@@ -210,6 +214,7 @@ pub fn spec() -> Value {
                         { "name": "state", "in": "query", "schema": schema("State") },
                         query("user", "string", "requester"), query("role", "string", "a requested role"),
                         { "name": "scope", "in": "query", "schema": { "type": "string", "enum": ["mine", "reviewable", "all"] } },
+                        query("q", "string", "text to look for, any case (≤ 256 bytes): in the requester, a requested role or the reason, or at the start of the id (with or without hyphens); a page may come back short, even empty, with a next cursor after 20,000 stored requests were looked through"),
                         query("limit", "integer", "page size, 1–1000 (default 100)"),
                         query("after", "string", "the `next` of the previous page")
                     ],
@@ -242,7 +247,11 @@ pub fn spec() -> Value {
                     query("until", "string", "RFC 3339 time or a duration ago"), query("limit", "integer", "1–1000"), query("after", "integer", "seq")],
                 "responses": responses(("200", ok("EventPage")), &[400, 401, 403]) } },
             "/v1/audit/findings": { "get": { "summary": "The weekly review's findings (rule event: list)",
-                "parameters": [query("window", "string", "duration, default 168h")],
+                "parameters": [query("window", "string", "duration, default 168h"),
+                    { "name": "sort", "in": "query", "schema": { "type": "string", "enum": ["severity", "kind", "user", "time"] },
+                      "description": "the order; without it, the report's own (most severe, then oldest, first)" },
+                    query("limit", "integer", "page size, 1–1000; without it every finding, and next is null"),
+                    query("after", "string", "the next of the previous page")],
                 "responses": responses(("200", ok("FindingsReport")), &[400, 401, 403]) } },
             "/v1/audit/verify": { "get": { "summary": "Recompute the audit hash chain (rule event: list)", "responses": responses(("200", ok("VerifyReport")), &[401, 403]) } }
         }

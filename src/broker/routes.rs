@@ -286,6 +286,7 @@ async fn list(
     let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
     let before = query.after.as_deref().map(parse_cursor).transpose()?;
     let scope = query.scope.unwrap_or_default();
+    let text = search_text(query.q.as_deref())?;
     let Caller { user, roles } = caller;
     let sees_all = roles.allows(&user, Resource::AccessRequest, Verb::List);
     let mut db_query = RequestQuery {
@@ -293,6 +294,8 @@ async fn list(
         user: query.user.clone(),
         role: query.role.clone(),
         before,
+        not_before: None,
+        text,
         limit,
     };
     if scope == Scope::Mine {
@@ -314,6 +317,18 @@ async fn list(
                 Scope::Reviewable => r.user != user.name && roles.check_review(&user, r).is_ok(),
                 Scope::All => lifecycle::can_see(&roles, &user, r),
             };
+            if db_query.text.is_some() {
+                let visible = |row: &super::store::RequestRow| -> Result<bool, ApiError> {
+                    Ok(!needs_check || keep(&row.decode()?))
+                };
+                return search(
+                    b.store.as_ref(),
+                    db_query,
+                    visible,
+                    SEARCH_WINDOW,
+                    MAX_SCANNED,
+                );
+            }
             let mut out = Vec::with_capacity(limit);
             let mut scanned = 0;
             loop {
@@ -342,6 +357,79 @@ async fn list(
         })
         .await?;
     Ok(page_response(&rows, next))
+}
+
+/// How many stored requests a text search looks through at a time, newest first.
+const SEARCH_WINDOW: usize = 5_000;
+
+/// A listing with a text to look for: `window` stored requests at a time, the
+/// store matching the text inside each, until the page is full or `budget`
+/// requests were looked through; then a partial page and a cursor, so no call
+/// reads the whole history however little matches.
+fn search(
+    store: &dyn super::store::Store,
+    mut query: RequestQuery,
+    keep: impl Fn(&super::store::RequestRow) -> Result<bool, ApiError>,
+    window: usize,
+    budget: usize,
+) -> Result<(Vec<super::store::RequestRow>, Option<Uuid>), ApiError> {
+    let limit = query.limit;
+    let mut out = Vec::with_capacity(limit);
+    let mut looked = 0;
+    loop {
+        query.not_before = None;
+        let floor = store.nth_request_id(&query, window)?;
+        query.not_before = floor;
+        // Through this window: more than a page may match, and not all be visible.
+        loop {
+            let batch = store.list_request_rows(&query)?;
+            let window_done = batch.len() < query.limit;
+            let mut last = None;
+            for row in batch {
+                last = Some(row.id);
+                if keep(&row)? {
+                    out.push(row);
+                    if out.len() == limit {
+                        let cursor = out.last().map(|r| r.id);
+                        return Ok((out, cursor));
+                    }
+                }
+            }
+            if window_done {
+                break;
+            }
+            query.before = last;
+        }
+        let Some(floor) = floor else {
+            return Ok((out, None));
+        };
+        looked += window;
+        if looked >= budget {
+            return Ok((out, Some(floor)));
+        }
+        query.before = Some(floor);
+    }
+}
+
+/// The longest text a listing looks for.
+const MAX_SEARCH_BYTES: usize = 256;
+
+/// `q`, lowercased; blank is no search.
+fn search_text(q: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(q) = q.map(str::trim).filter(|q| !q.is_empty()) else {
+        return Ok(None);
+    };
+    if q.len() > MAX_SEARCH_BYTES {
+        return Err(ApiError::invalid(format!(
+            "q: at most {MAX_SEARCH_BYTES} bytes of text to look for"
+        )));
+    }
+    if q.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "q: control characters are not searched for",
+        ));
+    }
+    Ok(Some(q.to_lowercase()))
 }
 
 /// `{"requests": [...], "next": ...}` written from the stored JSON as it is.
@@ -608,11 +696,16 @@ async fn audit_verify(
 #[serde(deny_unknown_fields)]
 struct FindingsQuery {
     window: Option<String>,
+    sort: Option<crate::model::FindingSort>,
+    limit: Option<usize>,
+    after: Option<String>,
 }
 
 /// The longest window a findings query may cover.
 const MAX_WINDOW: Duration = Duration::from_hours(24 * 400);
 
+/// `{findings, window, …, next, total}`: every finding, or with `limit` one page
+/// of them in the report's order (or `sort`'s).
 async fn audit_findings(
     State(broker): State<Arc<Broker>>,
     caller: Caller,
@@ -630,13 +723,29 @@ async fn audit_findings(
             "window must be between 1s and {MAX_WINDOW}"
         )));
     }
+    let after = query
+        .after
+        .as_deref()
+        .map(super::findings::Cursor::parse)
+        .transpose()
+        .map_err(ApiError::invalid)?;
+    if after.is_some() && query.limit.is_none() {
+        return Err(ApiError::invalid(
+            "after: a cursor pages, so it needs a limit as well",
+        ));
+    }
+    let limit = query.limit.map(|l| l.clamp(1, MAX_PAGE));
     let now = broker.now();
     // A busy week's report is tens of megabytes of JSON: write it on the blocking
     // pool too, not on the thread serving every other request.
     let body = broker
         .blocking(move |b| {
-            let report = super::findings::report(b.store.as_ref(), &b.audit, window, now)?;
-            serde_json::to_vec(&report)
+            let mut report = super::findings::report(b.store.as_ref(), &b.audit, window, now)?;
+            if let Some(sort) = query.sort {
+                sort.sort(&mut report.findings);
+            }
+            let page = super::findings::Page::of(&report, after.as_ref(), limit);
+            serde_json::to_vec(&page)
                 .map_err(|e| ApiError::new(ErrorCode::Internal, format!("report: {e}")))
         })
         .await?;
@@ -724,4 +833,78 @@ async fn mark_finding_reviewed(
         note,
         at: now,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::broker::store::{SqliteStore, Store};
+    use crate::console::fixtures::{RequestFixture, id};
+
+    /// Requests 1..=30; every third one's reason names the Clacks.
+    fn store(dir: &std::path::Path) -> SqliteStore {
+        let store = SqliteStore::open(dir).expect("store");
+        for n in 1..=30 {
+            let reason = if n % 3 == 0 {
+                "mend the clacks"
+            } else {
+                "routine"
+            };
+            let request = RequestFixture::new(n, "vimes").reason(reason).build();
+            let event = EventDraft::new(EventType::Create, "vimes", request.created_at);
+            store.create_request(request, event).expect("create");
+        }
+        store
+    }
+
+    fn clacks(limit: usize, before: Option<Uuid>) -> RequestQuery {
+        RequestQuery {
+            text: Some("clacks".into()),
+            before,
+            limit,
+            ..RequestQuery::default()
+        }
+    }
+
+    fn ids(rows: &[crate::broker::store::RequestRow]) -> Vec<Uuid> {
+        rows.iter().map(|r| r.id).collect()
+    }
+
+    #[test]
+    fn a_search_pages_through_windows_and_answers_partly_when_its_budget_is_spent() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(dir.path());
+        let all = |_: &crate::broker::store::RequestRow| Ok(true);
+        // A page fills across windows of four requests.
+        let (rows, next) = search(&store, clacks(3, None), all, 4, 100).expect("search");
+        assert_eq!(ids(&rows), vec![id(30), id(27), id(24)]);
+        assert_eq!(next, Some(id(24)));
+        // A budget of eight requests looks at 30..=23 only: a partial page, and a
+        // cursor below what was looked at, not below the last match.
+        let (rows, next) = search(&store, clacks(5, None), all, 4, 8).expect("search");
+        assert_eq!(ids(&rows), vec![id(30), id(27), id(24)]);
+        assert_eq!(next, Some(id(23)));
+        let (rows, next) = search(&store, clacks(5, next), all, 4, 8).expect("search");
+        assert_eq!(ids(&rows), vec![id(21), id(18), id(15)]);
+        assert_eq!(next, Some(id(15)), "22..=15 looked at");
+        // To the end: the last page says there is no more.
+        let (rows, next) = search(&store, clacks(50, Some(id(15))), all, 4, 100).expect("search");
+        assert_eq!(ids(&rows), vec![id(12), id(9), id(6), id(3)]);
+        assert_eq!(next, None);
+    }
+
+    #[test]
+    fn rows_the_caller_may_not_see_are_passed_over_inside_a_window() {
+        let dir = tempfile::tempdir().expect("dir");
+        let store = store(dir.path());
+        // Only every sixth request is visible; a window of 30 holds them all.
+        let sixth = |row: &crate::broker::store::RequestRow| {
+            Ok([id(30), id(24), id(18), id(12), id(6)].contains(&row.id))
+        };
+        let (rows, next) = search(&store, clacks(2, None), sixth, 30, 100).expect("search");
+        assert_eq!(ids(&rows), vec![id(30), id(24)]);
+        let (rows, next) = search(&store, clacks(10, next), sixth, 30, 100).expect("search");
+        assert_eq!(ids(&rows), vec![id(18), id(12), id(6)]);
+        assert_eq!(next, None);
+    }
 }

@@ -138,6 +138,10 @@ pub struct ListArgs {
     /// Only requests for this role.
     #[arg(long)]
     pub role: Option<String>,
+    /// Only requests whose requester, roles or reason contain this text (any case),
+    /// or whose id starts with it.
+    #[arg(long)]
+    pub search: Option<String>,
     /// At most this many requests (newest first); default: all.
     #[arg(long)]
     pub limit: Option<usize>,
@@ -455,6 +459,7 @@ async fn list(client: &Client, args: ListArgs) -> anyhow::Result<ExitCode> {
         }),
         limit: args.limit,
         after: None,
+        q: args.search,
     };
     match args.format {
         Format::Json => {

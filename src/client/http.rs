@@ -15,8 +15,9 @@ use uuid::Uuid;
 use crate::model::Duration;
 use crate::model::Request;
 use crate::model::api::{
-    CreateRequest, EventPage, FindingsReport, ListEvents, ListRequests, MarkFindingReviewed,
-    RequestPage, Resolve, SubmitPostIncidentReview, SubmitReview, VerifyReport, WhoAmI,
+    CreateRequest, EventPage, FindingsReport, ListEvents, ListFindings, ListRequests,
+    MarkFindingReviewed, RequestPage, Resolve, SubmitPostIncidentReview, SubmitReview,
+    VerifyReport, WhoAmI,
 };
 
 use super::config::Connection;
@@ -439,6 +440,14 @@ impl Client {
             window: Option<Duration>,
         }
         self.get("/v1/audit/findings", &Window { window }).await
+    }
+
+    /// One page of the findings (or all of them, without a `limit`).
+    pub async fn audit_findings_page(
+        &self,
+        query: &ListFindings,
+    ) -> Result<FindingsReport, ClientError> {
+        self.get("/v1/audit/findings", query).await
     }
 
     pub async fn mark_finding_reviewed(

@@ -7,7 +7,8 @@ use uuid::Uuid;
 pub use super::command::Command;
 use super::state::{Connection, RoleInfo};
 use crate::model::api::{
-    ErrorCode, FindingsReport, MarkFindingReviewed, SubmitPostIncidentReview, SubmitReview, WhoAmI,
+    ErrorCode, FindingsReport, ListFindings, MarkFindingReviewed, SubmitPostIncidentReview,
+    SubmitReview, WhoAmI,
 };
 use crate::model::certificate::CertificateSummary;
 use crate::model::{AuditEvent, FindingReview, Request};
@@ -56,9 +57,14 @@ pub enum Action {
     Broker(String),
     /// Something went wrong talking to the broker that the user should read.
     Trouble(String),
-    /// The weekly review's findings and the broker's ticket patterns, or why they
-    /// could not be had.
+    /// The weekly review's first findings (as many as were loaded) and the broker's
+    /// ticket patterns, or why they could not be had.
     Findings(Result<FindingsReport, String>),
+    /// A further page of findings, asked for after this cursor, or why not.
+    MoreFindings {
+        after: String,
+        result: Result<FindingsReport, String>,
+    },
     /// The broker answered a review the console submitted.
     Reviewed {
         id: Uuid,
@@ -86,6 +92,12 @@ pub enum Action {
     },
     /// The first page of the history came with the listing: where the next starts.
     OlderFrom(Option<String>),
+    /// A page of the broker's matches for the filter `q` and where the next one
+    /// starts, or why not.
+    Matches {
+        q: String,
+        result: Result<(Vec<Request>, Option<String>), String>,
+    },
     /// A page of older requests and where the next one starts, or why not.
     Older(Result<(Vec<Request>, Option<String>), String>),
     /// A request's SSH certificates, or why they could not be had.
@@ -128,6 +140,11 @@ pub enum Effect {
     },
     /// Fetch the page of the history after this cursor.
     FetchOlder(String),
+    /// Ask the broker for requests matching the filter `q`, after this cursor.
+    FetchMatches {
+        q: String,
+        after: Option<String>,
+    },
     /// Fetch one request's SSH certificates.
     FetchCertificates(Uuid),
     /// Fetch one request (for a detail view the listing cannot serve).
@@ -142,8 +159,9 @@ pub enum Effect {
     },
     /// Reload every request.
     Refresh,
-    /// Fetch the weekly review's findings.
-    FetchFindings,
+    /// Fetch a page of the weekly review's findings: from the top (answered by
+    /// `Findings`), or after a cursor (answered by `MoreFindings`).
+    FetchFindings(ListFindings),
     /// Put this text on the terminal's clipboard (OSC 52).
     Copy(String),
     Quit,

@@ -120,7 +120,7 @@ fn run_audit(state: &mut State, command: Command, now: Time) -> Vec<Effect> {
         Command::PageDown => findings::select(state, at + page),
         Command::Top => findings::select(state, 0),
         Command::Bottom => findings::select(state, usize::MAX),
-        Command::Sort => findings::next_sort(state),
+        Command::Sort => return findings::next_sort(state, now),
         Command::Approve | Command::Deny | Command::Mark => state.set_notice(
             "findings are read here; review requests in the Queue tab",
             now,

@@ -2,48 +2,11 @@
 //! selection that stays on the same finding across sorts and reloads, and the
 //! broker's ticket patterns that arrive with them.
 
-use std::cmp::Ordering;
-use std::collections::BTreeMap;
-
 use super::action::Effect;
 use super::listing::Tickets;
-use super::state::{FindingSort, State, Tab};
-use crate::model::api::FindingsReport;
-use crate::model::{Finding, FindingKind, FindingReview, Severity, Time};
-
-/// The order of a sort; ties end on the finding's key so the order is stable.
-/// Grouped by kind, the group with the most severe finding comes first.
-pub fn order(
-    by: FindingSort,
-    worst: &BTreeMap<FindingKind, Severity>,
-    a: &Finding,
-    b: &Finding,
-) -> Ordering {
-    let severity = b.severity.cmp(&a.severity);
-    let newest = b.at.cmp(&a.at);
-    let first = match by {
-        FindingSort::Severity => severity.then(newest),
-        FindingSort::Kind => worst
-            .get(&b.kind)
-            .cmp(&worst.get(&a.kind))
-            .then(a.kind.cmp(&b.kind))
-            .then(severity)
-            .then(newest),
-        FindingSort::User => a.user.cmp(&b.user).then(severity).then(newest),
-        FindingSort::Time => newest.then(severity),
-    };
-    first.then_with(|| a.cmp_by_key(b))
-}
-
-/// The most severe finding of each kind.
-fn worst_by_kind(findings: &[Finding]) -> BTreeMap<FindingKind, Severity> {
-    let mut worst = BTreeMap::new();
-    for finding in findings {
-        let entry = worst.entry(finding.kind).or_insert(finding.severity);
-        *entry = (*entry).max(finding.severity);
-    }
-    worst
-}
+use super::state::{State, Tab};
+use crate::model::api::{FindingsReport, ListFindings, MAX_PAGE};
+use crate::model::{Finding, FindingKind, FindingReview, Time};
 
 /// Sorts the findings by the tab's sort and selects the finding with key `keep`,
 /// or the same position when it is gone.
@@ -53,19 +16,27 @@ fn sort(state: &mut State, keep: Option<String>) {
     let Some(findings) = &mut audit.findings else {
         return;
     };
-    let worst = worst_by_kind(findings);
-    findings.sort_by(|a, b| order(by, &worst, a, b));
+    by.sort(findings);
     let index = keep
         .and_then(|key| findings.iter().position(|f| f.key() == key))
         .unwrap_or(audit.selected);
     select(state, index);
 }
 
-/// The next sort, by key; the selected finding stays selected.
-pub(super) fn next_sort(state: &mut State) {
+/// The next sort, by key; the selected finding stays selected. What is loaded is
+/// sorted at once; when the broker holds more, its first findings in the new order
+/// are asked for (they may not be among those loaded).
+pub(super) fn next_sort(state: &mut State, now: Time) -> Vec<Effect> {
     state.audit.sort = state.audit.sort.next();
     let keep = state.audit.selected_finding().map(Finding::key);
     sort(state, keep);
+    if !state.audit.more() {
+        return Vec::new();
+    }
+    // An answer on its way is in the old order: the next tick asks again.
+    state.audit.stale = true;
+    state.audit.asked_at = None;
+    fetch(state, now)
 }
 
 /// Moves the selection, keeping it in the table's window.
@@ -106,15 +77,51 @@ pub(super) fn owed_review_recorded(state: &mut State, id: uuid::Uuid) {
 /// The least time between two automatic fetches of the findings.
 const REFETCH_SECS: i64 = 2;
 
-/// Asks the broker for the findings, unless an answer is awaited.
+/// How many findings one further page brings.
+pub const PAGE: usize = crate::model::api::DEFAULT_PAGE;
+
+/// Asks the broker for the findings from the top, as many as are loaded (at least
+/// a page), unless an answer is awaited. A further page asked before is forgotten:
+/// its cursor belongs to the list this replaces.
 pub(super) fn fetch(state: &mut State, now: Time) -> Vec<Effect> {
-    if state.audit.loading {
+    let audit = &mut state.audit;
+    if audit.loading {
         return Vec::new();
     }
-    state.audit.loading = true;
-    state.audit.stale = false;
-    state.audit.asked_at = Some(now);
-    vec![Effect::FetchFindings]
+    let loaded = audit.findings.as_ref().map_or(0, Vec::len);
+    audit.loading = true;
+    audit.stale = false;
+    audit.asked_at = Some(now);
+    audit.more_loading = false;
+    audit.more_error = None;
+    vec![Effect::FetchFindings(ListFindings {
+        sort: Some(audit.sort),
+        limit: Some(loaded.clamp(PAGE, MAX_PAGE)),
+        ..ListFindings::default()
+    })]
+}
+
+/// The next page of findings, when the Audit tab is shown within a page of its
+/// last loaded finding and the broker holds more.
+pub(super) fn wanted(state: &mut State) -> Option<Effect> {
+    let audit = &state.audit;
+    let held = audit.loading || audit.more_loading || audit.more_error.is_some();
+    if state.tab != Tab::Audit || held || state.inspect().is_some() {
+        return None;
+    }
+    let after = audit.next.clone()?;
+    let loaded = audit.findings.as_ref().map_or(0, Vec::len);
+    if audit.selected + state.page.max(1) < loaded {
+        return None;
+    }
+    let sort = audit.sort;
+    state.audit.more_loading = true;
+    Some(Effect::FetchFindings(ListFindings {
+        sort: Some(sort),
+        limit: Some(PAGE),
+        after: Some(after),
+        ..ListFindings::default()
+    }))
 }
 
 /// Keeps the Audit tab current: while it is shown, findings the log has moved past
@@ -130,7 +137,7 @@ pub(super) fn refresh_if_stale(state: &mut State, now: Time) -> Vec<Effect> {
     Vec::new()
 }
 
-/// The broker's answer to `GET /v1/audit/findings`.
+/// The broker's answer to `GET /v1/audit/findings` from the top.
 pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, now: Time) {
     state.audit.loading = false;
     match result {
@@ -138,6 +145,8 @@ pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, 
             let audit = &mut state.audit;
             // The selection follows its finding into the new list.
             let keep = audit.selected_finding().map(Finding::key);
+            audit.next = report.next.clone();
+            audit.total = report.total;
             audit.findings = Some(report.findings);
             audit.window = Some(report.window);
             audit.error = None;
@@ -146,6 +155,36 @@ pub(super) fn loaded(state: &mut State, result: Result<FindingsReport, String>, 
             use_ticket_patterns(state, &report.ticket_patterns, now);
         }
         Err(error) => state.audit.error = Some(error),
+    }
+}
+
+/// A further page arrived: its findings not already here are added after the
+/// others, and the cursor moves on. A page asked for a list since replaced is
+/// dropped.
+pub(super) fn more_arrived(state: &mut State, after: &str, result: Result<FindingsReport, String>) {
+    let audit = &mut state.audit;
+    if audit.next.as_deref() != Some(after) || !audit.more_loading {
+        return;
+    }
+    audit.more_loading = false;
+    match result {
+        Ok(report) => {
+            let Some(findings) = &mut audit.findings else {
+                return;
+            };
+            let known: std::collections::HashSet<String> =
+                findings.iter().map(Finding::key).collect();
+            findings.extend(
+                report
+                    .findings
+                    .into_iter()
+                    .filter(|f| !known.contains(&f.key())),
+            );
+            // A broker that answers with the cursor it was given would loop.
+            audit.next = report.next.filter(|n| n != after);
+            audit.total = report.total.or(audit.total);
+        }
+        Err(why) => audit.more_error = Some(why),
     }
 }
 

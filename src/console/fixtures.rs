@@ -375,7 +375,19 @@ pub mod harness {
             reviewers: Vec::new(),
             ticket_patterns: Vec::new(),
             repeat_threshold: None,
+            next: None,
+            total: None,
         }
+    }
+
+    /// What the console asks when it (re)loads the findings from the top, holding
+    /// fewer than a page of them, in the default order.
+    pub fn fetch_findings() -> Effect {
+        Effect::FetchFindings(crate::model::api::ListFindings {
+            sort: Some(crate::model::FindingSort::Severity),
+            limit: Some(crate::console::findings::PAGE),
+            ..Default::default()
+        })
     }
 
     /// The Audit tab open on `findings`, over the queue plus an owed emergency (7).

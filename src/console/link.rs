@@ -381,6 +381,23 @@ async fn carry_out(
                     let _ = actions.send(Action::Older(result));
                 });
             }
+            Effect::FetchMatches { q, after } => {
+                let client = client.clone();
+                let actions = actions.clone();
+                tokio::spawn(async move {
+                    let query = ListRequests {
+                        q: Some(q.clone()),
+                        after,
+                        ..query()
+                    };
+                    let result = client
+                        .list_requests(&query)
+                        .await
+                        .map(|page| (page.requests, page.next))
+                        .map_err(|error| format!("cannot search the history: {error}"));
+                    let _ = actions.send(Action::Matches { q, result });
+                });
+            }
             Effect::FetchCertificates(id) => {
                 let client = client.clone();
                 let actions = actions.clone();
@@ -420,14 +437,18 @@ async fn carry_out(
                 let actions = actions.clone();
                 tokio::spawn(async move { load(&client, &actions).await });
             }
-            Effect::FetchFindings => {
+            Effect::FetchFindings(query) => {
                 let client = client.clone();
                 let actions = actions.clone();
                 tokio::spawn(async move {
-                    let result = client.audit_findings(None).await.map_err(|error| {
+                    let result = client.audit_findings_page(&query).await.map_err(|error| {
                         refused_audit(&error, "the Audit tab").unwrap_or_else(|| error.to_string())
                     });
-                    let _ = actions.send(Action::Findings(result));
+                    let action = match query.after {
+                        Some(after) => Action::MoreFindings { after, result },
+                        None => Action::Findings(result),
+                    };
+                    let _ = actions.send(action);
                 });
             }
             Effect::Notify {

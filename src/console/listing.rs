@@ -126,6 +126,28 @@ pub fn upsert(state: &mut State, request: Request, now: Time) {
     count(state);
 }
 
+/// Adds requests not known yet (a page from the broker) and refreshes each of
+/// their requesters once, not once per request.
+pub fn add_new(state: &mut State, requests: Vec<Request>, now: Time) {
+    let mut users = std::collections::BTreeSet::new();
+    for request in requests {
+        if state.requests.contains_key(&request.id) {
+            continue;
+        }
+        state
+            .by_user
+            .entry(request.user.clone())
+            .or_default()
+            .push(request.id);
+        users.insert(request.user.clone());
+        state.requests.insert(request.id, request);
+    }
+    for user in users {
+        index_user(state, &user, now);
+    }
+    count(state);
+}
+
 fn count(state: &mut State) {
     let mut counts = Counts::default();
     for request in state.requests.values() {

@@ -1,6 +1,7 @@
-//! `n`/`N`: the next or previous match of the applied `/` filter where the filter
-//! does not already narrow the list: the Audit tab's findings and a request's
-//! audit history. The request tabs show only matches, so there they say so.
+//! `n`/`N`: the next or previous match of the applied `/` filter. In the Audit
+//! tab's findings and a request's audit history they jump to the next line that
+//! matches; the request tabs show only matches, so there they walk the rows (and
+//! History's walk reaches the matches the broker finds beyond what is loaded).
 
 use super::command::{Command, ModeKind};
 use super::findings;
@@ -53,7 +54,7 @@ fn next_index(texts: &[String], from: usize, forward: bool, needle: &str) -> Opt
 
 /// Whether `n`/`N` mean something now (for the hint bar).
 pub fn offered(state: &State) -> bool {
-    !state.filter.is_empty() && (state.inspect().is_some() || state.tab == Tab::Audit)
+    !state.filter.is_empty()
 }
 
 /// `n` (forward) or `N`.
@@ -81,11 +82,7 @@ pub(super) fn jump(state: &mut State, forward: bool, now: Time) {
         return;
     }
     if state.tab != Tab::Audit {
-        state.set_notice(
-            format!("the list shows only requests matching \"{shown}\""),
-            now,
-            false,
-        );
+        walk_rows(state, forward, &shown, now);
         return;
     }
     let texts: Vec<String> = state
@@ -99,6 +96,49 @@ pub(super) fn jump(state: &mut State, forward: bool, now: Time) {
         Some(index) => findings::select(state, index),
         None => state.set_notice(format!("no finding matches \"{shown}\""), now, true),
     }
+}
+
+/// The next (or previous) of the rows, which are the matches; past the last one
+/// the broker's further matches are waited for when it holds more, else the walk
+/// wraps around.
+fn walk_rows(state: &mut State, forward: bool, shown: &str, now: Time) {
+    let count = state.rows.len();
+    let searching = state.tab == Tab::History
+        && state
+            .matches
+            .as_ref()
+            .is_some_and(|m| m.q == state.filter && m.more());
+    if count == 0 {
+        let why = if searching {
+            format!("no match for \"{shown}\" loaded yet: the broker is searching")
+        } else {
+            format!("no request matches \"{shown}\"")
+        };
+        state.set_notice(why, now, true);
+        return;
+    }
+    let at = state.selected_index.min(count - 1);
+    let index = match (forward, at + 1 < count, at > 0) {
+        (true, true, _) => at + 1,
+        (false, _, true) => at - 1,
+        (true, false, _) if searching => {
+            state.set_notice("more matches are coming from the broker", now, false);
+            return;
+        }
+        (true, false, _) => {
+            state.set_notice(
+                format!("back at the first match of \"{shown}\""),
+                now,
+                false,
+            );
+            0
+        }
+        (false, _, false) => {
+            state.set_notice(format!("at the last match of \"{shown}\""), now, false);
+            count - 1
+        }
+    };
+    state.select_index(index);
 }
 
 #[cfg(test)]

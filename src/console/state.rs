@@ -71,38 +71,7 @@ impl SortKey {
 }
 
 /// The Audit tab's order. `Kind` groups the findings under a heading per kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FindingSort {
-    /// Most severe first, then newest.
-    #[default]
-    Severity,
-    /// Grouped by kind in the order of DESIGN §6, most severe first within a kind.
-    Kind,
-    /// By the user the finding is about.
-    User,
-    /// Newest first.
-    Time,
-}
-
-impl FindingSort {
-    pub fn next(self) -> FindingSort {
-        match self {
-            FindingSort::Severity => FindingSort::Kind,
-            FindingSort::Kind => FindingSort::User,
-            FindingSort::User => FindingSort::Time,
-            FindingSort::Time => FindingSort::Severity,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            FindingSort::Severity => "severity",
-            FindingSort::Kind => "kind",
-            FindingSort::User => "user",
-            FindingSort::Time => "time",
-        }
-    }
-}
+pub use crate::model::FindingSort;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Connection {
@@ -343,6 +312,8 @@ pub struct State {
     pub certificates: HashMap<Uuid, Certificates>,
     /// The history the broker holds beyond what is loaded.
     pub older: super::older::Older,
+    /// The broker's search for the applied filter, on the History tab.
+    pub matches: Option<super::older::Matches>,
 }
 
 /// A request's certificates as far as the console knows them.
@@ -617,9 +588,28 @@ pub struct Audit {
     pub stale: bool,
     /// When the findings shown were asked for.
     pub asked_at: Option<Time>,
+    /// Where the broker's next page of findings starts; `None` once all are here.
+    pub next: Option<String>,
+    /// How many findings the broker's report holds, loaded or not.
+    pub total: Option<usize>,
+    /// A further page was asked for and not answered yet.
+    pub more_loading: bool,
+    /// Why the last further page could not be had (the next try is `r`).
+    pub more_error: Option<String>,
 }
 
 impl Audit {
+    /// The count the tab shows: the broker's total when it says, else what is here.
+    pub fn count(&self) -> Option<usize> {
+        let loaded = self.findings.as_ref().map(Vec::len)?;
+        Some(self.total.unwrap_or(loaded).max(loaded))
+    }
+
+    /// Whether the broker holds findings not loaded yet.
+    pub fn more(&self) -> bool {
+        self.next.is_some()
+    }
+
     pub fn selected_finding(&self) -> Option<&Finding> {
         self.findings.as_ref().and_then(|f| f.get(self.selected))
     }
@@ -669,6 +659,7 @@ impl State {
             audit: Audit::default(),
             certificates: HashMap::new(),
             older: Default::default(),
+            matches: None,
         }
     }
 

@@ -18,6 +18,8 @@ pub fn update(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
     effects.extend(certs::wanted(state));
     // Scrolled (or switched) near the end of the loaded history: the next page.
     effects.extend(older::wanted(state, moved));
+    // Scrolled near the last loaded finding: the broker's next page of them.
+    effects.extend(findings::wanted(state));
     effects
 }
 
@@ -77,6 +79,7 @@ fn apply(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
         Action::Trouble(text) => state.set_notice(text, now, true),
         Action::Reviewed { id, result } => review::reviewed(state, id, result, now),
         Action::Findings(result) => findings::loaded(state, result, now),
+        Action::MoreFindings { after, result } => findings::more_arrived(state, &after, result),
         Action::FindingMarked { key, result } => note::finding_marked(state, key, result, now),
         Action::PostIncidentReviewed { id, result } => {
             return note::post_incident_reviewed(state, id, result, now);
@@ -87,8 +90,11 @@ fn apply(state: &mut State, action: Action, now: Time) -> Vec<Effect> {
             state.older = older::Older {
                 next,
                 ..older::Older::default()
-            }
+            };
+            // The listing replaced what the last search had added: search again.
+            state.matches = None;
         }
+        Action::Matches { q, result } => older::matched(state, &q, result, now),
         Action::Older(result) => older::arrived(state, result, now),
         Action::RequestFetched { id, result } => inspect::fetched(state, id, result),
         Action::History { id, result } => inspect::history(state, id, result),

@@ -100,6 +100,10 @@ pub struct ListRequests {
     pub limit: Option<usize>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
+    /// Text to look for, case-insensitively: in the requester, a role or the reason,
+    /// or at the start of the id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -148,6 +152,29 @@ pub struct FindingsReport {
     /// front end flags repeats the same way. `None` from a broker that does not say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub repeat_threshold: Option<u32>,
+    /// Where the next page starts (pass it as `after`); `None` on the last page and
+    /// when no `limit` was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
+    /// How many findings the whole report holds. `None` from a broker that does not say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub total: Option<usize>,
+}
+
+/// Query of `GET /v1/audit/findings`. Without `limit` the answer holds every
+/// finding (in the report's own order unless `sort` says otherwise).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ListFindings {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<Duration>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<super::FindingSort>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// The `next` of the previous page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// The approver-side view of the weekly review.
@@ -328,6 +355,8 @@ mod tests {
             reviewers: Vec::new(),
             ticket_patterns: vec![r"#\d+".into()],
             repeat_threshold: None,
+            next: None,
+            total: None,
         };
         let json = serde_json::to_value(&report).unwrap();
         assert_eq!(json["window"], "168h");

@@ -116,3 +116,65 @@ pub struct FindingReview {
     pub note: String,
     pub at: Time,
 }
+
+/// An order of a findings list, the same on the broker (which pages in it) and in
+/// the console (which sorts what it holds by it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FindingSort {
+    /// Most severe first, then newest.
+    #[default]
+    Severity,
+    /// Grouped by kind, the group with the most severe finding first; most severe
+    /// first within a kind.
+    Kind,
+    /// By the user the finding is about.
+    User,
+    /// Newest first.
+    Time,
+}
+
+impl FindingSort {
+    pub fn next(self) -> FindingSort {
+        match self {
+            FindingSort::Severity => FindingSort::Kind,
+            FindingSort::Kind => FindingSort::User,
+            FindingSort::User => FindingSort::Time,
+            FindingSort::Time => FindingSort::Severity,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            FindingSort::Severity => "severity",
+            FindingSort::Kind => "kind",
+            FindingSort::User => "user",
+            FindingSort::Time => "time",
+        }
+    }
+
+    /// Sorts `findings` in this order; ties end on the key, so the order is total.
+    pub fn sort(self, findings: &mut [Finding]) {
+        let mut worst = std::collections::BTreeMap::new();
+        for finding in findings.iter() {
+            let entry = worst.entry(finding.kind).or_insert(finding.severity);
+            *entry = (*entry).max(finding.severity);
+        }
+        findings.sort_by(|a, b| {
+            let severity = b.severity.cmp(&a.severity);
+            let newest = b.at.cmp(&a.at);
+            let first = match self {
+                FindingSort::Severity => severity.then(newest),
+                FindingSort::Kind => worst
+                    .get(&b.kind)
+                    .cmp(&worst.get(&a.kind))
+                    .then(a.kind.cmp(&b.kind))
+                    .then(severity)
+                    .then(newest),
+                FindingSort::User => a.user.cmp(&b.user).then(severity).then(newest),
+                FindingSort::Time => newest.then(severity),
+            };
+            first.then_with(|| a.cmp_by_key(b))
+        });
+    }
+}

@@ -15,7 +15,7 @@ pub mod user;
 pub use certificate::{Certificate, CertificateSummary};
 pub use duration::Duration;
 pub use event::{AuditEvent, EventType};
-pub use finding::{Finding, FindingKind, FindingReview, Severity};
+pub use finding::{Finding, FindingKind, FindingReview, FindingSort, Severity};
 pub use request::{
     Access, Decision, IncidentOutcome, Outcome, PostIncidentReview, Request, Review, State,
     Threshold, is_emergency_reason,

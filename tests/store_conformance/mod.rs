@@ -42,6 +42,7 @@ macro_rules! conformance {
     ($backend:expr) => {
         $crate::conformance!(@cases $backend;
             requests_round_trip_and_page_newest_first,
+            listings_search_requester_roles_reason_and_id_prefix,
             mutations_commit_or_refuse_and_refusals_can_be_recorded,
             due_finds_expired_pending_and_ended_access,
             events_filter_and_scans_respect_windows,
@@ -189,6 +190,105 @@ pub fn requests_round_trip_and_page_newest_first(backend: &dyn Backend) {
         vec![ids[1], ids[2]]
     );
     assert_eq!(store.get_request(Uuid::now_v7()).unwrap(), None);
+}
+
+pub fn listings_search_requester_roles_reason_and_id_prefix(backend: &dyn Backend) {
+    let fixture = backend.fresh();
+    let store = fixture.store();
+    let mut deploy = request("Bob", t(1));
+    deploy.reason = "incident #1: Deploy the 100% fix".into();
+    let mut vacuum = request("alice", t(2));
+    vacuum.roles = vec!["production-db-access".into()];
+    vacuum.reason = "OPS-7 vacuum".into();
+    let mut other = request("alice", t(3));
+    other.reason = "incident #2 restart".into();
+    for r in [&deploy, &vacuum, &other] {
+        create(store.as_ref(), r);
+    }
+    let found = |text: &str, more: RequestQuery| {
+        store
+            .list_requests(&RequestQuery {
+                text: Some(text.into()),
+                limit: 100,
+                ..more
+            })
+            .unwrap()
+            .into_iter()
+            .map(|r| r.id)
+            .collect::<Vec<_>>()
+    };
+    let any = RequestQuery::default;
+    // The text is given lowercase; what it is found in may be any case.
+    assert_eq!(found("bob", any()), vec![deploy.id], "the requester");
+    assert_eq!(found("deploy", any()), vec![deploy.id], "the reason");
+    assert_eq!(found("100%", any()), vec![deploy.id], "% is a character");
+    assert_eq!(found("1_0", any()), Vec::<Uuid>::new(), "_ is a character");
+    assert_eq!(found("db-acc", any()), vec![vacuum.id], "a role");
+    assert_eq!(
+        found("incident", any()),
+        vec![other.id, deploy.id],
+        "newest first"
+    );
+    let id = vacuum.id.to_string();
+    assert_eq!(found(&id[..34], any()), vec![vacuum.id], "the id's start");
+    let simple = vacuum.id.simple().to_string();
+    assert_eq!(
+        found(&simple[..30], any()),
+        vec![vacuum.id],
+        "without hyphens"
+    );
+    assert_eq!(found(&id[24..], any()), Vec::<Uuid>::new(), "not its end");
+    assert_eq!(found("nobody", any()), Vec::<Uuid>::new());
+    // With the other conditions and the cursor.
+    let alice = || RequestQuery {
+        user: Some("alice".into()),
+        ..Default::default()
+    };
+    assert_eq!(found("incident", alice()), vec![other.id]);
+    let production = || RequestQuery {
+        role: Some("production-access".into()),
+        ..Default::default()
+    };
+    assert_eq!(found("a", production()), vec![other.id, deploy.id]);
+    let before = RequestQuery {
+        before: Some(other.id),
+        ..Default::default()
+    };
+    assert_eq!(found("incident", before), vec![deploy.id]);
+    let page = store
+        .list_requests(&RequestQuery {
+            text: Some("production".into()),
+            limit: 2,
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(
+        page.iter().map(|r| r.id).collect::<Vec<_>>(),
+        vec![other.id, vacuum.id]
+    );
+    // A window: the n-th request listed, newest first, whatever the text; and a
+    // listing cut to the ids from there on.
+    let nth = |n, query: RequestQuery| store.nth_request_id(&query, n).unwrap();
+    assert_eq!(nth(1, any()), Some(other.id));
+    assert_eq!(nth(2, any()), Some(vacuum.id));
+    assert_eq!(nth(4, any()), None);
+    let ignoring_text = RequestQuery {
+        text: Some("nobody".into()),
+        ..Default::default()
+    };
+    assert_eq!(nth(3, ignoring_text), Some(deploy.id));
+    assert_eq!(nth(1, alice()), Some(other.id));
+    assert_eq!(nth(2, production()), Some(deploy.id));
+    let below = RequestQuery {
+        before: Some(other.id),
+        ..Default::default()
+    };
+    assert_eq!(nth(1, below), Some(vacuum.id));
+    let window = RequestQuery {
+        not_before: Some(vacuum.id),
+        ..Default::default()
+    };
+    assert_eq!(found("a", window), vec![other.id, vacuum.id]);
 }
 
 pub fn mutations_commit_or_refuse_and_refusals_can_be_recorded(backend: &dyn Backend) {

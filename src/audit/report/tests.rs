@@ -160,6 +160,8 @@ fn empty_week_in_every_format() {
         reviewers: vec![],
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     let table = render(&report, Format::Table, now());
     assert_eq!(

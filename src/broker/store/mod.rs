@@ -131,6 +131,11 @@ pub struct RequestQuery {
     pub role: Option<String>,
     /// Only requests whose id sorts before this one (ids are time-ordered UUID v7).
     pub before: Option<uuid::Uuid>,
+    /// Only requests whose id is this one or sorts after it: the far end of a window.
+    pub not_before: Option<uuid::Uuid>,
+    /// Lowercase text found in the requester, a role or the reason, or at the
+    /// start of the id (with or without its hyphens).
+    pub text: Option<String>,
     pub limit: usize,
 }
 
@@ -218,6 +223,14 @@ pub trait Store: Send + Sync + 'static {
     fn get_requests(&self, ids: &[uuid::Uuid]) -> Result<Vec<Request>, StoreError>;
     /// A page of requests as stored: id and JSON body, newest first.
     fn list_request_rows(&self, query: &RequestQuery) -> Result<Vec<RequestRow>, StoreError>;
+    /// The id of the `n`-th request (from 1) the query lists, newest first, as if
+    /// it had no text and no limit; `None` when it lists fewer. Read from the
+    /// indexes: it bounds a text search to a window of so many rows.
+    fn nth_request_id(
+        &self,
+        query: &RequestQuery,
+        n: usize,
+    ) -> Result<Option<uuid::Uuid>, StoreError>;
     /// A page of requests, decoded.
     fn list_requests(&self, query: &RequestQuery) -> Result<Vec<Request>, StoreError> {
         self.list_request_rows(query)?

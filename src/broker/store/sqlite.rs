@@ -1019,30 +1019,7 @@ impl Store for SqliteStore {
 
     fn list_request_rows(&self, query: &RequestQuery) -> Result<Vec<RequestRow>, StoreError> {
         self.read(|conn| {
-            let mut sql = String::from("SELECT r.id, r.body FROM requests r");
-            let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
-            let mut conditions: Vec<String> = Vec::new();
-            if let Some(role) = &query.role {
-                sql.push_str(" JOIN request_roles rr ON rr.request_id = r.id");
-                args.push(Box::new(role.clone()));
-                conditions.push(format!("rr.role = ?{}", args.len()));
-            }
-            if let Some(state) = query.state {
-                args.push(Box::new(state.as_str()));
-                conditions.push(format!("r.state = ?{}", args.len()));
-            }
-            if let Some(user) = &query.user {
-                args.push(Box::new(user.clone()));
-                conditions.push(format!("r.user = ?{}", args.len()));
-            }
-            if let Some(before) = query.before {
-                args.push(Box::new(before.to_string()));
-                conditions.push(format!("r.id < ?{}", args.len()));
-            }
-            if !conditions.is_empty() {
-                sql.push_str(" WHERE ");
-                sql.push_str(&conditions.join(" AND "));
-            }
+            let (mut sql, mut args) = listing("r.id, r.body", query, true);
             args.push(Box::new(query.limit.max(1) as i64));
             sql.push_str(&format!(" ORDER BY r.id DESC LIMIT ?{}", args.len()));
             let mut stmt = conn.prepare_cached(&sql)?;
@@ -1080,6 +1057,27 @@ impl Store for SqliteStore {
 
     fn write_queue_depth(&self) -> usize {
         self.waiting.load(AtomicOrdering::Relaxed)
+    }
+
+    fn nth_request_id(&self, query: &RequestQuery, n: usize) -> Result<Option<Uuid>, StoreError> {
+        self.read(|conn| {
+            let (mut sql, mut args) = listing("r.id", query, false);
+            args.push(Box::new(n.saturating_sub(1) as i64));
+            sql.push_str(&format!(
+                " ORDER BY r.id DESC LIMIT 1 OFFSET ?{}",
+                args.len()
+            ));
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let params: Vec<&dyn rusqlite::ToSql> = args.iter().map(|a| a.as_ref()).collect();
+            let id: Option<String> = stmt
+                .query_row(params.as_slice(), |row| row.get(0))
+                .optional()?;
+            id.map(|id| {
+                Uuid::parse_str(&id)
+                    .map_err(|e| StoreError::Corrupt(format!("request id {id}: {e}")))
+            })
+            .transpose()
+        })
     }
 
     fn due(&self, now: Time) -> Result<Vec<Uuid>, StoreError> {
@@ -1373,4 +1371,61 @@ impl Store for SqliteStore {
         let ids = request_ids.to_vec();
         self.write(move |tx, _| Ok((outbox::queue_reminders(tx, &ids, now)?, Vec::new())))
     }
+}
+
+/// A listing's text search, parameter `?n` (lowercase): the requester, a role or
+/// the reason contain it, or the id starts with it. `instr`, not `LIKE`, so `%`
+/// and `_` are plain characters; a body that is not JSON has no reason to match.
+/// The roles are read from the body as the reason is (SQLite keeps the parse):
+/// `request_roles` is keyed by role first, so it cannot be looked up per request,
+/// and searching it whole again for every window costs more than the window.
+fn text_condition(n: usize) -> String {
+    format!(
+        "(instr(lower(r.user), ?{n}) > 0 \
+         OR instr(lower(CASE WHEN json_valid(r.body) THEN json_extract(r.body, '$.reason') END), ?{n}) > 0 \
+         OR EXISTS (SELECT 1 FROM json_each(CASE WHEN json_valid(r.body) THEN json_extract(r.body, '$.roles') END) WHERE instr(lower(value), ?{n}) > 0) \
+         OR instr(r.id, ?{n}) = 1 OR instr(replace(r.id, '-', ''), ?{n}) = 1)"
+    )
+}
+
+/// `SELECT columns FROM requests r …WHERE` for a listing query, and its parameters;
+/// its text only when `text` (a window's bounds are read without it).
+fn listing(
+    columns: &str,
+    query: &RequestQuery,
+    text: bool,
+) -> (String, Vec<Box<dyn rusqlite::ToSql>>) {
+    let mut sql = format!("SELECT {columns} FROM requests r");
+    let mut args: Vec<Box<dyn rusqlite::ToSql>> = Vec::new();
+    let mut conditions: Vec<String> = Vec::new();
+    if let Some(role) = &query.role {
+        sql.push_str(" JOIN request_roles rr ON rr.request_id = r.id");
+        args.push(Box::new(role.clone()));
+        conditions.push(format!("rr.role = ?{}", args.len()));
+    }
+    if let Some(state) = query.state {
+        args.push(Box::new(state.as_str()));
+        conditions.push(format!("r.state = ?{}", args.len()));
+    }
+    if let Some(user) = &query.user {
+        args.push(Box::new(user.clone()));
+        conditions.push(format!("r.user = ?{}", args.len()));
+    }
+    if let Some(before) = query.before {
+        args.push(Box::new(before.to_string()));
+        conditions.push(format!("r.id < ?{}", args.len()));
+    }
+    if let Some(floor) = query.not_before {
+        args.push(Box::new(floor.to_string()));
+        conditions.push(format!("r.id >= ?{}", args.len()));
+    }
+    if let Some(needle) = query.text.as_ref().filter(|_| text) {
+        args.push(Box::new(needle.clone()));
+        conditions.push(text_condition(args.len()));
+    }
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    (sql, args)
 }

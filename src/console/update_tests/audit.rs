@@ -11,10 +11,7 @@ use crate::console::update;
 fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
     use crate::model::{Duration, FindingKind, Severity};
     let mut state = loaded(queue());
-    assert_eq!(
-        cmd(&mut state, Command::PrevTab),
-        vec![Effect::FetchFindings]
-    );
+    assert_eq!(cmd(&mut state, Command::PrevTab), vec![fetch_findings()]);
     assert_eq!(state.tab, Tab::Audit);
     // Switching away and back while the answer is pending asks only once.
     cmd(&mut state, Command::NextTab);
@@ -30,6 +27,8 @@ fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let kinds: Vec<_> = state
@@ -64,7 +63,7 @@ fn audit_tab_fetches_once_sorts_by_severity_and_navigates() {
     // Refresh reloads both.
     assert_eq!(
         cmd(&mut state, Command::Refresh),
-        vec![Effect::FetchFindings, Effect::Refresh]
+        vec![fetch_findings(), Effect::Refresh]
     );
     update(&mut state, Action::Findings(Err("forbidden".into())), now());
     assert_eq!(state.audit.error.as_deref(), Some("forbidden"));
@@ -198,7 +197,7 @@ fn the_audit_tab_fetches_again_when_the_log_moves_and_says_stale_meanwhile() {
     let later = now() + chrono::TimeDelta::seconds(3);
     assert_eq!(
         update(&mut state, Action::Tick, later),
-        vec![Effect::FetchFindings]
+        vec![fetch_findings()]
     );
     assert!(!state.audit.stale && state.audit.loading);
     // A mark or a refusal moves the log too; one fetch at a time.
@@ -212,7 +211,7 @@ fn the_audit_tab_fetches_again_when_the_log_moves_and_says_stale_meanwhile() {
     );
     assert_eq!(
         update(&mut state, Action::Tick, much_later),
-        vec![Effect::FetchFindings],
+        vec![fetch_findings()],
         "what moved during the fetch is fetched next"
     );
     update(
@@ -226,10 +225,7 @@ fn the_audit_tab_fetches_again_when_the_log_moves_and_says_stale_meanwhile() {
     update(&mut state, Action::AuditChanged, much_later);
     let then = much_later + chrono::TimeDelta::seconds(10);
     assert!(update(&mut state, Action::Tick, then).is_empty());
-    assert_eq!(
-        cmd(&mut state, Command::PrevTab),
-        vec![Effect::FetchFindings]
-    );
+    assert_eq!(cmd(&mut state, Command::PrevTab), vec![fetch_findings()]);
 }
 
 #[test]
@@ -291,4 +287,124 @@ fn a_click_in_the_grouped_audit_tab_selects_the_finding_drawn_there() {
     // Below the last row: nothing changes.
     click(&mut state, 20);
     assert_eq!(kind(&state), FindingKind::Override);
+}
+
+/// `n` low findings about requests 100.., one hour apart (newest first).
+fn lows(from: u64, n: u64) -> Vec<crate::model::Finding> {
+    use crate::model::{FindingKind, Severity};
+    (from..from + n)
+        .map(|i| finding(FindingKind::NoTicket, Severity::Low, 100 + i, i as i64 + 1))
+        .collect()
+}
+
+fn more_after(after: &str) -> Effect {
+    Effect::FetchFindings(crate::model::api::ListFindings {
+        sort: Some(crate::model::FindingSort::Severity),
+        limit: Some(crate::console::findings::PAGE),
+        after: Some(after.into()),
+        ..Default::default()
+    })
+}
+
+#[test]
+fn findings_come_a_page_at_a_time_as_the_tab_is_scrolled_and_the_count_is_the_brokers() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::PrevTab);
+    let mut first = report(lows(0, 60));
+    first.next = Some("60/k".into());
+    first.total = Some(75);
+    // Sixty findings fill more than the 40-line table's page: nothing more yet.
+    assert!(update(&mut state, Action::Findings(Ok(first)), now()).is_empty());
+    assert_eq!(
+        state.audit.count(),
+        Some(75),
+        "the tab counts what the broker holds"
+    );
+    assert!(cmd(&mut state, Command::Down).is_empty());
+    // Near the end of what is loaded: the next page, once.
+    assert_eq!(cmd(&mut state, Command::Bottom), vec![more_after("60/k")]);
+    assert!(cmd(&mut state, Command::Up).is_empty(), "asked once");
+    // A page for a list since replaced is dropped.
+    let mut wrong = report(lows(90, 5));
+    wrong.next = None;
+    update(
+        &mut state,
+        Action::MoreFindings {
+            after: "other".into(),
+            result: Ok(wrong),
+        },
+        now(),
+    );
+    assert_eq!(state.audit.findings.as_ref().map(Vec::len), Some(60));
+    // The page: one finding already here (it moved up meanwhile) is not doubled.
+    let mut page = report(lows(59, 16));
+    page.total = Some(75);
+    update(
+        &mut state,
+        Action::MoreFindings {
+            after: "60/k".into(),
+            result: Ok(page),
+        },
+        now(),
+    );
+    assert_eq!(state.audit.findings.as_ref().map(Vec::len), Some(75));
+    assert!(!state.audit.more());
+    assert!(cmd(&mut state, Command::Bottom).is_empty(), "all loaded");
+    // Refreshing asks again for as many as are loaded, from the top.
+    state.audit.stale = true;
+    let effects = update(
+        &mut state,
+        Action::Tick,
+        now() + chrono::TimeDelta::seconds(5),
+    );
+    let Some(Effect::FetchFindings(query)) = effects.first() else {
+        panic!("a refresh: {effects:?}");
+    };
+    assert_eq!((query.limit, query.after.as_deref()), (Some(100), None));
+}
+
+#[test]
+fn a_failed_page_of_findings_says_so_and_waits_for_r() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::PrevTab);
+    let mut first = report(lows(0, 3));
+    first.next = Some("3/k".into());
+    assert_eq!(
+        update(&mut state, Action::Findings(Ok(first)), now()),
+        vec![more_after("3/k")]
+    );
+    update(
+        &mut state,
+        Action::MoreFindings {
+            after: "3/k".into(),
+            result: Err("503".into()),
+        },
+        now(),
+    );
+    assert_eq!(state.audit.more_error.as_deref(), Some("503"));
+    assert!(
+        cmd(&mut state, Command::Down).is_empty(),
+        "not retried by itself"
+    );
+    let effects = cmd(&mut state, Command::Refresh);
+    assert!(effects.contains(&fetch_findings()), "{effects:?}");
+    assert_eq!(state.audit.more_error, None);
+}
+
+#[test]
+fn sorting_a_partial_list_asks_the_broker_for_the_first_in_the_new_order() {
+    let mut state = loaded(queue());
+    cmd(&mut state, Command::PrevTab);
+    let mut first = report(lows(0, 30));
+    first.next = Some("30/k".into());
+    update(&mut state, Action::Findings(Ok(first)), now());
+    let effects = cmd(&mut state, Command::Sort);
+    let Some(Effect::FetchFindings(query)) = effects.first() else {
+        panic!("the first in the new order: {effects:?}");
+    };
+    assert_eq!(query.sort, Some(crate::model::FindingSort::Kind));
+    assert_eq!(query.after, None);
+    // With everything loaded, a sort is done here.
+    let mut state = audit_tab(lows(0, 3));
+    assert!(cmd(&mut state, Command::Sort).is_empty());
 }

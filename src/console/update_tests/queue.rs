@@ -265,7 +265,7 @@ fn tabs_by_number_and_esc_clears_an_applied_filter() {
     assert_eq!(state.tab, crate::console::state::Tab::History);
     cmd(&mut state, Command::Tab2);
     assert_eq!(state.tab, crate::console::state::Tab::Active);
-    assert_eq!(cmd(&mut state, Command::Tab4), vec![Effect::FetchFindings]);
+    assert_eq!(cmd(&mut state, Command::Tab4), vec![fetch_findings()]);
     assert_eq!(state.tab, crate::console::state::Tab::Audit);
     cmd(&mut state, Command::Tab1);
     assert_eq!(state.tab, crate::console::state::Tab::Queue);

@@ -119,18 +119,32 @@ fn in_a_requests_history_n_jumps_to_the_next_matching_event() {
 }
 
 #[test]
-fn in_the_request_tabs_the_filter_already_shows_only_matches() {
+fn in_the_request_tabs_n_walks_the_matching_rows_and_wraps() {
     let mut state = loaded(queue());
-    filter(&mut state, "vimes");
-    let selected = state.selected;
+    filter(&mut state, "production");
+    let rows = state.rows.clone();
+    assert!(rows.len() >= 2, "{rows:?}");
+    cmd(&mut state, Command::Top);
     cmd(&mut state, Command::NextMatch);
-    assert_eq!(state.selected, selected);
+    assert_eq!(state.selected, Some(rows[1]));
+    cmd(&mut state, Command::PrevMatch);
+    assert_eq!(state.selected, Some(rows[0]));
+    // Before the first: to the last, and said.
+    cmd(&mut state, Command::PrevMatch);
+    assert_eq!(state.selected, rows.last().copied());
+    assert!(state.notice.as_ref().unwrap().text.contains("last match"));
+    cmd(&mut state, Command::NextMatch);
+    assert_eq!(state.selected, Some(rows[0]));
+    assert!(state.notice.as_ref().unwrap().text.contains("first match"));
+    // Nothing matches: said.
+    filter(&mut state, "nobody-at-all");
+    cmd(&mut state, Command::NextMatch);
     assert!(
         state
             .notice
             .as_ref()
             .unwrap()
             .text
-            .contains("shows only requests matching")
+            .contains("no request matches")
     );
 }

@@ -111,14 +111,25 @@ pub fn draw_table(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     // Never an old list passed off as the current one.
     let freshness = if audit.findings.is_some() && audit.loading {
         " · updating…"
+    } else if audit.more_loading {
+        " · loading more…"
+    } else if audit.more_error.is_some() {
+        " · more: cannot list (r retries)"
     } else if audit.stale {
         " · stale: the log moved since (r)"
     } else {
         ""
     };
+    // A partial list says so: the rest comes as it is scrolled to.
+    let loaded = match (&audit.findings, audit.count()) {
+        (Some(findings), Some(total)) if audit.more() => {
+            format!(" · {} of {total} loaded", findings.len())
+        }
+        _ => String::new(),
+    };
     let block = block(
         state,
-        format!(" Audit · findings{window} · {order}{freshness} "),
+        format!(" Audit · findings{window} · {order}{loaded}{freshness} "),
     );
     let inner = block.inner(area);
     frame.render_widget(block, area);

@@ -30,7 +30,19 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect, now: Time) {
     }
     let theme = &state.theme;
     // History beyond what is loaded: said, and what is happening about it.
+    let searched = state
+        .matches
+        .as_ref()
+        .filter(|m| state.tab == Tab::History && m.q == state.filter);
     let older = match (&state.older, state.tab) {
+        _ if searched.is_some_and(|m| m.loading) => " · searching the broker…".to_string(),
+        _ if searched.is_some_and(|m| m.error.is_some()) => {
+            " · search: cannot list (r retries)".to_string()
+        }
+        _ if searched.is_some_and(|m| m.more()) => {
+            " · more matches on the broker, scroll down".to_string()
+        }
+        _ if searched.is_some() => " · every match loaded".to_string(),
         (o, Tab::History) if o.loading => " · loading older…".to_string(),
         (o, Tab::History) if o.error.is_some() => " · older: cannot list (r retries)".to_string(),
         (o, Tab::History) if o.more() => " · more on the broker, scroll down".to_string(),

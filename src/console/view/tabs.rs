@@ -20,7 +20,7 @@ pub fn draw(state: &State, frame: &mut Frame, area: Rect) {
             Tab::Queue => Some(state.counts.pending),
             Tab::Active => Some(state.counts.active),
             Tab::History => Some(state.counts.history),
-            Tab::Audit => state.audit.findings.as_ref().map(Vec::len),
+            Tab::Audit => state.audit.count(),
         };
         // The broker holds more history than is loaded: "History 1000+".
         let more = if tab == Tab::History && state.older.more() {

@@ -446,6 +446,8 @@ fn audit_tab_lists_findings_and_explains_the_selected_one() {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let buffer = render(&state, 160, 36);
@@ -535,6 +537,8 @@ fn audit_state(width: u16, height: u16) -> State {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     state
@@ -895,6 +899,8 @@ fn the_audit_tab_says_when_its_findings_are_stale() {
         reviewers: Vec::new(),
         ticket_patterns: Vec::new(),
         repeat_threshold: None,
+        next: None,
+        total: None,
     };
     update(&mut state, Action::Findings(Ok(report)), now());
     let text = screen(&render(&state, 160, 30));
@@ -1044,4 +1050,32 @@ fn revoke_dialog_names_what_ends_and_refuses_a_blank_reason() {
         assert!(text.contains(expected), "{expected:?} missing:\n{text}");
     }
     insta::assert_snapshot!(text);
+}
+
+#[test]
+fn a_partial_audit_tab_counts_the_brokers_findings_and_says_how_many_are_loaded() {
+    use crate::console::fixtures::harness::finding;
+    use crate::model::{FindingKind, Severity};
+    let mut state = state_with(queue(), Theme::no_color(), 100, 24);
+    update(&mut state, Action::Command(Command::PrevTab), now());
+    let findings = (0..30)
+        .map(|n| finding(FindingKind::NoTicket, Severity::Low, 40 + n, n as i64 + 1))
+        .collect();
+    let report = crate::model::api::FindingsReport {
+        findings,
+        window: Duration::from_hours(168),
+        reviewers: Vec::new(),
+        ticket_patterns: Vec::new(),
+        repeat_threshold: None,
+        next: Some("30/no_ticket:x:".into()),
+        total: Some(1203),
+    };
+    update(&mut state, Action::Findings(Ok(report)), now());
+    let text = screen(&render(&state, 100, 24));
+    insta::assert_snapshot!(text);
+    assert!(text.contains("[Audit 1203]"), "{text}");
+    assert!(text.contains("30 of 1203 loaded"), "{text}");
+    update(&mut state, Action::Command(Command::Bottom), now());
+    let text = screen(&render(&state, 100, 24));
+    assert!(text.contains("loading more…"), "{text}");
 }

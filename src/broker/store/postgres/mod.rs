@@ -342,6 +342,11 @@ impl Store for PgStore {
         })
     }
 
+    fn nth_request_id(&self, query: &RequestQuery, n: usize) -> Result<Option<Uuid>, StoreError> {
+        let query = query.clone();
+        self.run(|db| async move { reads::nth_request_id(&*db.client().await?, &query, n).await })
+    }
+
     fn due(&self, now: Time) -> Result<Vec<Uuid>, StoreError> {
         self.run(|db| async move { reads::due(&*db.client().await?, now).await })
     }

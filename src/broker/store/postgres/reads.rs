@@ -137,7 +137,43 @@ pub(super) async fn request_rows(
     client: &Client,
     query: &RequestQuery,
 ) -> Result<Vec<RequestRow>, StoreError> {
-    let mut sql = String::from("SELECT r.id, r.body FROM requests r");
+    let (mut sql, mut args) = listing("r.id, r.body", query, true);
+    sql.push_str(&format!(
+        " ORDER BY r.id DESC LIMIT {}",
+        args.push(limit(query.limit))
+    ));
+    let rows = client.query(&sql, &args.refs()).await?;
+    rows.iter()
+        .map(|row| {
+            let id: String = row.try_get(0)?;
+            Ok(RequestRow {
+                id: uuid(&id)?,
+                body: row.try_get(1)?,
+            })
+        })
+        .collect()
+}
+
+/// The id of the `n`-th request the query lists, newest first, without its text.
+pub(super) async fn nth_request_id(
+    client: &Client,
+    query: &RequestQuery,
+    n: usize,
+) -> Result<Option<Uuid>, StoreError> {
+    let (mut sql, mut args) = listing("r.id", query, false);
+    sql.push_str(&format!(
+        " ORDER BY r.id DESC LIMIT 1 OFFSET {}",
+        args.push(i64::try_from(n.saturating_sub(1)).unwrap_or(i64::MAX))
+    ));
+    let row = client.query_opt(&sql, &args.refs()).await?;
+    row.map(|row| uuid(&row.try_get::<_, String>(0)?))
+        .transpose()
+}
+
+/// `SELECT columns FROM requests r …WHERE` for a listing query, and its arguments;
+/// its text only when `text`.
+fn listing(columns: &str, query: &RequestQuery, text: bool) -> (String, Args) {
+    let mut sql = format!("SELECT {columns} FROM requests r");
     let mut args = Args::default();
     let mut conditions = Vec::new();
     if let Some(role) = &query.role {
@@ -153,24 +189,24 @@ pub(super) async fn request_rows(
     if let Some(before) = query.before {
         conditions.push(format!("r.id < {}", args.push(before.to_string())));
     }
+    if let Some(floor) = query.not_before {
+        conditions.push(format!("r.id >= {}", args.push(floor.to_string())));
+    }
+    if let Some(needle) = query.text.as_ref().filter(|_| text) {
+        // `strpos`, not `LIKE`: `%` and `_` are plain characters here.
+        let n = args.push(needle.clone());
+        conditions.push(format!(
+            "(strpos(lower(r.user_name), {n}) > 0 \
+             OR strpos(lower(r.body::jsonb ->> 'reason'), {n}) > 0 \
+             OR EXISTS (SELECT 1 FROM jsonb_array_elements_text(r.body::jsonb -> 'roles') AS role WHERE strpos(lower(role), {n}) > 0) \
+             OR strpos(r.id, {n}) = 1 OR strpos(replace(r.id, '-', ''), {n}) = 1)"
+        ));
+    }
     if !conditions.is_empty() {
         sql.push_str(" WHERE ");
         sql.push_str(&conditions.join(" AND "));
     }
-    sql.push_str(&format!(
-        " ORDER BY r.id DESC LIMIT {}",
-        args.push(limit(query.limit))
-    ));
-    let rows = client.query(&sql, &args.refs()).await?;
-    rows.iter()
-        .map(|row| {
-            let id: String = row.try_get(0)?;
-            Ok(RequestRow {
-                id: uuid(&id)?,
-                body: row.try_get(1)?,
-            })
-        })
-        .collect()
+    (sql, args)
 }
 
 pub(super) async fn due(client: &Client, now: Time) -> Result<Vec<Uuid>, StoreError> {
