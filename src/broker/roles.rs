@@ -84,7 +84,12 @@ impl RolesCache {
     /// The roles in force, reloading them if another process applied new ones.
     /// Blocking: call from a blocking context.
     pub fn current(&self, store: &dyn Store) -> Result<Arc<RoleSet>, StoreError> {
-        let version = store.roles_version()?;
+        self.at_version(store, store.roles_version()?)
+    }
+
+    /// The roles in force, given the stored version just read: loaded again only
+    /// when it moved.
+    pub fn at_version(&self, store: &dyn Store, version: u64) -> Result<Arc<RoleSet>, StoreError> {
         let loaded = match self.current.read() {
             Ok(guard) => guard.0,
             Err(poisoned) => poisoned.into_inner().0,

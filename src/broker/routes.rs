@@ -126,10 +126,11 @@ impl FromRequestParts<Arc<Broker>> for Caller {
         let hash = super::tokens::hash(token);
         broker
             .blocking(move |b| {
-                let user = b.store.user_by_token_hash(&hash)?.ok_or_else(|| {
+                let (user, version) = b.store.caller(&hash)?;
+                let user = user.ok_or_else(|| {
                     ApiError::new(ErrorCode::Unauthenticated, "unknown or revoked token")
                 })?;
-                let roles = b.roles.current(b.store.as_ref())?;
+                let roles = b.roles.at_version(b.store.as_ref(), version)?;
                 Ok(Caller { user, roles })
             })
             .await

@@ -603,9 +603,14 @@ pub fn users_tokens_and_roles(backend: &dyn Backend) {
     assert!(!store.set_token("nobody", "x").unwrap());
     assert_eq!(store.roles_version().unwrap(), 0);
     assert_eq!(store.roles().unwrap(), None);
+    // What an API call asks first: the token's user and the roles' version.
+    assert_eq!(store.caller("hash3").unwrap(), (Some(user.clone()), 0));
+    assert_eq!(store.caller("hash1").unwrap(), (None, 0), "a rotated token");
     let v1 = store.put_roles("a.yaml", "kind: role", t(1)).unwrap();
     let v2 = store.put_roles("b.yaml", "kind: role\n", t(2)).unwrap();
     assert!(v2 > v1);
+    assert_eq!(store.caller("hash3").unwrap(), (Some(user.clone()), v2));
+    assert_eq!(store.caller("nope").unwrap(), (None, v2));
     let stored = store.roles().unwrap().unwrap();
     assert_eq!(
         (stored.version, stored.source_name.as_str()),
@@ -613,6 +618,7 @@ pub fn users_tokens_and_roles(backend: &dyn Backend) {
     );
     assert_eq!(store.roles_version().unwrap(), v2);
     assert!(store.remove_user("carrot").unwrap());
+    assert_eq!(store.caller("hash3").unwrap(), (None, v2), "a removed user");
     assert!(!store.remove_user("carrot").unwrap());
     assert!(store.users().unwrap().is_empty());
 }

@@ -213,6 +213,12 @@ pub trait Store: Send + Sync + 'static {
     // Roles.
     fn roles(&self) -> Result<Option<StoredRoles>, StoreError>;
     fn roles_version(&self) -> Result<u64, StoreError>;
+    /// What every API call asks first: the user holding the token (if any) and
+    /// the roles' version, both as of one moment. A backend across a network
+    /// answers both in one round trip.
+    fn caller(&self, token_hash: &str) -> Result<(Option<User>, u64), StoreError> {
+        Ok((self.user_by_token_hash(token_hash)?, self.roles_version()?))
+    }
     fn put_roles(&self, source_name: &str, text: &str, now: Time) -> Result<u64, StoreError>;
 
     // Requests.

@@ -285,6 +285,11 @@ impl Store for PgStore {
         })
     }
 
+    fn caller(&self, token_hash: &str) -> Result<(Option<User>, u64), StoreError> {
+        let token_hash = token_hash.to_string();
+        self.run(|db| async move { reads::caller(&db.client().await?, &token_hash).await })
+    }
+
     fn put_roles(&self, source_name: &str, text: &str, now: Time) -> Result<u64, StoreError> {
         let (source_name, text) = (source_name.to_string(), text.to_string());
         self.run(|db| async move {

@@ -69,6 +69,31 @@ pub(super) async fn user_where(
     .transpose()
 }
 
+/// The token's user (if any) and the roles' version, in one round trip: asked on
+/// every API call, prepared once per connection.
+pub(super) async fn caller(
+    client: &deadpool_postgres::Client,
+    token_hash: &str,
+) -> Result<(Option<User>, u64), StoreError> {
+    let statement = client
+        .prepare_cached(
+            "SELECT u.name, u.roles, u.traits, (SELECT COALESCE(MAX(version), 0) FROM roles)
+               FROM (VALUES (1)) AS one LEFT JOIN users u ON u.token_hash = $1",
+        )
+        .await?;
+    let row = client.query_one(&statement, &[&token_hash]).await?;
+    let version = row.try_get::<_, i64>(3)? as u64;
+    let user = match row.try_get::<_, Option<String>>(0)? {
+        Some(name) => Some(User {
+            name,
+            roles: decode(row.try_get(1)?)?,
+            traits: decode(row.try_get(2)?)?,
+        }),
+        None => None,
+    };
+    Ok((user, version))
+}
+
 pub(super) async fn users(client: &Client) -> Result<Vec<UserRecord>, StoreError> {
     let rows = client
         .query(
