@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{TestBroker, until};
+use common::{TestBroker, live_console as console, press, until};
 use countersign::client::{Client, Connection};
 use countersign::console::action::{Action, Effect};
 use countersign::console::keymap::{Command, Keymap};
@@ -290,45 +290,6 @@ fn review_broker(dir: &tempfile::TempDir) -> TestBroker {
         &[("lead", "auditor,security")],
         &["--config", config.to_str().unwrap()],
     )
-}
-
-/// A console for `user` on the broker, loaded and live.
-async fn console(
-    broker: &TestBroker,
-    user: &str,
-) -> (
-    State,
-    mpsc::UnboundedReceiver<Action>,
-    mpsc::UnboundedSender<Effect>,
-) {
-    let (action_tx, mut actions) = mpsc::unbounded_channel();
-    let (effects, effect_rx) = mpsc::unbounded_channel();
-    let notify = NotifyPolicy {
-        enabled: false,
-        urgent_only: false,
-    };
-    link::spawn(client(broker, user), action_tx, effect_rx, notify);
-    let mut state = State::new(broker.url.clone(), Keymap::default(), Theme::no_color());
-    update(
-        &mut state,
-        Action::Resize {
-            width: 160,
-            height: 40,
-        },
-        chrono::Utc::now(),
-    );
-    until(&mut state, &mut actions, &effects, "the listing", |s| {
-        s.loaded && s.connection == Link::Live && s.whoami.is_some()
-    })
-    .await;
-    (state, actions, effects)
-}
-
-/// Runs a command and hands its effects to the link.
-fn press(state: &mut State, effects: &mpsc::UnboundedSender<Effect>, command: Command) {
-    for effect in update(state, Action::Command(command), chrono::Utc::now()) {
-        effects.send(effect).expect("effects open");
-    }
 }
 
 fn type_text(state: &mut State, text: &str) {

@@ -4,63 +4,15 @@
 
 mod common;
 
-use common::{TestBroker, until};
-use countersign::client::{Client, Connection};
+use common::{TestBroker, live_console as console, press, until};
 use countersign::console::action::{Action, Effect};
-use countersign::console::keymap::{Command, Keymap};
-use countersign::console::link::{self, NotifyPolicy};
-use countersign::console::state::{Connection as Link, State, Tab};
-use countersign::console::theme::Theme;
+use countersign::console::keymap::Command;
+use countersign::console::state::{State, Tab};
 use countersign::console::update;
 use countersign::model::api::MAX_PAGE;
 use serde_json::json;
 use tokio::sync::mpsc;
 
-/// A console for `user` on the broker, loaded and live.
-async fn console(
-    broker: &TestBroker,
-    user: &str,
-) -> (
-    State,
-    mpsc::UnboundedReceiver<Action>,
-    mpsc::UnboundedSender<Effect>,
-) {
-    let client = Client::new(&Connection {
-        broker: broker.url.clone(),
-        token: broker.token(user).to_string(),
-        ca_pem: None,
-    })
-    .expect("client");
-    let (action_tx, mut actions) = mpsc::unbounded_channel();
-    let (effects, effect_rx) = mpsc::unbounded_channel();
-    let notify = NotifyPolicy {
-        enabled: false,
-        urgent_only: false,
-    };
-    link::spawn(client, action_tx, effect_rx, notify);
-    let mut state = State::new(broker.url.clone(), Keymap::default(), Theme::no_color());
-    update(
-        &mut state,
-        Action::Resize {
-            width: 160,
-            height: 40,
-        },
-        chrono::Utc::now(),
-    );
-    until(&mut state, &mut actions, &effects, "the listing", |s| {
-        s.loaded && s.connection == Link::Live && s.whoami.is_some()
-    })
-    .await;
-    (state, actions, effects)
-}
-
-fn press(state: &mut State, effects: &mpsc::UnboundedSender<Effect>, command: Command) {
-    for effect in update(state, Action::Command(command), chrono::Utc::now()) {
-        effects.send(effect).expect("effects open");
-    }
-}
-
-/// Opens the filter, replaces its text and applies it.
 fn apply_filter(state: &mut State, effects: &mpsc::UnboundedSender<Effect>, text: &str) {
     press(state, effects, Command::Filter);
     for _ in 0..state.filter.chars().count() {

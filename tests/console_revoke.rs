@@ -8,12 +8,9 @@ use std::process::Command as Process;
 use std::time::Duration;
 
 use common::TestBroker;
-use countersign::client::{Client, Connection};
 use countersign::console::action::{Action, Effect};
-use countersign::console::keymap::{Command, Keymap};
-use countersign::console::link::{self, NotifyPolicy};
-use countersign::console::state::{Certificates, Connection as Link, NoteKind, State};
-use countersign::console::theme::Theme;
+use countersign::console::keymap::Command;
+use countersign::console::state::{Certificates, NoteKind, State};
 use countersign::console::update;
 use countersign::model::State as RequestState;
 use serde_json::json;
@@ -27,35 +24,12 @@ struct Console {
 
 impl Console {
     async fn open(broker: &TestBroker, user: &str) -> Console {
-        let client = Client::new(&Connection {
-            broker: broker.url.clone(),
-            token: broker.token(user).to_string(),
-            ca_pem: None,
-        })
-        .expect("client");
-        let (action_tx, actions) = mpsc::unbounded_channel();
-        let (effects, effect_rx) = mpsc::unbounded_channel();
-        let notify = NotifyPolicy {
-            enabled: false,
-            urgent_only: false,
-        };
-        link::spawn(client, action_tx, effect_rx, notify);
-        let state = State::new(broker.url.clone(), Keymap::default(), Theme::no_color());
-        let mut console = Console {
+        let (state, actions, effects) = common::live_console(broker, user).await;
+        Console {
             state,
             actions,
             effects,
-        };
-        console.act(Action::Resize {
-            width: 160,
-            height: 40,
-        });
-        console
-            .until("the listing", |s| {
-                s.loaded && s.connection == Link::Live && s.whoami.is_some()
-            })
-            .await;
-        console
+        }
     }
 
     fn act(&mut self, action: Action) {

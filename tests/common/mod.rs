@@ -347,3 +347,55 @@ pub async fn until(
         }
     }
 }
+
+/// A console's state, the link's actions into it, and its effects out to the link.
+pub type LiveConsole = (
+    countersign::console::state::State,
+    tokio::sync::mpsc::UnboundedReceiver<countersign::console::action::Action>,
+    tokio::sync::mpsc::UnboundedSender<countersign::console::action::Effect>,
+);
+
+/// A console for `user` on the broker, through its real link (desktop notices
+/// off), sized 160×40, once it has listed and is live.
+pub async fn live_console(broker: &TestBroker, user: &str) -> LiveConsole {
+    use countersign::console::{keymap::Keymap, link, state, theme::Theme};
+    let client = countersign::client::Client::new(&countersign::client::Connection {
+        broker: broker.url.clone(),
+        token: broker.token(user).to_string(),
+        ca_pem: None,
+    })
+    .expect("client");
+    let (action_tx, mut actions) = tokio::sync::mpsc::unbounded_channel();
+    let (effects, effect_rx) = tokio::sync::mpsc::unbounded_channel();
+    let notify = link::NotifyPolicy {
+        enabled: false,
+        urgent_only: false,
+    };
+    link::spawn(client, action_tx, effect_rx, notify);
+    let mut state = state::State::new(broker.url.clone(), Keymap::default(), Theme::no_color());
+    countersign::console::update(
+        &mut state,
+        countersign::console::action::Action::Resize {
+            width: 160,
+            height: 40,
+        },
+        chrono::Utc::now(),
+    );
+    until(&mut state, &mut actions, &effects, "the listing", |s| {
+        s.loaded && s.connection == state::Connection::Live && s.whoami.is_some()
+    })
+    .await;
+    (state, actions, effects)
+}
+
+/// Runs a command and hands its effects to the link.
+pub fn press(
+    state: &mut countersign::console::state::State,
+    effects: &tokio::sync::mpsc::UnboundedSender<countersign::console::action::Effect>,
+    command: countersign::console::keymap::Command,
+) {
+    let action = countersign::console::action::Action::Command(command);
+    for effect in countersign::console::update(state, action, chrono::Utc::now()) {
+        effects.send(effect).expect("effects open");
+    }
+}
