@@ -8,10 +8,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::{BIN, TestBroker, until};
@@ -38,27 +38,16 @@ struct Broker {
 
 impl Broker {
     fn serve(data_dir: &Path, addr: &str) -> Broker {
-        let mut child = Command::new(BIN)
-            .arg("broker")
-            .arg("--data-dir")
-            .arg(data_dir)
-            .arg("--listen")
-            .arg(addr)
-            .env("COUNTERSIGN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn broker");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read broker banner");
-        assert!(line.contains(addr), "broker B is not on {addr}: {line:?}");
-        Broker {
-            child,
-            url: format!("http://{addr}"),
-        }
+        let (child, url) = common::spawn_broker(
+            Command::new(BIN)
+                .arg("broker")
+                .arg("--data-dir")
+                .arg(data_dir)
+                .arg("--listen")
+                .arg(addr),
+        );
+        assert!(url.contains(addr), "broker B is not on {addr}: {url:?}");
+        Broker { child, url }
     }
 }
 

@@ -1,5 +1,6 @@
 //! The store conformance suite on PostgreSQL.
 
+mod common;
 mod pg_common;
 mod store_conformance;
 

@@ -101,29 +101,16 @@ impl TestBroker {
     }
 
     fn launch(&mut self, listen: &str) {
-        let mut child = Command::new(BIN)
-            .arg("broker")
-            .arg("--data-dir")
-            .arg(self.dir.path())
-            .arg("--listen")
-            .arg(listen)
-            .args(&self.extra_args)
-            .env("COUNTERSIGN_LOG", "warn")
-            .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn broker");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read broker banner");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://") || w.starts_with("https://"))
-            .unwrap_or_else(|| panic!("no URL in broker banner {line:?}"))
-            .to_string();
+        let (child, url) = spawn_broker(
+            Command::new(BIN)
+                .arg("broker")
+                .arg("--data-dir")
+                .arg(self.dir.path())
+                .arg("--listen")
+                .arg(listen)
+                .args(&self.extra_args)
+                .envs(self.envs.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
         self.url = url;
         self.child = Some(child);
     }
@@ -243,6 +230,28 @@ impl Drop for TestBroker {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Starts a broker from `command` (quiet logs, stderr shown) and waits for its
+/// banner: the child and the URL the banner names.
+pub fn spawn_broker(command: &mut Command) -> (Child, String) {
+    let mut child = command
+        .env("COUNTERSIGN_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn broker");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("read broker banner");
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://") || w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("no URL in broker banner {line:?}"))
+        .to_string();
+    (child, url)
 }
 
 pub fn add_user(data_dir: &Path, name: &str, roles: &str) -> String {

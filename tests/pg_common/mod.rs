@@ -70,8 +70,8 @@ pub fn fresh_database() -> Option<String> {
 }
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+
+use std::process::{Child, Command};
 
 use serde_json::{Value, json};
 
@@ -155,25 +155,12 @@ pub struct PgBroker {
 impl PgBroker {
     pub fn start(database: &str) -> PgBroker {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut child = Command::new(BIN)
-            .args(["broker", "--database", database, "--listen", "127.0.0.1:0"])
-            .arg("--data-dir")
-            .arg(dir.path())
-            .env("COUNTERSIGN_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn broker");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("read broker banner");
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("http://"))
-            .unwrap_or_else(|| panic!("no URL in broker banner {line:?}"))
-            .to_string();
+        let (child, url) = super::common::spawn_broker(
+            Command::new(BIN)
+                .args(["broker", "--database", database, "--listen", "127.0.0.1:0"])
+                .arg("--data-dir")
+                .arg(dir.path()),
+        );
         PgBroker {
             url,
             child: Some(child),
