@@ -304,13 +304,8 @@ fn traits_text(traits: &BTreeMap<String, Vec<String>>) -> String {
 fn parse_trait_edits(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut edits: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in pairs {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--trait {pair:?}: expected KEY=VALUE"))?;
-        if key.trim().is_empty() {
-            anyhow::bail!("--trait {pair:?}: the key is empty");
-        }
-        let values = edits.entry(key.trim().to_string()).or_default();
+        let (key, value) = trait_pair(pair)?;
+        let values = edits.entry(key).or_default();
         if !value.is_empty() {
             values.push(value.to_string());
         }
@@ -321,16 +316,57 @@ fn parse_trait_edits(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<St
 fn parse_traits(pairs: &[String]) -> anyhow::Result<BTreeMap<String, Vec<String>>> {
     let mut traits: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for pair in pairs {
-        let (key, value) = pair
-            .split_once('=')
-            .ok_or_else(|| anyhow::anyhow!("--trait {pair:?}: expected KEY=VALUE"))?;
-        if key.trim().is_empty() {
-            anyhow::bail!("--trait {pair:?}: the key is empty");
-        }
-        traits
-            .entry(key.trim().to_string())
-            .or_default()
-            .push(value.to_string());
+        let (key, value) = trait_pair(pair)?;
+        traits.entry(key).or_default().push(value.to_string());
     }
     Ok(traits)
+}
+
+/// One `--trait KEY=VALUE`: the trimmed key (never empty) and the value as given.
+fn trait_pair(pair: &str) -> anyhow::Result<(String, &str)> {
+    let (key, value) = pair
+        .split_once('=')
+        .ok_or_else(|| anyhow::anyhow!("--trait {pair:?}: expected KEY=VALUE"))?;
+    if key.trim().is_empty() {
+        anyhow::bail!("--trait {pair:?}: the key is empty");
+    }
+    Ok((key.trim().to_string(), value))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(items: &[&str]) -> Vec<String> {
+        items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn traits_gather_values_by_trimmed_key() {
+        let traits = parse_traits(&pairs(&["team=watch", " team =night", "email=a@b"])).unwrap();
+        assert_eq!(traits["team"], vec!["watch", "night"]);
+        assert_eq!(traits["email"], vec!["a@b"]);
+    }
+
+    #[test]
+    fn an_edit_with_no_value_clears_the_trait() {
+        let edits = parse_trait_edits(&pairs(&["team=", "email=a@b"])).unwrap();
+        assert!(edits["team"].is_empty());
+        assert_eq!(edits["email"], vec!["a@b"]);
+    }
+
+    #[test]
+    fn a_pair_without_equals_or_key_is_refused_by_name() {
+        for bad in ["team", "=watch", "  =watch"] {
+            let add = parse_traits(&pairs(&[bad])).unwrap_err().to_string();
+            let edit = parse_trait_edits(&pairs(&[bad])).unwrap_err().to_string();
+            assert!(add.contains(bad) && edit.contains(bad), "{add} / {edit}");
+        }
+        assert!(
+            parse_traits(&pairs(&["team"]))
+                .unwrap_err()
+                .to_string()
+                .contains("expected KEY=VALUE")
+        );
+    }
 }
